@@ -1,0 +1,1 @@
+"""Pure computations on frames and relations: cleaning, basket mining, churn features, scoring."""

@@ -1,0 +1,1 @@
+"""The CRM warehouse: settings, connections, loads, publish and the `crmwh` command line."""

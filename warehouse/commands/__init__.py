@@ -1,0 +1,1 @@
+"""Subcommands of ``crmwh``, one module per area, each with ``register(subparsers)``."""

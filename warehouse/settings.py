@@ -1,0 +1,289 @@
+"""One settings object for the whole project.
+
+Values come, in increasing priority, from the defaults below, an optional TOML file and environment
+variables with the ``CRMWH_`` prefix. Nested values use a double underscore in the environment:
+``CRMWH_MINING__MIN_SUPPORT=0.01`` sets ``settings.mining.min_support``.
+
+The TOML file is ``$CRMWH_CONFIG`` if set, else ``crmwh.toml`` in the working directory, else
+``crmwh.toml`` in the data directory. Every module reads paths and thresholds from here; nothing else
+hard-codes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CRMWH_"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = PROJECT_ROOT / "sql"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+DAGS_DIR = PROJECT_ROOT / "dags"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Extraction and loading."""
+
+    # Watermark overlap for late commits: each incremental extract re-reads this many minutes.
+    overlap_minutes: int = 60
+    # Default source profile for file drops in the landing folder.
+    default_file_profile: str = "canonical"
+    # Rows per Arrow batch when reading a source.
+    fetch_batch_rows: int = 200_000
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """Data contracts."""
+
+    # The business did not exist before this date: earlier dates are implausible.
+    earliest_plausible_date: str = "2000-01-01"
+    # A batch whose row count is outside [prev * low, prev * high] fails the row-count rule.
+    row_count_ratio_low: float = 0.0
+    row_count_ratio_high: float = 100.0
+    # First-response SLA in hours (service tickets).
+    first_response_sla_hours: int = 24
+
+
+@dataclass(frozen=True)
+class MiningSettings:
+    """Association-rule mining."""
+
+    min_support: float = 0.002
+    min_confidence: float = 0.2
+    min_lift: float = 1.0
+    max_len: int = 3
+    max_consequent: int = 1
+    item_level: str = "product"  # product | category
+    engine: str = "mlxtend"  # mlxtend | spark
+    spark_master: str = "local[2]"
+    non_merchandise_codes: tuple[str, ...] = (
+        "POST",
+        "DOT",
+        "M",
+        "MANUAL",
+        "BANK CHARGES",
+        "C2",
+        "CRUK",
+        "D",
+        "S",
+        "AMAZONFEE",
+        "PADS",
+        "B",
+        "ADJUST",
+        "FEE",
+        "SHIPPING",
+    )
+    recommendations_per_customer: int = 5
+    recommendation_lookback_days: int = 365
+    window_days: int = 90
+    fdr_alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class ChurnSettings:
+    """Churn features, labels and segmentations."""
+
+    horizon_days: int = 90
+    lookback_days: int = 365
+    abc_bands: tuple[float, float] = (0.8, 0.9)
+    pyramid_value_quantile: float = 0.5
+    pyramid_potential_quantile: float = 0.5
+    risk_band_cutoffs: tuple[float, float] = (0.3, 0.6)
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Publishing the marts."""
+
+    keep_versions: int = 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Paths left empty are derived from ``data_dir``."""
+
+    data_dir: Path = Path("data")
+    source_url: str = ""
+    landing_dir: Path | None = None
+    warehouse_path: Path | None = None
+    published_dir: Path | None = None
+    airflow_home: Path | None = None
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    mining: MiningSettings = field(default_factory=MiningSettings)
+    churn: ChurnSettings = field(default_factory=ChurnSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
+
+    def __post_init__(self) -> None:
+        data_dir = Path(self.data_dir).expanduser().resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        defaults = {
+            "landing_dir": data_dir / "landing",
+            "warehouse_path": data_dir / "warehouse" / "crm.duckdb",
+            "published_dir": data_dir / "published",
+            "airflow_home": data_dir / "airflow",
+        }
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            object.__setattr__(self, name, Path(value).expanduser().resolve() if value else default)
+        if not self.source_url:
+            object.__setattr__(self, "source_url", f"sqlite:///{data_dir / 'source' / 'crm.sqlite'}")
+
+    # Derived paths -----------------------------------------------------------------------------
+    @property
+    def source_dir(self) -> Path:
+        return self.data_dir / "source"
+
+    @property
+    def ground_truth_path(self) -> Path:
+        """Planted structure of the demo source (bundles, churn dates); never read by the pipeline."""
+        return self.source_dir / "ground_truth.json"
+
+    @property
+    def published_path(self) -> Path:
+        assert self.published_dir is not None
+        return self.published_dir / "marts.duckdb"
+
+    @property
+    def parquet_dir(self) -> Path:
+        assert self.published_dir is not None
+        return self.published_dir / "parquet"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.data_dir / "data_docs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def lock_path(self) -> Path:
+        """Held by the one pipeline run allowed to write the warehouse at a time."""
+        assert self.warehouse_path is not None
+        return self.warehouse_path.with_suffix(".lock")
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.source_dir, self.landing_dir, self.published_dir,
+                     self.warehouse_path.parent if self.warehouse_path else None):
+            if path is not None:
+                Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def _coerce(value: Any, annotation: Any, name: str) -> Any:
+    """Turn a TOML or environment value into the declared type of a field."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, {**globals(), **typing.__dict__, "Path": Path})  # noqa: S307
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        if value in (None, ""):
+            return None
+        return _coerce(value, non_none[0], name)
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        item_type = args[0] if args else str
+        return tuple(_coerce(item.strip() if isinstance(item, str) else item, item_type, name) for item in items)
+    try:
+        if annotation is bool:
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        if annotation is Path:
+            return Path(value)
+        if annotation in (int, float, str):
+            return annotation(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}={value!r} is not a valid {annotation.__name__}") from exc
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls, globalns={**globals(), "Path": Path})
+    kwargs: dict[str, Any] = {}
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {', '.join(sorted(prefix + u for u in unknown))}")
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(values[f.name], dict):
+                raise SettingsError(f"setting {prefix}{f.name} must be a table")
+            kwargs[f.name] = _build(hint, values[f.name], f"{prefix}{f.name}.")
+        else:
+            kwargs[f.name] = _coerce(values[f.name], hint, prefix + f.name)
+    return cls(**kwargs)
+
+
+def _env_values(environ: typing.Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key in (ENV_PREFIX + "CONFIG",):
+            continue
+        path = key[len(ENV_PREFIX):].lower().split("__")
+        target = values
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = raw
+    return values
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _config_file(environ: typing.Mapping[str, str]) -> Path | None:
+    explicit = environ.get(ENV_PREFIX + "CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise SettingsError(f"CRMWH_CONFIG points to {path}, which is not a file")
+        return path
+    candidates = [Path.cwd() / "crmwh.toml"]
+    data_dir = environ.get(ENV_PREFIX + "DATA_DIR")
+    candidates.append(Path(data_dir or "data") / "crmwh.toml")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def load_settings(environ: typing.Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from the TOML file and the environment; keyword overrides win over both."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config = _config_file(environ)
+    if config is not None:
+        try:
+            values = tomllib.loads(config.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config}: {exc}") from exc
+    values = _merge(values, _env_values(environ))
+    values = _merge(values, overrides)
+    return _build(Settings, values, "")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()`` after changing env)."""
+    return load_settings()
