@@ -1,0 +1,83 @@
+"""Quarantine: rejected rows with their raw record, the rules they broke and a readable reason.
+
+Every guarded staging table ``staging.<t>`` has a twin ``quarantine.<t>``. A row is identified in its
+batch by ``(_batch_id, _source_row)``. Moving a row to quarantine deletes it from staging in the same
+transaction, so a row is in exactly one of the two places and ``rows read = loaded + quarantined``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+QUARANTINE_COLUMNS = """
+    _batch_id varchar not null,
+    _source_row bigint not null,
+    _source varchar,
+    raw_record varchar,            -- JSON text of the record as read from the source
+    rules varchar[] not null,      -- ids of every rule the row broke
+    reason varchar not null,       -- readable explanation for a person
+    quarantined_at timestamp not null default current_timestamp,
+    replayed_at timestamp,         -- set when `crmwh quarantine replay` loaded it after all
+    replay_batch_id varchar
+"""
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def checked_identifier(name: str) -> str:
+    """A table or column name safe to splice into SQL (lower-case letters, digits, underscores)."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+def ensure_quarantine_table(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Create ``quarantine.<table>`` if needed; return its qualified name."""
+    qualified = f"quarantine.{checked_identifier(table)}"
+    con.execute(f"create table if not exists {qualified} ({QUARANTINE_COLUMNS})")
+    return qualified
+
+
+def quarantine_from(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, failures_sql: str) -> int:
+    """Move the batch's rows named by ``failures_sql`` from ``staging.<table>`` to quarantine.
+
+    ``failures_sql`` is a SELECT (or a table name) giving ``_source_row``, ``rules`` (VARCHAR[]) and
+    ``reason`` for the rows of ``batch_id`` to reject; one row per ``_source_row``. The staging table
+    must have ``_batch_id``, ``_source_row`` and ideally ``_raw`` (JSON text of the source record;
+    without it the staged row itself is serialised). Returns the number of rows moved. The caller
+    owns the transaction.
+    """
+    staging = f"staging.{checked_identifier(table)}"
+    target = ensure_quarantine_table(con, table)
+    columns = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ?",
+        [table]).fetchall()}
+    raw_expr = "s._raw" if "_raw" in columns else "to_json(s)::varchar"
+    source_expr = "s._source" if "_source" in columns else "null"
+    con.execute(f"create or replace temp table _quarantine_batch as select * from ({failures_sql}) f")
+    moved = con.execute(
+        f"""
+        insert into {target} (_batch_id, _source_row, _source, raw_record, rules, reason)
+        select s._batch_id, s._source_row, {source_expr}, {raw_expr}, f.rules, f.reason
+        from {staging} s join _quarantine_batch f on s._source_row = f._source_row
+        where s._batch_id = ?
+        """,
+        [batch_id],
+    ).fetchone()
+    con.execute(
+        f"delete from {staging} where _batch_id = ? and _source_row in (select _source_row from _quarantine_batch)",
+        [batch_id],
+    )
+    con.execute("drop table if exists _quarantine_batch")
+    return int(moved[0]) if moved else 0
+
+
+def quarantined_count(con: duckdb.DuckDBPyConnection, table: str, batch_id: str) -> int:
+    """Rows of a batch currently held in ``quarantine.<table>`` (not yet replayed)."""
+    target = ensure_quarantine_table(con, table)
+    row = con.execute(
+        f"select count(*) from {target} where _batch_id = ? and replayed_at is null", [batch_id]
+    ).fetchone()
+    return int(row[0])
