@@ -1,0 +1,32 @@
+import subprocess
+import sys
+
+from warehouse.cli import build_parser, main
+
+
+def test_every_command_module_registers():
+    parser = build_parser()
+    text = parser.format_help()
+    assert "airflow" in text
+
+
+def test_unknown_command_exits_with_usage_not_traceback():
+    proc = subprocess.run([sys.executable, "-m", "warehouse.cli", "no-such-command"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_settings_errors_are_one_line(monkeypatch, capsys, tmp_path):
+    from warehouse.settings import get_settings
+
+    monkeypatch.setenv("CRMWH_CONFIG", str(tmp_path / "nope.toml"))
+    get_settings.cache_clear()
+    try:
+        code = main(["airflow", "version"])
+    finally:
+        get_settings.cache_clear()
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crmwh: error:") and "not a file" in err
