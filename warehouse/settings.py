@@ -96,19 +96,79 @@ class MiningSettings:
 class ChurnSettings:
     """Churn features, labels and segmentations."""
 
+    # Label: a customer who bought in the last ``lookback_days`` before the as-of date and makes no
+    # purchase in the next ``horizon_days`` is churned (non-contractual churn).
     horizon_days: int = 90
     lookback_days: int = 365
+    # Risk model: training snapshots before the out-of-time test snapshot (test = as_of - horizon).
+    train_snapshots: int = 6
+    snapshot_step_days: int = 30
+    # Monthly snapshots kept for marts.churn_by_segment (months with a fully observed label).
+    history_months: int = 12
+    model_seed: int = 42
+    model_c: float = 1.0  # inverse L2 strength of the logistic regression
+    # Risk bands: score < first = low, < second = medium, else high.
+    risk_band_cutoffs: tuple[float, float] = (0.3, 0.6)
+    # ABC: customers making the first 80% of revenue are A, the next 10% B, the rest C.
     abc_bands: tuple[float, float] = (0.8, 0.9)
+    # Customer pyramid: value/potential are "high" at or above these population quantiles.
     pyramid_value_quantile: float = 0.5
     pyramid_potential_quantile: float = 0.5
-    risk_band_cutoffs: tuple[float, float] = (0.3, 0.6)
+    # RFM named segments: first matching rule wins; "name:Rlo-Rhi,Flo-Fhi,Mlo-Mhi" on 1-5 scores.
+    rfm_segment_rules: tuple[str, ...] = (
+        "Champions:4-5,4-5,4-5",
+        "Loyal:3-5,4-5,1-5",
+        "Can't Lose:1-2,4-5,4-5",
+        "At Risk:1-2,3-5,1-5",
+        "New:4-5,1-1,1-5",
+        "Potential Loyalist:3-5,1-3,1-5",
+        "Hibernating:2-2,1-2,1-5",
+        "Lost:1-1,1-2,1-5",
+    )
+    # Credit grade from payments due in the look-back window: grade X if overdue share <= share
+    # and mean days late <= days, for the first of A, B, C that fits; else D.
+    credit_max_overdue_share: tuple[float, float, float] = (0.05, 0.20, 0.50)
+    credit_max_mean_days_late: tuple[float, float, float] = (3.0, 15.0, 45.0)
+    # Lifecycle stages: decline (from any stage) when recency >= decline_gap_ratio x the usual gap,
+    # or spend trend <= decline_trend, or no purchase for decline_recency_days; else exploration when
+    # tenure < exploration_tenure_days or fewer than exploration_max_orders orders; else formation
+    # when tenure < formation_tenure_days or fewer than formation_min_orders_365d orders in a year;
+    # else stability.
+    decline_gap_ratio: float = 2.0
+    decline_trend: float = -0.5
+    decline_recency_days: int = 180
+    exploration_tenure_days: int = 90
+    exploration_max_orders: int = 2
+    formation_tenure_days: int = 365
+    formation_min_orders_365d: int = 4
 
 
 @dataclass(frozen=True)
 class PublishSettings:
-    """Publishing the marts."""
+    """Publishing the marts, the PII guard on published columns and the marketers' report."""
 
+    # Published versions kept besides the current one; older ones are pruned after each publish.
     keep_versions: int = 3
+    # PII guard, by column name (regular expressions, case-insensitive, matched on the whole name).
+    pii_column_patterns: tuple[str, ...] = (
+        r"(customer|contact|first|last|full|middle|given|family|person|employee|agent|rep|sales_rep)_?name",
+        r"name",
+        r".*e_?mail.*",
+        r".*(phone|mobile|telephone|fax).*",
+        r"tel",
+    )
+    # PII guard, by content: a value containing an e-mail address ...
+    pii_email_pattern: str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z][A-Za-z]+"
+    # ... or a whole value shaped like a phone number (digits with + ( ) - . or spaces) ...
+    pii_phone_pattern: str = r"\+?[0-9][0-9 ().-]*[0-9]"
+    # ... with at least this many digits (order ids and product codes are shorter or unseparated).
+    pii_phone_min_digits: int = 9
+    # A bare run of digits only counts as a phone from this many digits on (or with a leading +).
+    pii_bare_digits_min: int = 11
+    # The report: how many cross-sell rules the support/confidence scatter shows (by lift).
+    report_top_rules: int = 200
+    # `crmwh query --format table` prints at most this many rows (csv and json print all).
+    query_table_max_rows: int = 100
 
 
 @dataclass(frozen=True)
