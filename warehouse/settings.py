@@ -149,13 +149,13 @@ class PublishSettings:
 
     # Published versions kept besides the current one; older ones are pruned after each publish.
     keep_versions: int = 3
-    # PII guard, by column name (regular expressions, case-insensitive, matched on the whole name).
+    # PII guard, by column name (regular expressions, case-insensitive, matched on the whole name;
+    # channel-mix columns such as `phone_share` or `email_contacts` are not personal data).
     pii_column_patterns: tuple[str, ...] = (
         r"(customer|contact|first|last|full|middle|given|family|person|employee|agent|rep|sales_rep)_?name",
         r"name",
-        r".*e_?mail.*",
-        r".*(phone|mobile|telephone|fax).*",
-        r"tel",
+        r"((customer|contact|primary|work|home)_)?e_?mail(_address)?",
+        r"((customer|contact|primary|work|home)_)?(phone|mobile|cell|telephone|tel|fax)(_?(number|no))?",
     )
     # PII guard, by content: a value containing an e-mail address ...
     pii_email_pattern: str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z][A-Za-z]+"
@@ -165,6 +165,11 @@ class PublishSettings:
     pii_phone_min_digits: int = 9
     # A bare run of digits only counts as a phone from this many digits on (or with a leading +).
     pii_bare_digits_min: int = 11
+    # Values with an ISO date in them are dates or date ranges, not phones.
+    pii_phone_exclude_pattern: str = r".*[0-9]{4}-[0-9]{2}-[0-9]{2}.*"
+    # Values equal to a customer's or employee's name, e-mail or phone in `core` are PII when at least
+    # this long (shorter values such as "A" or "VIP" are too common to mean a person).
+    pii_exact_match_min_length: int = 5
     # The report: how many cross-sell rules the support/confidence scatter shows (by lift).
     report_top_rules: int = 200
     # `crmwh query --format table` prints at most this many rows (csv and json print all).
