@@ -1,0 +1,366 @@
+"""Frequent itemsets and association rules with exact, inclusive thresholds.
+
+Itemsets come from mlxtend's FP-growth on a sparse encoding (a pandas frame of ``Sparse[bool]``
+columns built from the scipy CSR basket matrix), or from an equivalent vertical counter on the same
+CSR matrix (``counter="sparse"``: sparse matrix products, depth first; it returns exactly mlxtend's
+itemsets and counts, which the tests check, and is the one used for large inputs). No dense
+baskets x items matrix is built by our code. (mlxtend's own ``fpgrowth`` densifies its input once
+while counting single items; we hand it only the columns of frequent items.)
+
+Thresholds are exact and inclusive, decided on integer counts:
+
+* ``min_support`` is a fraction of baskets (a float in (0, 1]) or an absolute count (an ``int`` >= 1);
+  a fraction becomes the least integer count ``ceil(fraction * N)`` computed with exact rationals.
+* ``min_confidence`` and ``min_lift`` are read as the decimal written (``Fraction(str(x))``: 0.8 is
+  4/5), and compared as ``both * den >= num * antecedent`` and
+  ``both * N * den >= num * antecedent * consequent`` in integers.
+
+Rule metrics: support, confidence, lift, leverage, conviction (NaN, stored as NULL, when confidence
+is 1: infinite), Zhang's metric (0 when its denominator is 0, as mlxtend), Jaccard, the integer counts,
+the one-sided Fisher exact test p-value (hypergeometric upper tail, equal to
+``scipy.stats.fisher_exact(table, alternative="greater")``), its Benjamini-Hochberg q-value over every
+candidate rule of the run (all splits of the frequent itemsets with a consequent of allowed size,
+before the confidence and lift filters) and a redundancy flag (a rule with the same consequent and an
+antecedent that is a proper subset has at least the same confidence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats as sstats
+
+from transforms.baskets import BasketSet
+from warehouse.errors import CrmwhError
+
+COUNTERS: tuple[str, ...] = ("auto", "mlxtend", "sparse")
+# "auto" uses mlxtend's FP-growth up to this many (basket, frequent item) cells, the sparse counter above.
+AUTO_MLXTEND_MAX_CELLS = 2_000_000
+
+
+class MiningParameterError(CrmwhError):
+    """A mining parameter is out of range."""
+
+
+@dataclass(frozen=True)
+class MiningParams:
+    min_support: float | int = 0.01
+    min_confidence: float = 0.0
+    min_lift: float = 0.0
+    max_len: int | None = 3
+    max_consequent: int = 1
+    counter: str = "auto"
+
+    def validate(self) -> None:
+        support_count(self.min_support, 1)  # raises on a bad value
+        for name in ("min_confidence", "min_lift"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float, Fraction)) or math.isnan(value) or value < 0:
+                raise MiningParameterError(f"{name} must be a number >= 0, not {value!r}")
+        if self.min_confidence > 1:
+            raise MiningParameterError(f"min_confidence must be in [0, 1], not {self.min_confidence!r}")
+        if self.max_len is not None and (int(self.max_len) != self.max_len or self.max_len < 1):
+            raise MiningParameterError(f"max_len must be an integer >= 1, not {self.max_len!r}")
+        if int(self.max_consequent) != self.max_consequent or self.max_consequent < 1:
+            raise MiningParameterError(f"max_consequent must be an integer >= 1, not {self.max_consequent!r}")
+        if self.counter not in COUNTERS:
+            raise MiningParameterError(f"counter must be one of {', '.join(COUNTERS)}, not {self.counter!r}")
+
+
+def exact(value: float | int | Fraction) -> Fraction:
+    """The rational a threshold stands for: the decimal as written (0.8 -> 4/5)."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return Fraction(int(value))
+    return Fraction(repr(float(value)))
+
+
+def support_count(min_support: float | int | str, n_baskets: int) -> int:
+    """The least integer basket count meeting ``min_support`` (a fraction in (0, 1] or a count >= 1)."""
+    if isinstance(min_support, str):
+        min_support = parse_support(min_support)
+    if isinstance(min_support, bool):
+        raise MiningParameterError(f"min_support must be a number, not {min_support!r}")
+    if isinstance(min_support, (int, np.integer)):
+        if min_support < 1:
+            raise MiningParameterError(f"min_support as a count must be >= 1, not {min_support}")
+        return int(min_support)
+    if not isinstance(min_support, (float, Fraction)) or not (0 < min_support <= 1):
+        raise MiningParameterError(
+            f"min_support must be a fraction in (0, 1] or a whole count >= 1, not {min_support!r}")
+    return max(1, math.ceil(exact(min_support) * n_baskets))
+
+
+def parse_support(text: str) -> float | int:
+    """``"25"`` is a count of baskets, ``"0.01"``/``"1e-3"``/``"1.0"`` a fraction."""
+    text = text.strip()
+    try:
+        if text.isdigit():
+            return int(text)
+        return float(text)
+    except ValueError:
+        raise MiningParameterError(f"min_support must be a number, not {text!r}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding and itemsets
+# --------------------------------------------------------------------------------------------------
+
+def sparse_frame(matrix: sp.spmatrix, columns: Sequence[str]) -> pd.DataFrame:
+    """A one-hot frame of ``Sparse[bool]`` columns straight from a CSR/CSC matrix (never dense)."""
+    frame = pd.DataFrame.sparse.from_spmatrix(sp.csc_matrix(matrix, dtype=bool), columns=list(columns))
+    return frame
+
+
+def _frequent_columns(baskets: BasketSet, min_count: int) -> np.ndarray:
+    return np.flatnonzero(baskets.item_counts() >= min_count)
+
+
+def _itemsets_mlxtend(matrix: sp.csr_matrix, n: int, min_count: int, max_len: int | None) -> list[tuple[tuple[int, ...], int]]:
+    from mlxtend.frequent_patterns import fpgrowth
+
+    if matrix.shape[1] == 0:
+        return []
+    frame = sparse_frame(matrix, [str(i) for i in range(matrix.shape[1])])
+    # Just below count/N, so mlxtend's float comparison cannot lose an itemset at exactly the count.
+    result = fpgrowth(frame, min_support=(min_count - 0.5) / n, use_colnames=False, max_len=max_len)
+    counts = np.rint(result["support"].to_numpy() * n).astype(np.int64)
+    out = []
+    for itemset, count in zip(result["itemsets"], counts, strict=True):
+        if count >= min_count:
+            out.append((tuple(sorted(int(i) for i in itemset)), int(count)))
+    return out
+
+
+def _itemsets_sparse(matrix: sp.csr_matrix, min_count: int, max_len: int | None) -> list[tuple[tuple[int, ...], int]]:
+    """Depth-first vertical counting with sparse products (same itemsets and counts as FP-growth).
+
+    Items are ordered by ascending count. A node is a prefix P, the baskets holding P (rows of a CSR
+    matrix restricted to the candidate items c that extend P frequently) and those candidates;
+    ``Xᵀ X`` of that matrix counts every P + {b, c} at once.
+    """
+    n_items = matrix.shape[1]
+    if n_items == 0:
+        return []
+    counts = np.diff(matrix.tocsc().indptr).astype(np.int64)
+    order = np.argsort(counts, kind="stable")
+    x = sp.csr_matrix(matrix[:, order], dtype=np.int32)
+    x.sort_indices()
+    out: list[tuple[tuple[int, ...], int]] = [((int(order[i]),), int(counts[order[i]])) for i in range(n_items)]
+    limit = max_len if max_len is not None else n_items
+
+    def grow(prefix: tuple[int, ...], sub: sp.csr_matrix, cand: np.ndarray) -> None:
+        gram = sp.triu(sub.T @ sub, k=1, format="coo")
+        keep = gram.data >= min_count
+        rows, cols, vals = gram.row[keep], gram.col[keep], gram.data[keep]
+        if len(vals) == 0:
+            return
+        sort = np.lexsort((cols, rows))
+        rows, cols, vals = rows[sort], cols[sort], vals[sort]
+        deeper = len(prefix) + 2 < limit
+        csc = sub.tocsc() if deeper else None
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        for s, e in zip(starts, ends, strict=True):
+            b = int(rows[s])
+            base = (*prefix, int(order[cand[b]]))
+            for c, v in zip(cols[s:e], vals[s:e], strict=True):
+                out.append(((*base, int(order[cand[c]])), int(v)))
+            if deeper and e - s >= 2:
+                assert csc is not None
+                holding = csc.indices[csc.indptr[b]:csc.indptr[b + 1]]
+                local = cols[s:e]
+                grow(base, sub[holding][:, local], cand[local])
+
+    if limit >= 2:
+        grow((), x, np.arange(n_items))
+    return [(tuple(sorted(items)), c) for items, c in out]
+
+
+def frequent_itemsets(baskets: BasketSet, min_count: int, max_len: int | None = 3,
+                      counter: str = "auto") -> pd.DataFrame:
+    """Frequent itemsets: ``itemset`` (sorted tuple of item names), ``length``, ``count``, ``support``."""
+    if counter not in COUNTERS:
+        raise MiningParameterError(f"counter must be one of {', '.join(COUNTERS)}, not {counter!r}")
+    n = baskets.n_baskets
+    columns = _frequent_columns(baskets, min_count)
+    matrix = baskets.matrix[:, columns].tocsr()
+    if counter == "auto":
+        counter = "mlxtend" if matrix.shape[0] * matrix.shape[1] <= AUTO_MLXTEND_MAX_CELLS else "sparse"
+    if counter == "mlxtend":
+        found = _itemsets_mlxtend(matrix, n, min_count, max_len)
+    else:
+        found = _itemsets_sparse(matrix, min_count, max_len)
+    names = baskets.items[columns]
+    itemsets = [tuple(sorted(names[list(items)].tolist())) for items, _ in found]
+    counts = np.array([c for _, c in found], dtype=np.int64)
+    frame = pd.DataFrame({
+        "itemset": pd.Series(itemsets, dtype=object),
+        "length": np.array([len(i) for i in itemsets], dtype=np.int64),
+        "count": counts,
+    })
+    frame["support"] = frame["count"] / n if n else np.nan
+    return frame.sort_values(["length", "count", "itemset"], ascending=[True, False, True], ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------------
+
+RULE_COLUMNS: tuple[str, ...] = (
+    "rule_id", "antecedent", "consequent", "antecedent_len", "consequent_len",
+    "antecedent_count", "consequent_count", "both_count", "n_baskets",
+    "support", "confidence", "lift", "leverage", "conviction", "zhangs_metric", "jaccard",
+    "fisher_p", "fisher_q", "is_significant", "is_redundant",
+)
+
+
+def rule_id(antecedent: Sequence[str], consequent: Sequence[str]) -> str:
+    """A stable id for a rule from its item names (same rule, same id, in every run and engine)."""
+    text = "\x1f".join(sorted(antecedent)) + "\x1e" + "\x1f".join(sorted(consequent))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _ge_products(left: list[np.ndarray], right: list[np.ndarray]) -> np.ndarray:
+    """Elementwise prod(left) >= prod(right) in exact integer arithmetic (no overflow)."""
+    bound = 2 ** 62
+    def fits(arrays: list[np.ndarray]) -> bool:
+        top = 1
+        for a in arrays:
+            top *= int(np.max(np.abs(a))) if len(a) else 0
+        return top < bound
+    if fits(left) and fits(right):
+        lp = np.ones(len(left[0]), dtype=np.int64)
+        rp = np.ones(len(left[0]), dtype=np.int64)
+        for a in left:
+            lp = lp * a.astype(np.int64)
+        for a in right:
+            rp = rp * a.astype(np.int64)
+        return lp >= rp
+    lo = np.ones(len(left[0]), dtype=object)
+    ro = np.ones(len(left[0]), dtype=object)
+    for a in left:
+        lo = lo * a.astype(object)
+    for a in right:
+        ro = ro * a.astype(object)
+    return np.asarray(lo >= ro, dtype=bool)
+
+
+def association_rules(itemsets: pd.DataFrame, n_baskets: int, min_confidence: float = 0.0,
+                      min_lift: float = 0.0, max_consequent: int = 1, fdr_alpha: float = 0.05) -> pd.DataFrame:
+    """Rules from frequent itemsets (the output of ``frequent_itemsets``), exact thresholds."""
+    count_of: dict[tuple[str, ...], int] = dict(zip(itemsets["itemset"], itemsets["count"].astype(int), strict=True))
+    ante_l: list[tuple[str, ...]] = []
+    cons_l: list[tuple[str, ...]] = []
+    for itemset, length in zip(itemsets["itemset"], itemsets["length"], strict=True):
+        if length < 2:
+            continue
+        for k in range(1, min(max_consequent, length - 1) + 1):
+            for consequent in itertools.combinations(itemset, k):
+                antecedent = tuple(i for i in itemset if i not in consequent)
+                ante_l.append(antecedent)
+                cons_l.append(consequent)
+    return score_rules(ante_l, cons_l, count_of, n_baskets, min_confidence, min_lift, fdr_alpha)
+
+
+def empty_rules() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in RULE_COLUMNS})
+
+
+def score_rules(ante_l: list[tuple[str, ...]], cons_l: list[tuple[str, ...]], count_of: dict[tuple[str, ...], int],
+                n_baskets: int, min_confidence: float = 0.0, min_lift: float = 0.0,
+                fdr_alpha: float = 0.05) -> pd.DataFrame:
+    """Metrics, tests and exact filters for candidate rules (sorted item tuples) given itemset counts.
+
+    ``count_of`` maps every frequent itemset (sorted tuple of names) to its basket count; the
+    candidates are the whole multiple-testing family.
+    """
+    if not ante_l:
+        return empty_rules()
+    both = np.array([count_of[tuple(sorted(a + c))] for a, c in zip(ante_l, cons_l, strict=True)], dtype=np.int64)
+    ante = np.array([count_of[a] for a in ante_l], dtype=np.int64)
+    cons = np.array([count_of[c] for c in cons_l], dtype=np.int64)
+    n = int(n_baskets)
+
+    # Fisher exact test (one-sided, greater) over every candidate, then BH over the family.
+    p = sstats.hypergeom.sf(both - 1, n, cons, ante)
+    p = np.clip(p, 0.0, 1.0)
+    q = sstats.false_discovery_control(p, method="bh") if len(p) else p
+
+    conf = exact(min_confidence)
+    lift = exact(min_lift)
+    nn = np.full(len(both), n, dtype=np.int64)
+    keep = _ge_products([both, np.full(len(both), conf.denominator)], [ante, np.full(len(both), conf.numerator)])
+    keep &= _ge_products([both, nn, np.full(len(both), lift.denominator)],
+                         [ante, cons, np.full(len(both), lift.numerator)])
+    idx = np.flatnonzero(keep)
+    both, ante, cons, p, q = both[idx], ante[idx], cons[idx], p[idx], q[idx]
+    ante_l = [ante_l[i] for i in idx]
+    cons_l = [cons_l[i] for i in idx]
+
+    s_ac, s_a, s_c = both / n, ante / n, cons / n
+    confidence = both / ante
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift_v = (both * n) / (ante.astype(np.float64) * cons)
+        leverage = s_ac - s_a * s_c
+        conviction = np.where(both < ante, (1.0 - s_c) / (1.0 - confidence), np.nan)
+        denom = np.maximum(s_ac * (1 - s_a), s_a * (s_c - s_ac))
+        zhang = np.where(denom == 0, 0.0, leverage / denom)
+    jaccard = both / (ante + cons - both)
+
+    redundant = np.zeros(len(both), dtype=bool)
+    for i, (a, c) in enumerate(zip(ante_l, cons_l, strict=True)):
+        if len(a) < 2:
+            continue
+        for r in range(1, len(a)):
+            for sub in itertools.combinations(a, r):
+                sub_both = count_of[tuple(sorted(sub + c))]
+                if sub_both * int(ante[i]) >= int(both[i]) * count_of[sub]:
+                    redundant[i] = True
+                    break
+            if redundant[i]:
+                break
+
+    frame = pd.DataFrame({
+        "rule_id": [rule_id(a, c) for a, c in zip(ante_l, cons_l, strict=True)],
+        "antecedent": pd.Series(ante_l, dtype=object),
+        "consequent": pd.Series(cons_l, dtype=object),
+        "antecedent_len": np.array([len(a) for a in ante_l], dtype=np.int64),
+        "consequent_len": np.array([len(c) for c in cons_l], dtype=np.int64),
+        "antecedent_count": ante, "consequent_count": cons, "both_count": both,
+        "n_baskets": np.full(len(both), n, dtype=np.int64),
+        "support": s_ac, "confidence": confidence, "lift": lift_v, "leverage": leverage,
+        "conviction": conviction, "zhangs_metric": zhang, "jaccard": jaccard,
+        "fisher_p": p, "fisher_q": q, "is_significant": q <= fdr_alpha, "is_redundant": redundant,
+    })
+    return frame.sort_values(["lift", "confidence", "both_count", "rule_id"], ascending=[False, False, False, True],
+                             ignore_index=True)
+
+
+@dataclass(frozen=True)
+class MiningResult:
+    itemsets: pd.DataFrame
+    rules: pd.DataFrame
+    n_baskets: int
+    min_count: int
+
+
+def mine(baskets: BasketSet, params: MiningParams, fdr_alpha: float = 0.05) -> MiningResult:
+    """Frequent itemsets and rules of a basket set with the given parameters."""
+    params.validate()
+    n = baskets.n_baskets
+    if n == 0:
+        raise MiningParameterError("no baskets to mine")
+    min_count = support_count(params.min_support, n)
+    itemsets = frequent_itemsets(baskets, min_count, params.max_len, params.counter)
+    rules = association_rules(itemsets, n, params.min_confidence, params.min_lift, params.max_consequent, fdr_alpha)
+    return MiningResult(itemsets=itemsets, rules=rules, n_baskets=n, min_count=min_count)
