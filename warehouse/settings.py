@@ -90,6 +90,17 @@ class MiningSettings:
     recommendation_lookback_days: int = 365
     window_days: int = 90
     fdr_alpha: float = 0.05
+    # Itemset counter: mlxtend (its FP-growth on a sparse frame), sparse (same itemsets, sparse products,
+    # fast), auto (mlxtend for small inputs, sparse for large).
+    itemset_counter: str = "auto"
+    # Segmented mining: customer attributes mined separately (dim_customer columns, and value_tier from
+    # analytics.customer_segments when that table exists); segments with fewer baskets are skipped.
+    segment_dimensions: tuple[str, ...] = ("segment", "value_tier", "region")
+    min_segment_baskets: int = 200
+    # Drift: a rule present in both windows "changed" when |lift_now / lift_before - 1| >= this.
+    drift_lift_change: float = 0.25
+    # marts.product_affinity: product pairs bought together in at least this many baskets.
+    affinity_min_count: int = 3
 
 
 @dataclass(frozen=True)
