@@ -55,6 +55,18 @@ class ValidationSettings:
     row_count_ratio_high: float = 100.0
     # First-response SLA in hours (service tickets).
     first_response_sla_hours: int = 24
+    # Satisfaction survey scores outside [min, max] are errors.
+    satisfaction_min: int = 1
+    satisfaction_max: int = 5
+    # Absolute money difference tolerated when line amounts are reconciled with order totals.
+    reconcile_tolerance: float = 0.01
+    # Quantities outside [min, max] are implausible (a typo, not a sale; returns are negative).
+    quantity_min: int = -100_000
+    quantity_max: int = 100_000
+    # Unit prices above this are implausible.
+    max_unit_price: float = 1_000_000.0
+    # Great Expectations Data Docs: render them after each validation (off keeps validation fast).
+    data_docs_enabled: bool = True
 
 
 @dataclass(frozen=True)

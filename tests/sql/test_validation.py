@@ -1,0 +1,115 @@
+"""validate_staged: quarantine by row rules, warnings recorded, critical rules block the batch."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from validation_support import ORDER_LINE_TYPES, TICKET_TYPES, good_line, good_ticket, stage
+
+from warehouse.errors import CriticalValidationError
+from warehouse.validation import load_suite, validate_staged
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    c.execute("create schema staging")
+    c.execute("create table staging.stg_crm__products as select 'P001' as product_code, 1 as _source_row")
+    c.execute("create table staging.stg_crm__customers as select 1::bigint as customer_id")
+    c.execute("create table staging.stg_crm__employees as select 7::bigint as employee_id")
+    yield c
+    c.close()
+
+
+def _quarantined(con, table):
+    return {r[0]: (r[1], r[2]) for r in con.execute(
+        f"select _source_row, rules, reason from quarantine.{table} order by 1").fetchall()}
+
+
+def test_every_suite_rule_has_id_severity_and_reason():
+    for table in ("stg_crm__order_lines", "stg_crm__service_tickets"):
+        suite = load_suite(table)
+        assert suite.rules
+        assert all(r.severity in ("error", "warning", "critical") and r.reason for r in suite.rules)
+
+
+def test_required_keys_and_parse_failures_are_quarantined_with_reasons(con, settings):
+    rows = [good_line(1), good_line(2, product_code="  "), good_line(3, quantity="two"),
+            good_line(4, quantity="0"), good_line(5, unit_price="-1.50"), good_line(6, created_at="31/02/2024"),
+            good_line(7)]
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, rows)
+    out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    q = _quarantined(con, "stg_crm__order_lines")
+    assert out.rows_checked == 7 and out.rows_quarantined == 5 == len(q)
+    assert q[2][0] == ["required_product_code"]
+    assert q[3][0] == ["parse_quantity"] and "'two' is not a valid integer" in q[3][1]
+    assert q[4][0] == ["quantity_not_zero"]
+    assert q[5][0] == ["unit_price_not_negative"] and "-1.50" in q[5][1]
+    assert q[6][0] == ["parse_created_at"]
+    left = con.execute("select _source_row from staging.stg_crm__order_lines order by 1").fetchall()
+    assert left == [(1,), (7,)]
+    stored = con.execute("select rule, success, unexpected_count from audit.validation_results "
+                         "where rule in ('parse_quantity', 'required_order_id')").fetchall()
+    assert sorted(stored) == [("parse_quantity", False, 1), ("required_order_id", True, 0)]
+
+
+def test_a_row_breaking_several_rules_is_one_quarantine_row_listing_them_all(con, settings):
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES,
+          [good_line(1, quantity="0", unit_price="-2", product_code="NOPE")])
+    out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    q = _quarantined(con, "stg_crm__order_lines")
+    assert out.rows_quarantined == 1
+    assert sorted(q[1][0]) == ["product_code_resolves", "quantity_not_zero", "unit_price_not_negative"]
+    assert q[1][1].count(";") == 2
+
+
+def test_duplicates_keep_the_first_and_quarantine_the_rest(con, settings):
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(1), good_line(1), good_line(2), good_line(1)])
+    out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    assert out.rows_quarantined == 2
+    assert list(_quarantined(con, "stg_crm__order_lines")) == [2, 4]
+    assert out.result("order_line_id_unique").unexpected_count == 3  # GE counts every member
+
+
+def test_dates_before_the_business_or_after_extraction_are_quarantined(con, settings):
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES,
+          [good_line(1, created_at="1999-12-31 23:00:00"), good_line(2, created_at="2024-07-01 00:00:00"),
+           good_line(3)], extracted_at="2024-06-01 00:00:00")
+    validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    q = _quarantined(con, "stg_crm__order_lines")
+    assert q[1][0] == ["created_at_not_before_business"]
+    assert q[2][0] == ["created_at_not_after_extraction"]
+
+
+def test_ticket_rules_order_satisfaction_and_references(con, settings):
+    rows = [good_ticket(1), good_ticket(2, resolved_at="2024-02-28 09:00:00", first_response_at=""),
+            good_ticket(3, satisfaction="0"), good_ticket(4, satisfaction="9"), good_ticket(5, customer_id="999"),
+            good_ticket(6, satisfaction="")]
+    stage(con, "stg_crm__service_tickets", TICKET_TYPES, rows)
+    out = validate_staged(con, settings, "stg_crm__service_tickets", "b1")
+    q = _quarantined(con, "stg_crm__service_tickets")
+    assert q[2][0] == ["resolved_not_before_opened"]
+    assert q[3][0] == q[4][0] == ["satisfaction_in_range"]
+    assert q[5][0] == ["customer_id_resolves"]
+    assert set(q) == {2, 3, 4, 5} and out.rows_checked == 6
+
+
+def test_critical_totals_failure_raises_and_moves_nothing(con, settings):
+    con.execute("create table staging.stg_crm__orders as select 100::bigint as order_id, 99.00::decimal(18,2) "
+                "as order_total, 1 as _source_row")
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(1), good_line(2), good_line(3, quantity="0")])
+    with pytest.raises(CriticalValidationError, match="line_amounts_reconcile_with_order_totals"):
+        validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    assert con.execute("select count(*) from staging.stg_crm__order_lines").fetchone()[0] == 3
+    assert con.execute("select count(*) from quarantine.stg_crm__order_lines").fetchone()[0] == 0
+    row = con.execute("select success from audit.validation_results "
+                      "where rule = 'line_amounts_reconcile_with_order_totals'").fetchone()
+    assert row == (False,)
+
+
+def test_totals_that_reconcile_pass(con, settings):
+    con.execute("create table staging.stg_crm__orders as select 100::bigint as order_id, 20.00::decimal(18,2) "
+                "as order_total, 1 as _source_row")
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(1), good_line(2)])
+    out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    assert out.critical_failures == [] and out.rows_quarantined == 0

@@ -1,0 +1,544 @@
+"""Validate a staged batch against its Great Expectations suite; quarantine bad rows; record results.
+
+The suite ``expectations/<table>.json`` is the one declaration of a table's data contract. Each
+expectation carries in ``meta`` its rule id, its severity (``error``: the row goes to quarantine;
+``warning``: recorded only; ``critical``: the batch is refused and nothing downstream runs) and a
+readable reason template (``{column}`` placeholders are filled from the offending row).
+
+The same suite is evaluated two ways:
+
+- here, translated to vectorized DuckDB predicates over the batch (exact, fast at any scale): this
+  decides quarantine and fills ``audit.validation_results``;
+- by Great Expectations' pandas engine (``warehouse.data_docs``) to render Data Docs.
+
+Both read the same *check relation*: the batch's staged rows plus derived columns the suite may name:
+``_raw__<col>`` (the source's original text for ``<col>``, blank = missing; "values parse" is
+"typed value is NULL where the raw text is not"), ``_ref__<col>`` (the matching key of a reference
+table, NULL when ``<col>`` does not resolve) and ``_extracted_at`` (when the batch was extracted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from warehouse.errors import CriticalValidationError, RejectedBatchError
+from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from
+from warehouse.settings import EXPECTATIONS_DIR, Settings
+
+SEVERITIES = ("error", "warning", "critical")
+CHECK_TABLE = "_validation_check"
+RAW_PREFIX = "_raw__"
+REF_PREFIX = "_ref__"
+
+# Reference sets a ``_ref__<col>`` column resolves against: name -> candidate (table, key column)
+# pairs; tables that do not exist (yet) are skipped. Staging first (same run), then core dims.
+REFERENCE_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "products": (("staging.stg_crm__products", "product_code"), ("core.dim_product", "product_id")),
+    "orders": (("staging.stg_crm__orders", "order_id"),),
+    "customers": (("staging.stg_crm__customers", "customer_id"),),
+    "employees": (("staging.stg_crm__employees", "employee_id"),),
+}
+
+# Expectation types evaluated per row (quarantine candidates) and per table.
+ROW_TYPES = frozenset({
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_match_regex",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+    "expect_column_pair_values_to_be_equal",
+})
+UNIQUE_TYPES = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
+TABLE_TYPES = frozenset({"expect_table_row_count_to_be_between", "expect_table_columns_to_match_set"})
+
+
+# --------------------------------------------------------------------------------------------------
+# Suites
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """One expectation of a suite with its contract metadata."""
+
+    rule_id: str
+    expectation_type: str
+    kwargs: dict[str, Any]
+    severity: str
+    reason: str
+    meta: dict[str, Any]
+
+    @property
+    def is_row_rule(self) -> bool:
+        return self.expectation_type in ROW_TYPES
+
+    @property
+    def columns(self) -> list[str]:
+        kw = self.kwargs
+        cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw]
+        cols += list(kw.get("column_list", []))
+        cond = kw.get("row_condition")
+        if isinstance(cond, dict) and "column" in cond:
+            cols.append(cond["column"]["name"])
+        return cols
+
+
+@dataclass(frozen=True)
+class Suite:
+    table: str
+    path: Path
+    rules: tuple[Rule, ...]
+    raw: dict[str, Any]
+    references: dict[str, dict[str, str]]  # _ref__<col> -> {"column": col, "reference": name}
+
+
+def suite_path(table: str) -> Path:
+    return EXPECTATIONS_DIR / f"{checked_identifier(table)}.json"
+
+
+def load_suite(table: str, path: Path | None = None) -> Suite:
+    """Read and check ``expectations/<table>.json`` (every rule: id, severity, reason; ids unique)."""
+    path = path or suite_path(table)
+    if not path.is_file():
+        raise RejectedBatchError(f"no expectation suite for {table}: {path} does not exist")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RejectedBatchError(f"expectation suite {path} is not valid JSON: {exc}") from exc
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for i, exp in enumerate(data.get("expectations", [])):
+        meta = exp.get("meta") or {}
+        where = f"{path.name} expectation #{i + 1} ({exp.get('type')})"
+        rule_id, severity, reason = meta.get("rule"), meta.get("severity"), meta.get("reason")
+        if not rule_id or not reason or severity not in SEVERITIES:
+            raise ValueError(f"{where}: meta needs rule, reason and severity in {SEVERITIES}")
+        if rule_id in seen:
+            raise ValueError(f"{where}: rule id {rule_id!r} declared twice")
+        if exp["type"] not in ROW_TYPES | UNIQUE_TYPES | TABLE_TYPES | {"crmwh_totals_reconcile"}:
+            raise ValueError(f"{where}: expectation type {exp['type']} is not supported by the DuckDB engine")
+        seen.add(rule_id)
+        rules.append(Rule(rule_id, exp["type"], dict(exp.get("kwargs") or {}), severity, reason, meta))
+    references = dict((data.get("meta") or {}).get("references") or {})
+    return Suite(table=table, path=path, rules=tuple(rules), raw=data, references=references)
+
+
+def suite_parameters(settings: Settings, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Values for ``{"$PARAMETER": name}`` in suites: every ValidationSettings field, plus run values."""
+    params: dict[str, Any] = dataclasses.asdict(settings.validation)
+    params.update(extra or {})
+    return params
+
+
+def resolve(value: Any, params: dict[str, Any]) -> Any:
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        name = value["$PARAMETER"]
+        if name not in params:
+            raise ValueError(f"suite parameter {name!r} has no value (not a ValidationSettings field?)")
+        return params[name]
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Outcome
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class RuleResult:
+    rule: str
+    expectation_type: str
+    severity: str
+    success: bool
+    unexpected_count: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ValidationOutcome:
+    table: str
+    batch_id: str
+    rows_checked: int
+    rows_quarantined: int
+    warnings: int
+    critical_failures: list[str]
+    results: list[RuleResult] = field(default_factory=list)
+
+    @property
+    def rows_passed(self) -> int:
+        return self.rows_checked - self.rows_quarantined
+
+    def result(self, rule: str) -> RuleResult:
+        return next(r for r in self.results if r.rule == rule)
+
+
+# --------------------------------------------------------------------------------------------------
+# SQL translation
+# --------------------------------------------------------------------------------------------------
+def _literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime | date):
+        value = value.isoformat()
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _col(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _condition_sql(cond: Any) -> str:
+    """A Great Expectations row_condition (serialised Condition) as SQL."""
+    if cond in (None, {}):
+        return "true"
+    if not isinstance(cond, dict):
+        raise ValueError(f"row_condition {cond!r}: only structured conditions are supported")
+    kind = cond.get("type")
+    if kind == "nullity":
+        return f"{_col(cond['column']['name'])} is {'' if cond['is_null'] else 'not '}null"
+    if kind == "comparison":
+        op = cond["operator"]
+        column = _col(cond["column"]["name"])
+        param = cond["parameter"]
+        if op in ("IN", "NOT_IN"):
+            items = ", ".join(_literal(v) for v in param)
+            return f"{column} {'not ' if op == 'NOT_IN' else ''}in ({items})"
+        sql_op = {"==": "=", "!=": "<>"}.get(op, op)
+        return f"{column} {sql_op} {_literal(param)}"
+    if kind in ("and", "or"):
+        parts = [f"({_condition_sql(c)})" for c in cond["conditions"]]
+        return f" {kind} ".join(parts)
+    raise ValueError(f"row_condition type {kind!r} is not supported")
+
+
+def failure_predicate(rule: Rule, params: dict[str, Any]) -> str:
+    """SQL that is TRUE exactly for the rows the expectation counts as unexpected."""
+    kw = {k: resolve(v, params) for k, v in rule.kwargs.items()}
+    t = rule.expectation_type
+    cond = _condition_sql(kw.get("row_condition"))
+    if t == "expect_column_values_to_not_be_null":
+        pred = f"{_col(kw['column'])} is null"
+    elif t == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = _col(kw["column_A"]), _col(kw["column_B"])
+        op = ">=" if kw.get("or_equal") else ">"
+        if kw.get("ignore_row_if", "both_values_are_missing") != "either_value_is_missing":
+            raise ValueError(f"rule {rule.rule_id}: use ignore_row_if=either_value_is_missing")
+        pred = f"{a} is not null and {b} is not null and not ({a} {op} {b})"
+    elif t == "expect_column_pair_values_to_be_equal":
+        a, b = _col(kw["column_A"]), _col(kw["column_B"])
+        if kw.get("ignore_row_if", "both_values_are_missing") != "either_value_is_missing":
+            raise ValueError(f"rule {rule.rule_id}: use ignore_row_if=either_value_is_missing")
+        pred = f"{a} is not null and {b} is not null and {a} <> {b}"
+    else:
+        column = _col(kw["column"])
+        if t == "expect_column_values_to_be_between":
+            bounds = []
+            if kw.get("min_value") is not None:
+                bounds.append(f"{column} {'<=' if kw.get('strict_min') else '<'} {_literal(kw['min_value'])}")
+            if kw.get("max_value") is not None:
+                bounds.append(f"{column} {'>=' if kw.get('strict_max') else '>'} {_literal(kw['max_value'])}")
+            pred = f"{column} is not null and ({' or '.join(bounds) or 'false'})"
+        elif t == "expect_column_values_to_be_in_set":
+            items = ", ".join(_literal(v) for v in kw["value_set"])
+            pred = f"{column} is not null and {column} not in ({items})"
+        elif t == "expect_column_values_to_not_be_in_set":
+            items = ", ".join(_literal(v) for v in kw["value_set"])
+            pred = f"{column} is not null and {column} in ({items})"
+        elif t == "expect_column_values_to_match_regex":
+            pred = f"{column} is not null and not regexp_matches({column}::varchar, {_literal(kw['regex'])})"
+        else:
+            raise ValueError(f"rule {rule.rule_id}: {t} is not a row rule")
+    return f"coalesce(({cond}) and ({pred}), false)"
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def reason_sql(template: str, available: set[str]) -> str:
+    """The reason template as a SQL string expression filled from the row (``{col}`` -> its value)."""
+    parts: list[str] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(template):
+        if m.start() > pos:
+            parts.append(_literal(template[pos:m.start()]))
+        name = m.group(1)
+        if name in available:
+            parts.append(f"coalesce(left({_col(name)}::varchar, 80), 'missing')")
+        else:
+            parts.append(_literal(m.group(0)))
+        pos = m.end()
+    if pos < len(template):
+        parts.append(_literal(template[pos:]))
+    return " || ".join(parts) if parts else "''"
+
+
+# --------------------------------------------------------------------------------------------------
+# The check relation
+# --------------------------------------------------------------------------------------------------
+def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".")
+    row = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+    ).fetchone()
+    if row and row[0]:
+        return True
+    row = con.execute(
+        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
+    schema, name = qualified.split(".")
+    return {r[0]: r[1] for r in con.execute(
+        "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? "
+        "order by column_index", [schema, name]).fetchall()}
+
+
+def _reference_sql(con: duckdb.DuckDBPyConnection, reference: str) -> str | None:
+    parts = []
+    for qualified, key in REFERENCE_SOURCES.get(reference, ()):
+        if _table_exists(con, qualified) and key in _table_columns(con, qualified):
+            parts.append(f"select distinct {_col(key)}::varchar as k from {qualified}")  # noqa: S608
+    return " union ".join(parts) if parts else None
+
+
+def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id: str,
+                         source_table: str | None = None) -> list[str]:
+    """Create temp table ``_validation_check``: the batch's rows plus the derived columns the suite uses.
+
+    Returns the list of the check relation's column names. ``source_table`` defaults to
+    ``staging.<table>``; replay passes a temp table of quarantined rows rebuilt from their raw record.
+    """
+    staging = source_table or f"staging.{checked_identifier(suite.table)}"
+    columns = _table_columns(con, staging) if "." in staging else _temp_columns(con, staging)
+    if not columns:
+        raise RejectedBatchError(f"{staging} does not exist: stage the batch before validating it")
+    wanted = {c for rule in suite.rules for c in rule.columns}
+    wanted |= {c for rule in suite.rules for c in _PLACEHOLDER.findall(rule.reason)}
+    selects = [f"s.{_col(c)}" for c in columns if c != "_raw"]
+    joins: list[str] = []
+    raw_cols = sorted(c for c in wanted if c.startswith(RAW_PREFIX))
+    if raw_cols:
+        if "_raw" not in columns:
+            raise RejectedBatchError(f"{staging} has no _raw column: cannot check that values parse")
+        for c in raw_cols:
+            key = c[len(RAW_PREFIX):]
+            path = _literal("$." + '"' + key + '"')
+            selects.append(f"nullif(trim(json_extract_string(s._raw, {path})), '') as {_col(c)}")
+    for i, c in enumerate(sorted(c for c in wanted if c.startswith(REF_PREFIX))):
+        spec = suite.references.get(c)
+        if spec is None:
+            raise ValueError(f"{suite.path.name}: {c} is used but not declared in meta.references")
+        ref_sql = _reference_sql(con, spec["reference"])
+        if ref_sql is None:
+            selects.append(f"null::varchar as {_col(c)}")
+            continue
+        alias = f"r{i}"
+        joins.append(f"left join ({ref_sql}) {alias} on {alias}.k = s.{_col(spec['column'])}::varchar")
+        selects.append(f"{alias}.k as {_col(c)}")
+    if "_extracted_at" in wanted and "_extracted_at" not in columns:
+        started = "null::timestamp"
+        if _table_exists(con, "audit.load_batches"):
+            started = "(select max(started_at) from audit.load_batches where batch_id = s._batch_id)"
+        selects.append(f"coalesce({started}, current_timestamp::timestamp) as _extracted_at")
+    con.execute(
+        f"create or replace temp table {CHECK_TABLE} as select {', '.join(selects)} "  # noqa: S608
+        f"from {staging} s {' '.join(joins)} where s._batch_id = ?",
+        [batch_id],
+    )
+    return list(_temp_columns(con, CHECK_TABLE))
+
+
+def _temp_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(
+        "select column_name, data_type from duckdb_columns() where table_name = ? and database_name = 'temp' "
+        "order by column_index", [name]).fetchall()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _Evaluation:
+    rows_checked: int
+    results: list[RuleResult]
+    row_rules: list[tuple[Rule, str]]  # error-level rules and their failure predicates
+
+
+def _previous_row_count(con: duckdb.DuckDBPyConnection, table: str, batch_id: str) -> int | None:
+    row = con.execute(
+        """select rows_checked from audit.validation_results
+           where table_name = ? and batch_id <> ? and rule = '_rows_checked'
+           order by checked_at desc limit 1""", [table, batch_id]).fetchone()
+    return int(row[0]) if row else None
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, batch_id: str,
+             columns: list[str]) -> _Evaluation:
+    """Evaluate every rule of the suite over ``_validation_check`` in one scan per rule group."""
+    rows_checked = int(con.execute(f"select count(*) from {CHECK_TABLE}").fetchone()[0])  # noqa: S608
+    prev = _previous_row_count(con, suite.table, batch_id)
+    params = suite_parameters(settings, {
+        "previous_row_count": prev,
+        "row_count_min": None if prev is None else prev * settings.validation.row_count_ratio_low,
+        "row_count_max": None if prev is None else prev * settings.validation.row_count_ratio_high,
+    })
+    available = set(columns)
+    results: list[RuleResult] = []
+    row_rules: list[tuple[Rule, str]] = []
+    counted: list[tuple[Rule, str]] = []
+    for rule in suite.rules:
+        missing = [c for c in rule.columns if c not in available]
+        if missing:
+            results.append(RuleResult(rule.rule_id, rule.expectation_type, "critical", False, rows_checked,
+                                      {"error": f"column(s) {', '.join(missing)} missing"}))
+            continue
+        if rule.is_row_rule:
+            pred = failure_predicate(rule, params)
+            counted.append((rule, f"count(*) filter (where {pred})"))
+            if rule.severity == "error":
+                row_rules.append((rule, pred))
+        elif rule.expectation_type in UNIQUE_TYPES:
+            keys = rule.kwargs.get("column_list") or [rule.kwargs["column"]]
+            key_sql = ", ".join(_col(k) for k in keys)
+            not_null = " and ".join(f"{_col(k)} is not null" for k in keys)
+            # GE counts every member of a duplicated group; quarantine keeps the first of each group.
+            pred = (f"coalesce({not_null} and count(*) over (partition by {key_sql}) > 1 "
+                    f"and row_number() over (partition by {key_sql} order by _source_row) > 1, false)")
+            n_members = con.execute(
+                f"select count(*) from (select count(*) over (partition by {key_sql}) as n from {CHECK_TABLE} "  # noqa: S608
+                f"where {not_null}) where n > 1").fetchone()[0]
+            results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n_members == 0,
+                                      int(n_members), {"keys": keys}))
+            if rule.severity == "error":
+                row_rules.append((rule, pred))
+        elif rule.expectation_type == "expect_table_row_count_to_be_between":
+            lo = resolve(rule.kwargs.get("min_value"), params)
+            hi = resolve(rule.kwargs.get("max_value"), params)
+            ok = (lo is None or rows_checked >= lo) and (hi is None or rows_checked <= hi)
+            results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, ok, 0 if ok else 1,
+                                      {"observed": rows_checked, "min": lo, "max": hi, "previous": prev}))
+        elif rule.expectation_type == "expect_table_columns_to_match_set":
+            expected = set(rule.kwargs["column_set"])
+            missing_cols = sorted(expected - available)
+            results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, not missing_cols,
+                                      len(missing_cols), {"missing": missing_cols}))
+        elif rule.expectation_type == "crmwh_totals_reconcile":
+            results.append(_totals_reconcile(con, settings, rule, batch_id))
+    if counted:
+        counts = con.execute(f"select {', '.join(expr for _, expr in counted)} from {CHECK_TABLE}").fetchone()  # noqa: S608
+        for (rule, _), n in zip(counted, counts, strict=True):
+            results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n == 0, int(n)))
+    order = {r.rule_id: i for i, r in enumerate(suite.rules)}
+    results.sort(key=lambda r: order.get(r.rule, -1))
+    return _Evaluation(rows_checked, results, row_rules)
+
+
+def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, rule: Rule, batch_id: str) -> RuleResult:
+    """Sum of the batch's line amounts per order equals the order total the source gives."""
+    kw = rule.kwargs
+    orders = kw["orders_table"]
+    if not _table_exists(con, orders):
+        return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0,
+                          {"skipped": f"{orders} not staged"})
+    tol = settings.validation.reconcile_tolerance
+    line_key, line_amount = _col(kw["line_order_key"]), _col(kw["line_amount"])
+    order_key, order_total = _col(kw["order_key"]), _col(kw["order_total"])
+    bad = con.execute(
+        f"""with lines as (select {line_key} as k, sum({line_amount}) as amount from {CHECK_TABLE}
+                           where {line_key} is not null group by all),
+                 totals as (select {order_key} as k, arg_max({order_total}, _source_row) as total
+                            from {orders} group by all)
+            select count(*), list(l.k::varchar order by l.k)[1:10]
+            from lines l join totals t using (k) where abs(l.amount - t.total) > {float(tol)}"""  # noqa: S608
+    ).fetchone()
+    n = int(bad[0])
+    return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n == 0, n,
+                      {"orders_unreconciled": n, "sample_orders": bad[1] or [], "tolerance": tol})
+
+
+def _quarantine_sql(row_rules: list[tuple[Rule, str]], available: set[str]) -> str:
+    rule_items = ", ".join(f"case when {pred} then {_literal(rule.rule_id)} end" for rule, pred in row_rules)
+    reason_items = ", ".join(f"case when {pred} then {reason_sql(rule.reason, available)} end"
+                             for rule, pred in row_rules)
+    return f"""
+        select _source_row, rules, reason from (
+            select _source_row,
+                   list_filter([{rule_items}], lambda x: x is not null) as rules,
+                   array_to_string(list_filter([{reason_items}], lambda x: x is not null), '; ') as reason
+            from {CHECK_TABLE}
+        ) where len(rules) > 0
+    """  # noqa: S608
+
+
+def _record(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, rows_checked: int,
+            results: list[RuleResult]) -> None:
+    con.execute("delete from audit.validation_results where batch_id = ? and table_name = ?", [batch_id, table])
+    rows = [(batch_id, table, "_rows_checked", "crmwh_rows_checked", "warning", True, 0, rows_checked, None)]
+    rows += [(batch_id, table, r.rule, r.expectation_type, r.severity, r.success, r.unexpected_count,
+              rows_checked, json.dumps(r.details, default=str) if r.details else None) for r in results]
+    con.executemany(
+        """insert into audit.validation_results
+           (batch_id, table_name, rule, expectation_type, severity, success, unexpected_count, rows_checked, details)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+
+
+def _begin(con: duckdb.DuckDBPyConnection) -> bool:
+    """Start a transaction unless the caller already holds one; True when we own it."""
+    try:
+        con.execute("begin transaction")
+    except duckdb.TransactionException:
+        return False
+    return True
+
+
+def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
+                    batch_id: str) -> ValidationOutcome:
+    """Validate ``staging.<table>`` rows of ``batch_id``; quarantine bad rows; record the results.
+
+    Rows breaking an error-level row rule (and duplicates of a business key except the first) move
+    to ``quarantine.<table>`` with every rule they broke and a readable reason. Warnings are recorded.
+    A failed critical rule records the results and raises ``CriticalValidationError`` without moving
+    any row. Runs in its own transaction unless the caller already opened one (then the caller commits).
+    """
+    suite = load_suite(table)
+    own = _begin(con)
+    try:
+        for schema in ("audit", "quarantine"):
+            con.execute(f"create schema if not exists {schema}")
+        from warehouse.db import DDL_DIR
+        con.execute((DDL_DIR / "020_validation.sql").read_text(encoding="utf-8"))
+        ensure_quarantine_table(con, table)
+        columns = build_check_relation(con, suite, batch_id)
+        ev = evaluate(con, settings, suite, batch_id, columns)
+        critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
+        warnings = sum(1 for r in ev.results if not r.success and r.severity == "warning")
+        moved = 0
+        if not critical and ev.row_rules:
+            moved = quarantine_from(con, table, batch_id, _quarantine_sql(ev.row_rules, set(columns)))
+        _record(con, table, batch_id, ev.rows_checked, ev.results)
+        con.execute(f"drop table if exists {CHECK_TABLE}")
+        if own:
+            con.execute("commit")
+    except BaseException:
+        if own:
+            con.execute("rollback")
+        raise
+    outcome = ValidationOutcome(table, batch_id, ev.rows_checked, moved, warnings, critical, ev.results)
+    if critical:
+        details = "; ".join(
+            f"{r.rule} ({r.details.get('error') or r.details or r.unexpected_count})"
+            for r in ev.results if r.rule in critical)
+        raise CriticalValidationError(
+            f"batch {batch_id} of {table} failed critical rule(s): {details}; nothing was loaded")
+    return outcome
