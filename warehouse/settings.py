@@ -200,6 +200,20 @@ class PublishSettings:
 
 
 @dataclass(frozen=True)
+class DemoSettings:
+    """The demo CRM source generator (``crmwh demo ...``)."""
+
+    scale: str = "small"  # small | medium | large
+    seed: int = 42
+    profile: str = "retail"  # retail | services
+    # Last day of generated business history; fixed so the same seed always gives the same database.
+    end_date: str = "2025-12-31"
+    history_days: int = 730
+    # Share of rows that carry planted dirt (duplicates, stray spaces, bad phones, impossible values).
+    dirt_rate: float = 0.01
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Paths left empty are derived from ``data_dir``."""
 
@@ -214,6 +228,7 @@ class Settings:
     mining: MiningSettings = field(default_factory=MiningSettings)
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).expanduser().resolve()
