@@ -47,9 +47,8 @@ def test_importing_dags_does_no_database_or_network_work(monkeypatch: pytest.Mon
     import importlib.util
     import sqlite3
 
-    import duckdb
-
     import airflow.sdk  # noqa: F401 - Airflow's own start-up is not the DAG files' doing
+    import duckdb
 
     def refuse(*args, **kwargs):
         raise AssertionError("a DAG file touched the network or a database at import time")
