@@ -364,3 +364,32 @@ def mine(baskets: BasketSet, params: MiningParams, fdr_alpha: float = 0.05) -> M
     itemsets = frequent_itemsets(baskets, min_count, params.max_len, params.counter)
     rules = association_rules(itemsets, n, params.min_confidence, params.min_lift, params.max_consequent, fdr_alpha)
     return MiningResult(itemsets=itemsets, rules=rules, n_baskets=n, min_count=min_count)
+
+
+def pair_affinity(baskets: BasketSet, min_count: int = 1) -> pd.DataFrame:
+    """Every item pair bought together in at least ``min_count`` baskets, with counts and lift."""
+    n = baskets.n_baskets
+    x = sp.csr_matrix(baskets.matrix, dtype=np.int32)
+    counts = np.diff(x.tocsc().indptr).astype(np.int64)
+    gram = sp.triu(x.T @ x, k=1, format="coo")
+    keep = gram.data >= max(min_count, 1)
+    a, b, both = gram.row[keep], gram.col[keep], gram.data[keep].astype(np.int64)
+    names = baskets.items
+    first = names[a].astype(str)
+    second = names[b].astype(str)
+    swap = first > second  # item_a < item_b by name
+    item_a = np.where(swap, second, first)
+    item_b = np.where(swap, first, second)
+    count_a = np.where(swap, counts[b], counts[a])
+    count_b = np.where(swap, counts[a], counts[b])
+    frame = pd.DataFrame({
+        "item_a": item_a, "item_b": item_b, "pair_count": both, "count_a": count_a, "count_b": count_b,
+        "n_baskets": np.full(len(both), n, dtype=np.int64),
+    })
+    frame["support"] = both / n
+    frame["confidence_a_to_b"] = both / count_a
+    frame["confidence_b_to_a"] = both / count_b
+    frame["lift"] = (both * n) / (count_a.astype(np.float64) * count_b)
+    frame["jaccard"] = both / (count_a + count_b - both)
+    return frame.sort_values(["lift", "pair_count", "item_a", "item_b"], ascending=[False, False, True, True],
+                             ignore_index=True)

@@ -65,8 +65,11 @@ class ValidationSettings:
     quantity_max: int = 100_000
     # Unit prices above this are implausible.
     max_unit_price: float = 1_000_000.0
-    # Great Expectations Data Docs: render them after each validation (off keeps validation fast).
+    # Run each suite through Great Expectations too and render its Data Docs (the DuckDB engine alone
+    # decides quarantine; this is the report). Off only for measurements.
     data_docs_enabled: bool = True
+    # Batches larger than this go to GE as every flagged row plus a fixed-seed sample of clean rows.
+    ge_max_rows: int = 200_000
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class MiningSettings:
     # analytics.customer_segments when that table exists); segments with fewer baskets are skipped.
     segment_dimensions: tuple[str, ...] = ("segment", "value_tier", "region")
     min_segment_baskets: int = 200
+    # Floor on an itemset's basket count in every scope (a fraction of a small segment can round to 1).
+    min_itemset_count: int = 5
     # Drift: a rule present in both windows "changed" when |lift_now / lift_before - 1| >= this.
     drift_lift_change: float = 0.25
     # marts.product_affinity: product pairs bought together in at least this many baskets.

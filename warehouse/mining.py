@@ -1,0 +1,459 @@
+"""Market-basket mining on the warehouse: itemsets, rules, drift and the cross-sell marts.
+
+``run_mining(con, settings, as_of)`` reads ``core.fct_sales_line`` (with ``core.dim_product`` and
+``core.dim_customer``) up to the end of the as-of day and writes, each replaced as a whole:
+
+* ``analytics.basket_itemsets``, ``analytics.association_rules``: per scope. A scope is a segment
+  (``segment_dimension``/``segment_value``; ``all``/``all`` for every basket) and a window
+  (``all``: all history up to as-of; ``current``: the last ``window_days``; ``previous``: the
+  ``window_days`` before). Segments (dimensions in ``settings.mining.segment_dimensions``) are mined on
+  the ``all`` window; segments with fewer than ``min_segment_baskets`` baskets are skipped.
+* ``analytics.rule_drift``: overall rules of the current window against the previous one.
+* ``marts.cross_sell_rules``, ``marts.cross_sell_recommendations``, ``marts.product_affinity``.
+
+Every table and column carries a DuckDB comment (the data dictionary is built from them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from transforms.association import (
+    MiningParams,
+    MiningResult,
+    association_rules,
+    frequent_itemsets,
+    pair_affinity,
+    support_count,
+)
+from transforms.baskets import BasketSet, baskets_from_sales_lines
+from warehouse.db import read_sql, transaction
+from warehouse.settings import MiningSettings, Settings
+
+log = logging.getLogger(__name__)
+
+ALL = "all"
+
+SCOPE_DOCS: dict[str, str] = {
+    "as_of": "as-of date of the mining run (windows end at the end of this day)",
+    "segment_dimension": "customer attribute the baskets were split on: all (every basket), segment, value_tier, region",
+    "segment_value": "value of segment_dimension (all for every basket)",
+    "window_name": "all (history up to as_of), current (last window_days) or previous (the window_days before)",
+    "window_start": "first order timestamp of the window (inclusive; NULL for all history)",
+    "window_end": "end of the window (exclusive)",
+    "item_level": "what an item is: product (product_id) or category",
+    "n_baskets": "baskets (orders with at least one merchandise item) in the scope",
+}
+
+RULE_METRIC_DOCS: dict[str, str] = {
+    "rule_id": "stable id of the rule from its items (same rule, same id, in every scope and run)",
+    "antecedent": "items of the left-hand side (product ids or categories), sorted",
+    "consequent": "items of the right-hand side, sorted",
+    "antecedent_len": "number of antecedent items",
+    "consequent_len": "number of consequent items",
+    "antecedent_count": "baskets holding every antecedent item",
+    "consequent_count": "baskets holding every consequent item",
+    "both_count": "baskets holding every item of the rule",
+    "support": "both_count / n_baskets",
+    "confidence": "both_count / antecedent_count",
+    "lift": "confidence / (consequent_count / n_baskets); above 1 means bought together more than by chance",
+    "leverage": "support - antecedent support * consequent support",
+    "conviction": "(1 - consequent support) / (1 - confidence); NULL when confidence is 1 (infinite)",
+    "zhangs_metric": "Zhang's metric in [-1, 1] (0 when its denominator is 0, as mlxtend)",
+    "jaccard": "both_count / (antecedent_count + consequent_count - both_count)",
+    "fisher_p": "one-sided Fisher exact test p-value (association greater than independence)",
+    "fisher_q": "Benjamini-Hochberg adjusted p-value over every candidate rule of the scope",
+    "is_significant": "fisher_q <= settings.mining.fdr_alpha",
+    "is_redundant": "a rule with the same consequent and a proper subset of the antecedent has at least this confidence",
+}
+
+TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
+    "analytics.basket_itemsets": (
+        "grain: one row per frequent itemset per scope (segment, window); frequent itemsets of the baskets",
+        {**SCOPE_DOCS,
+         "itemset": "items of the itemset, sorted",
+         "length": "number of items",
+         "count": "baskets holding every item",
+         "support": "count / n_baskets",
+         "min_count": "least basket count an itemset needed in this scope (exact, inclusive)"},
+    ),
+    "analytics.association_rules": (
+        "grain: one row per rule per scope (segment, window); association rules with exact thresholds",
+        {**SCOPE_DOCS, **RULE_METRIC_DOCS,
+         "rule_key": "rule_id|segment_dimension|segment_value|window_name: unique per row",
+         "engine": "engine that mined the itemsets: mlxtend or spark",
+         "min_count": "least basket count an itemset needed in this scope (exact, inclusive)"},
+    ),
+    "analytics.rule_drift": (
+        "grain: one row per overall rule present in the current or the previous window; how rules moved",
+        {"as_of": SCOPE_DOCS["as_of"], "rule_id": RULE_METRIC_DOCS["rule_id"],
+         "antecedent": RULE_METRIC_DOCS["antecedent"], "consequent": RULE_METRIC_DOCS["consequent"],
+         "status": "appeared (only in current), disappeared (only in previous), lift_changed, unchanged",
+         "lift_previous": "lift in the previous window (NULL if the rule was not found there)",
+         "lift_current": "lift in the current window (NULL if the rule is not found there)",
+         "lift_ratio": "lift_current / lift_previous",
+         "confidence_previous": "confidence in the previous window",
+         "confidence_current": "confidence in the current window",
+         "both_count_previous": "baskets with every item of the rule in the previous window",
+         "both_count_current": "baskets with every item of the rule in the current window",
+         "previous_start": "start of the previous window", "current_start": "start of the current window",
+         "current_end": "end of the current window (exclusive)"},
+    ),
+    "marts.cross_sell_rules": (
+        "grain: one row per rule per scope (segment, window); cross-sell rules with readable item names",
+        {**SCOPE_DOCS, **RULE_METRIC_DOCS,
+         "rule_key": "rule_id|segment_dimension|segment_value|window_name: unique per row",
+         "antecedent_names": "readable names of the antecedent items",
+         "consequent_names": "readable names of the consequent items",
+         "rule_text": "the rule in words: names of antecedent => names of consequent"},
+    ),
+    "marts.cross_sell_recommendations": (
+        "grain: one row per customer per recommended product (top N per customer); next products to offer",
+        {"customer_id": "customer business id (no names or contact data)",
+         "recommendation_rank": "1 = best offer for this customer",
+         "product_id": "recommended product (not bought in the lookback, not returned)",
+         "product_name": "readable product name",
+         "score": "confidence of the best rule recommending it whose antecedent the customer holds",
+         "lift": "lift of that rule",
+         "rule_id": "the rule the recommendation came from (marts.cross_sell_rules.rule_id, overall scope)",
+         "reason": "one line a marketer can read: what the customer bought and how often it goes with this product",
+         "as_of_end": "end (exclusive) of the lookback window the customer's purchases were read from"},
+    ),
+    "marts.product_affinity": (
+        "grain: one row per product pair bought together in at least affinity_min_count baskets; for merchandisers",
+        {"product_a": "first product id (product_a < product_b)", "product_b": "second product id",
+         "product_a_name": "readable name of product_a", "product_b_name": "readable name of product_b",
+         "pair_count": "baskets holding both products", "count_a": "baskets holding product_a",
+         "count_b": "baskets holding product_b", "n_baskets": "baskets mined (all history up to as_of)",
+         "support": "pair_count / n_baskets", "confidence_a_to_b": "pair_count / count_a",
+         "confidence_b_to_a": "pair_count / count_b", "lift": "pair_count * n_baskets / (count_a * count_b)",
+         "jaccard": "pair_count / (count_a + count_b - pair_count)", "as_of": SCOPE_DOCS["as_of"]},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    segment_dimension: str
+    segment_value: str
+    window_name: str
+    window_start: dt.datetime | None
+    window_end: dt.datetime
+
+
+def mining_params(mining: MiningSettings) -> MiningParams:
+    return MiningParams(min_support=mining.min_support, min_confidence=mining.min_confidence,
+                        min_lift=mining.min_lift, max_len=mining.max_len, max_consequent=mining.max_consequent,
+                        counter=mining.itemset_counter)
+
+
+def _end_of_day(as_of: dt.date | dt.datetime | str) -> tuple[dt.date, dt.datetime]:
+    if isinstance(as_of, str):
+        as_of = dt.date.fromisoformat(as_of[:10])
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    return as_of, dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+
+
+def load_sales_lines(con: duckdb.DuckDBPyConnection, as_of_end: dt.datetime) -> pd.DataFrame:
+    """Sales lines up to ``as_of_end`` with category, merchandise flag, segment and region."""
+    return con.execute(read_sql("analytics/mining_sales_lines.sql"), {"as_of_end": as_of_end}).df()
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                            [schema, table]).fetchall()[0][0])
+
+
+def _value_tiers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """customer_id -> value_tier from analytics.customer_segments (the churn area), if it is there."""
+    if not _table_exists(con, "analytics", "customer_segments"):
+        return None
+    cols = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'analytics' "
+        "and table_name = 'customer_segments'").fetchall()}
+    if not {"customer_id", "value_tier"} <= cols:
+        return None
+    return con.execute("select customer_id, any_value(value_tier) as value_tier "
+                       "from analytics.customer_segments group by customer_id").df()
+
+
+def item_names(con: duckdb.DuckDBPyConnection, item_level: str) -> pd.DataFrame:
+    """item -> readable name (latest product version's name; a category names itself)."""
+    if item_level == "category":
+        return con.execute("select distinct category as item, category as item_name from core.dim_product "
+                           "where category is not null").df()
+    return con.execute(
+        "select trim(product_id) as item, arg_max(name, coalesce(valid_from, timestamp '1900-01-01')) as item_name "
+        "from core.dim_product group by trim(product_id)").df()
+
+
+def _scope_frame(scope: Scope, frame: pd.DataFrame, item_level: str, n: int, as_of: dt.date) -> pd.DataFrame:
+    frame.insert(0, "as_of", as_of)
+    frame.insert(1, "segment_dimension", scope.segment_dimension)
+    frame.insert(2, "segment_value", scope.segment_value)
+    frame.insert(3, "window_name", scope.window_name)
+    frame.insert(4, "window_start", pd.Series([scope.window_start] * len(frame), dtype="datetime64[us]"))
+    frame.insert(5, "window_end", pd.Series([scope.window_end] * len(frame), dtype="datetime64[us]"))
+    frame.insert(6, "item_level", item_level)
+    frame["n_baskets"] = n
+    return frame
+
+
+class _Miner:
+    """Mines one scope after another with the configured engine (one Spark session for all)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.mining = settings.mining
+        self.params = mining_params(settings.mining)
+        self._spark: Any = None
+
+    def mine(self, baskets: BasketSet) -> MiningResult:
+        n = baskets.n_baskets
+        min_count = max(support_count(self.params.min_support, n), self.mining.min_itemset_count)
+        params = dataclasses.replace(self.params, min_support=min_count)
+        if self.mining.engine == "spark":
+            from transforms.spark_engine import mine_spark, spark_session
+
+            if self._spark is None:
+                self._spark = spark_session(self.mining.spark_master)
+            return mine_spark(baskets, params, spark=self._spark, fdr_alpha=self.mining.fdr_alpha)
+        itemsets = frequent_itemsets(baskets, min_count, params.max_len, params.counter)
+        rules = association_rules(itemsets, n, params.min_confidence, params.min_lift, params.max_consequent,
+                                  self.mining.fdr_alpha)
+        return MiningResult(itemsets=itemsets, rules=rules, n_baskets=n, min_count=min_count)
+
+    def close(self) -> None:
+        if self._spark is not None:
+            self._spark.stop()
+            self._spark = None
+
+
+def _list_column(values: pd.Series) -> pa.Array:
+    return pa.array([list(v) for v in values], type=pa.list_(pa.string()))
+
+
+def _to_arrow(frame: pd.DataFrame, list_columns: tuple[str, ...]) -> pa.Table:
+    plain = frame.drop(columns=[c for c in list_columns if c in frame.columns])
+    table = pa.Table.from_pandas(plain, preserve_index=False)
+    for name in list_columns:
+        if name in frame.columns:
+            table = table.append_column(name, _list_column(frame[name]))
+    return table.select([c for c in frame.columns])
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.Table,
+           list_columns: tuple[str, ...] = ()) -> int:
+    data = frame if isinstance(frame, pa.Table) else _to_arrow(frame, list_columns)
+    con.register("_mining_frame", data)
+    try:
+        con.execute(f"create or replace table {table} as select * from _mining_frame")
+    finally:
+        con.unregister("_mining_frame")
+    return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
+
+
+def document(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Table and column comments from TABLE_DOCS (the data dictionary reads them)."""
+    table_doc, columns = TABLE_DOCS[table]
+    con.execute(f"comment on table {table} is '{table_doc.replace(chr(39), chr(39) * 2)}'")
+    schema, name = table.split(".")
+    present = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]).fetchall()}
+    for column, doc in columns.items():
+        if column in present:
+            con.execute(f"comment on column {table}.{column} is '{doc.replace(chr(39), chr(39) * 2)}'")
+
+
+def _scopes(lines: pd.DataFrame, settings: Settings, as_of_end: dt.datetime) -> list[tuple[Scope, np.ndarray]]:
+    """(scope, boolean mask over lines) for every scope to mine."""
+    mining = settings.mining
+    window = dt.timedelta(days=mining.window_days)
+    ts = pd.to_datetime(lines["order_ts"])
+    everything = np.ones(len(lines), dtype=bool)
+    current_start, previous_start = as_of_end - window, as_of_end - 2 * window
+    scopes = [
+        (Scope(ALL, ALL, ALL, None, as_of_end), everything),
+        (Scope(ALL, ALL, "current", current_start, as_of_end), (ts >= current_start).to_numpy()),
+        (Scope(ALL, ALL, "previous", previous_start, current_start),
+         ((ts >= previous_start) & (ts < current_start)).to_numpy()),
+    ]
+    for dimension in mining.segment_dimensions:
+        if dimension not in lines.columns:
+            continue
+        values = lines[dimension].astype("string").str.strip()
+        for value in sorted(v for v in values.dropna().unique() if v):
+            scopes.append((Scope(dimension, str(value), ALL, None, as_of_end), (values == value).fillna(False).to_numpy()))
+    return scopes
+
+
+def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | dt.datetime | str) -> dict[str, int]:
+    """Mine the warehouse as of a date and replace the mining tables and marts. Returns row counts."""
+    mining = settings.mining
+    as_of_date, as_of_end = _end_of_day(as_of)
+    lines = load_sales_lines(con, as_of_end)
+    tiers = _value_tiers(con)
+    if tiers is not None and "customer_id" in lines.columns:
+        lines = lines.merge(tiers, on="customer_id", how="left")
+    names = item_names(con, mining.item_level)
+    name_of = dict(zip(names["item"], names["item_name"], strict=True))
+
+    itemset_frames: list[pd.DataFrame] = []
+    rule_frames: list[pd.DataFrame] = []
+    stats: dict[str, int] = {"sales_lines": len(lines), "scopes_mined": 0, "scopes_skipped": 0}
+    overall: dict[str, pd.DataFrame] = {}
+    product_baskets: BasketSet | None = None
+    miner = _Miner(settings)
+    try:
+        for scope, mask in _scopes(lines, settings, as_of_end):
+            baskets = baskets_from_sales_lines(lines[mask], mining.non_merchandise_codes, mining.item_level)
+            n = baskets.n_baskets
+            if scope.segment_dimension == ALL and scope.window_name == ALL:
+                stats.update({f"lines_{k}": v for k, v in baskets.stats.items() if k.endswith("_lines")})
+                stats["baskets"] = n
+                product_baskets = baskets if mining.item_level == "product" else baskets_from_sales_lines(
+                    lines, mining.non_merchandise_codes, "product")
+            small = scope.segment_dimension != ALL and n < mining.min_segment_baskets
+            if n == 0 or small:
+                stats["scopes_skipped"] += 1
+                if scope.segment_dimension == ALL:
+                    overall[scope.window_name] = pd.DataFrame()
+                continue
+            result = miner.mine(baskets)
+            stats["scopes_mined"] += 1
+            items = result.itemsets.copy()
+            items["min_count"] = result.min_count
+            itemset_frames.append(_scope_frame(scope, items, mining.item_level, n, as_of_date))
+            rules = result.rules.copy()
+            rules["engine"] = mining.engine
+            rules["min_count"] = result.min_count
+            rules = _scope_frame(scope, rules.drop(columns=["n_baskets"]), mining.item_level, n, as_of_date)
+            rules.insert(0, "rule_key", rules["rule_id"] + "|" + scope.segment_dimension + "|"
+                         + scope.segment_value + "|" + scope.window_name)
+            rule_frames.append(rules)
+            if scope.segment_dimension == ALL:
+                overall[scope.window_name] = rules
+    finally:
+        miner.close()
+
+    itemsets = pd.concat(itemset_frames, ignore_index=True) if itemset_frames else _empty_itemsets()
+    rules = pd.concat(rule_frames, ignore_index=True) if rule_frames else _empty_rules()
+    rules = rules.astype({"conviction": "float64"})
+    drift = rule_drift(overall.get("previous"), overall.get("current"), mining.drift_lift_change)
+    drift.insert(0, "as_of", as_of_date)
+    window = dt.timedelta(days=mining.window_days)
+    drift["previous_start"] = pd.Timestamp(as_of_end - 2 * window)
+    drift["current_start"] = pd.Timestamp(as_of_end - window)
+    drift["current_end"] = pd.Timestamp(as_of_end)
+
+    affinity = pair_affinity(product_baskets, mining.affinity_min_count) if product_baskets is not None and \
+        product_baskets.n_baskets else pd.DataFrame(columns=["item_a", "item_b", "pair_count", "count_a", "count_b",
+                                                              "n_baskets", "support", "confidence_a_to_b",
+                                                              "confidence_b_to_a", "lift", "jaccard"])
+    product_name = dict(zip(*_product_name_arrays(con), strict=True))
+    affinity = affinity.rename(columns={"item_a": "product_a", "item_b": "product_b"})
+    affinity.insert(2, "product_a_name", affinity["product_a"].map(product_name))
+    affinity.insert(3, "product_b_name", affinity["product_b"].map(product_name))
+    affinity["as_of"] = as_of_date
+
+    named = rules.copy()
+    named["antecedent_names"] = [[name_of.get(i, i) for i in a] for a in named["antecedent"]]
+    named["consequent_names"] = [[name_of.get(i, i) for i in c] for c in named["consequent"]]
+    named["rule_text"] = [" + ".join(a) + " => " + " + ".join(c)
+                          for a, c in zip(named["antecedent_names"], named["consequent_names"], strict=True)]
+
+    lists = ("antecedent", "consequent", "itemset", "antecedent_names", "consequent_names")
+    counts: dict[str, int] = {}
+    with transaction(con):
+        counts["analytics.basket_itemsets"] = _write(con, "analytics.basket_itemsets", itemsets, lists)
+        counts["analytics.association_rules"] = _write(con, "analytics.association_rules", rules, lists)
+        counts["analytics.rule_drift"] = _write(con, "analytics.rule_drift", drift, lists)
+        counts["marts.cross_sell_rules"] = _write(con, "marts.cross_sell_rules", named, lists)
+        counts["marts.product_affinity"] = _write(con, "marts.product_affinity", affinity, lists)
+        counts["marts.cross_sell_recommendations"] = _recommendations(con, settings, as_of_end)
+        for table in TABLE_DOCS:
+            document(con, table)
+    counts.update(stats)
+    log.info("mining as of %s: %s", as_of_date, counts)
+    return counts
+
+
+def _product_name_arrays(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
+    frame = item_names(con, "product")
+    return frame["item"].tolist(), frame["item_name"].tolist()
+
+
+def _recommendations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of_end: dt.datetime) -> int:
+    mining = settings.mining
+    con.execute(
+        "create or replace temp table _mining_rules as select * from marts.cross_sell_rules "
+        "where segment_dimension = 'all' and window_name = 'all' and consequent_len = 1 and item_level = 'product'")
+    sql = read_sql("marts/cross_sell_recommendations.sql")
+    params = {"as_of_end": as_of_end,
+              "lookback_start": as_of_end - dt.timedelta(days=mining.recommendation_lookback_days),
+              "top_n": mining.recommendations_per_customer}
+    con.execute(f"create or replace table marts.cross_sell_recommendations as {sql}", params)
+    con.execute("drop table if exists _mining_rules")
+    return int(con.execute("select count(*) from marts.cross_sell_recommendations").fetchall()[0][0])
+
+
+def rule_drift(previous: pd.DataFrame | None, current: pd.DataFrame | None, lift_change: float) -> pd.DataFrame:
+    """Rules of the previous and current windows side by side with a status."""
+    cols = ["rule_id", "antecedent", "consequent", "lift", "confidence", "both_count"]
+    prev = previous[cols] if previous is not None and len(previous) else pd.DataFrame(columns=cols)
+    cur = current[cols] if current is not None and len(current) else pd.DataFrame(columns=cols)
+    merged = prev.merge(cur, on="rule_id", how="outer", suffixes=("_previous", "_current"))
+    merged["antecedent"] = merged["antecedent_current"].where(merged["antecedent_current"].notna(),
+                                                              merged["antecedent_previous"])
+    merged["consequent"] = merged["consequent_current"].where(merged["consequent_current"].notna(),
+                                                              merged["consequent_previous"])
+    lift_prev = pd.to_numeric(merged["lift_previous"], errors="coerce")
+    lift_cur = pd.to_numeric(merged["lift_current"], errors="coerce")
+    ratio = lift_cur / lift_prev
+    status = np.where(lift_prev.isna(), "appeared",
+                      np.where(lift_cur.isna(), "disappeared",
+                               np.where((ratio - 1).abs() >= lift_change, "lift_changed", "unchanged")))
+    out = pd.DataFrame({
+        "rule_id": merged["rule_id"].astype(str), "antecedent": merged["antecedent"],
+        "consequent": merged["consequent"], "status": status,
+        "lift_previous": lift_prev.astype("float64"), "lift_current": lift_cur.astype("float64"),
+        "lift_ratio": ratio.astype("float64"),
+        "confidence_previous": pd.to_numeric(merged["confidence_previous"], errors="coerce").astype("float64"),
+        "confidence_current": pd.to_numeric(merged["confidence_current"], errors="coerce").astype("float64"),
+        "both_count_previous": pd.to_numeric(merged["both_count_previous"], errors="coerce").astype("Int64"),
+        "both_count_current": pd.to_numeric(merged["both_count_current"], errors="coerce").astype("Int64"),
+    })
+    order = {"appeared": 0, "disappeared": 1, "lift_changed": 2, "unchanged": 3}
+    out["_o"] = out["status"].map(order)
+    return out.sort_values(["_o", "rule_id"], ignore_index=True).drop(columns="_o")
+
+
+def _empty_itemsets() -> pd.DataFrame:
+    frame = pd.DataFrame({"itemset": pd.Series([], dtype=object), "length": pd.Series([], dtype="int64"),
+                          "count": pd.Series([], dtype="int64"), "support": pd.Series([], dtype="float64"),
+                          "min_count": pd.Series([], dtype="int64")})
+    return _scope_frame(Scope(ALL, ALL, ALL, None, dt.datetime(1970, 1, 1)), frame, "product", 0, dt.date(1970, 1, 1))
+
+
+def _empty_rules() -> pd.DataFrame:
+    from transforms.association import RULE_COLUMNS
+    dtypes = {"antecedent": object, "consequent": object, "rule_id": "string", "is_significant": bool,
+              "is_redundant": bool}
+    frame = pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, "float64")) for c in RULE_COLUMNS if c != "n_baskets"})
+    for c in ("antecedent_len", "consequent_len", "antecedent_count", "consequent_count", "both_count"):
+        frame[c] = frame[c].astype("int64")
+    frame["engine"] = pd.Series([], dtype="string")
+    frame["min_count"] = pd.Series([], dtype="int64")
+    frame = _scope_frame(Scope(ALL, ALL, ALL, None, dt.datetime(1970, 1, 1)), frame, "product", 0, dt.date(1970, 1, 1))
+    frame.insert(0, "rule_key", pd.Series([], dtype="string"))
+    return frame
