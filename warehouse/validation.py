@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,6 +34,7 @@ from warehouse.errors import CriticalValidationError, RejectedBatchError
 from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from
 from warehouse.settings import EXPECTATIONS_DIR, Settings
 
+log = logging.getLogger(__name__)
 SEVERITIES = ("error", "warning", "critical")
 CHECK_TABLE = "_validation_check"
 RAW_PREFIX = "_raw__"
@@ -373,6 +375,8 @@ class _Evaluation:
     rows_checked: int
     results: list[RuleResult]
     row_rules: list[tuple[Rule, str]]  # error-level rules and their failure predicates
+    params: dict[str, Any]
+    flag_predicates: list[str]  # every row-level predicate (any severity), for GE's focused frame
 
 
 def _previous_row_count(con: duckdb.DuckDBPyConnection, table: str, batch_id: str) -> int | None:
@@ -397,6 +401,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
     results: list[RuleResult] = []
     row_rules: list[tuple[Rule, str]] = []
     counted: list[tuple[Rule, str]] = []
+    flags: list[str] = []
     for rule in suite.rules:
         missing = [c for c in rule.columns if c not in available]
         if missing:
@@ -406,6 +411,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
         if rule.is_row_rule:
             pred = failure_predicate(rule, params)
             counted.append((rule, f"count(*) filter (where {pred})"))
+            flags.append(pred)
             if rule.severity == "error":
                 row_rules.append((rule, pred))
         elif rule.expectation_type in UNIQUE_TYPES:
@@ -420,6 +426,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
                 f"where {not_null}) where n > 1").fetchone()[0]
             results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n_members == 0,
                                       int(n_members), {"keys": keys}))
+            flags.append(f"coalesce({not_null} and count(*) over (partition by {key_sql}) > 1, false)")
             if rule.severity == "error":
                 row_rules.append((rule, pred))
         elif rule.expectation_type == "expect_table_row_count_to_be_between":
@@ -441,7 +448,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
             results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n == 0, int(n)))
     order = {r.rule_id: i for i, r in enumerate(suite.rules)}
     results.sort(key=lambda r: order.get(r.rule, -1))
-    return _Evaluation(rows_checked, results, row_rules)
+    return _Evaluation(rows_checked, results, row_rules, params, flags)
 
 
 def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, rule: Rule, batch_id: str) -> RuleResult:
@@ -493,6 +500,34 @@ def _record(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, rows_chec
            values (?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
 
 
+def _great_expectations(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, batch_id: str,
+                        ev: _Evaluation) -> None:
+    """Run the suite through GE (report + Data Docs); note its counts beside ours; never decides quarantine."""
+    from warehouse.data_docs import run_suite
+
+    flagged = " or ".join(f"({p})" for p in ev.flag_predicates) or None
+    try:
+        report = run_suite(con, settings, suite, batch_id, ev.params, CHECK_TABLE, flagged)
+    except Exception as exc:  # noqa: BLE001 - the report must not hide the validation itself
+        log.warning("Great Expectations run for %s %s failed: %s", suite.table, batch_id, exc)
+        ev.results.append(RuleResult("great_expectations_run", "crmwh_ge_run", "warning", False, 0,
+                                     {"error": f"{type(exc).__name__}: {exc}"}))
+        return
+    mismatches = {}
+    for result in ev.results:
+        if result.rule in report.errors:
+            result.details["ge_error"] = report.errors[result.rule]
+        ge_count = report.unexpected.get(result.rule)
+        if ge_count is not None:
+            result.details["ge_unexpected_count"] = ge_count
+            if ge_count != result.unexpected_count:
+                mismatches[result.rule] = (result.unexpected_count, ge_count)
+    ev.results.append(RuleResult(
+        "great_expectations_run", "crmwh_ge_run", "warning", not mismatches and not report.errors, len(mismatches),
+        {"element_count": report.element_count, "sampled": report.sampled, "mismatches": mismatches,
+         "errors": report.errors, "data_docs": str(report.docs_index) if report.docs_index else None}))
+
+
 def _begin(con: duckdb.DuckDBPyConnection) -> bool:
     """Start a transaction unless the caller already holds one; True when we own it."""
     try:
@@ -522,6 +557,8 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
         columns = build_check_relation(con, suite, batch_id)
         ev = evaluate(con, settings, suite, batch_id, columns)
         critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
+        if settings.validation.data_docs_enabled:
+            _great_expectations(con, settings, suite, batch_id, ev)
         warnings = sum(1 for r in ev.results if not r.success and r.severity == "warning")
         moved = 0
         if not critical and ev.row_rules:

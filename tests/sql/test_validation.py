@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import duckdb
 import pytest
 from validation_support import ORDER_LINE_TYPES, TICKET_TYPES, good_line, good_ticket, stage
 
 from warehouse.errors import CriticalValidationError
 from warehouse.validation import load_suite, validate_staged
+
+
+@pytest.fixture
+def settings(settings):
+    """Most tests check the DuckDB engine alone; test_great_expectations_* runs GE as well."""
+    return dataclasses.replace(settings, validation=dataclasses.replace(settings.validation, data_docs_enabled=False))
 
 
 @pytest.fixture
@@ -113,3 +121,24 @@ def test_totals_that_reconcile_pass(con, settings):
     stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(1), good_line(2)])
     out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
     assert out.critical_failures == [] and out.rows_quarantined == 0
+
+
+def test_great_expectations_agrees_with_duckdb_and_renders_data_docs(con, settings):
+    settings = dataclasses.replace(settings, validation=dataclasses.replace(settings.validation, data_docs_enabled=True))
+    rows = [good_line(i) for i in range(1, 40)]
+    rows += [good_line(50, quantity="0"), good_line(51, quantity="x"), good_line(52, unit_price="-3"),
+             good_line(53, product_code="ZZZ"), good_line(54, created_at="1990-01-01 00:00:00"),
+             good_line(55, created_at="2030-01-01 00:00:00"), good_line(1), good_line(56, order_id="")]
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, rows)
+    out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    ge = out.result("great_expectations_run")
+    assert ge.success, ge.details
+    compared = [r for r in out.results if "ge_unexpected_count" in r.details]
+    assert len(compared) >= 20
+    assert sum(r.unexpected_count for r in compared) >= 8
+    for r in compared:
+        assert r.details["ge_unexpected_count"] == r.unexpected_count, r.rule
+    index = settings.data_docs_dir / "index.html"
+    assert index.is_file()
+    pages = list(settings.data_docs_dir.rglob("*.html"))
+    assert any("stg_crm__order_lines" in p.read_text(encoding="utf-8") for p in pages)
