@@ -17,6 +17,7 @@ from warehouse.settings import SettingsError
 # One module per area; each defines ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.airflow_cmd",
+    "warehouse.commands.publish_cmd",
 )
 
 

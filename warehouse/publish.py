@@ -631,3 +631,35 @@ def prune_versions(settings: Settings) -> list[Path]:
         else:
             legacy.unlink(missing_ok=True)
     return doomed
+
+
+def validation_status_from_audit(con: duckdb.DuckDBPyConnection) -> str:
+    """The validation status of the warehouse as it stands: the latest result of every rule per table.
+
+    ``failed`` when a critical rule's latest check failed, ``warning`` when any other latest check
+    failed, ``passed`` when all passed, ``not_validated`` when nothing was ever checked.
+    """
+    (exists,) = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'audit' and table_name = 'validation_results'"
+    ).fetchone()
+    if not exists:
+        return "not_validated"
+    row = con.execute(
+        """
+        with latest as (
+            select severity, success,
+                   row_number() over (partition by table_name, rule order by checked_at desc) as rn
+            from audit.validation_results
+        )
+        select count(*), count(*) filter (where not success and severity = 'critical'),
+               count(*) filter (where not success)
+        from latest where rn = 1
+        """
+    ).fetchone()
+    checked, critical, failed = row
+    if not checked:
+        return "not_validated"
+    if critical:
+        return "failed"
+    return "warning" if failed else "passed"

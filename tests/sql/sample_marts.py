@@ -1,0 +1,119 @@
+"""Small, commented marts in a working warehouse, shaped like the real ones, for publish/report tests.
+
+``scale`` changes every table's row count, so tests can tell one published version from another.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "New", "At Risk", "Can't Lose", "Hibernating", "Lost")
+STAGES = ("exploration", "formation", "stability", "decline")
+
+MARTS_SQL = {
+    "cross_sell_rules": (
+        """
+        create or replace table marts.cross_sell_rules as
+        select 'R' || lpad(cast(i as varchar), 4, '0') as rule_id,
+               ['P' || lpad(cast(i % 17 as varchar), 3, '0')] as antecedent_ids,
+               ['Product ' || cast(i % 17 as varchar)] as antecedent_names,
+               'P' || lpad(cast((i * 7) % 19 as varchar), 3, '0') as consequent_id,
+               'Product ' || cast((i * 7) % 19 as varchar) as consequent_names,
+               0.002 + (i % 13) / 500.0 as support,
+               0.2 + (i % 9) / 12.0 as confidence,
+               1.0 + (i % 11) / 3.0 as lift,
+               case when i % 4 = 0 then 'vip' else 'all' end as segment
+        from range({n_rules}) t(i)
+        """,
+        "grain: one row per rule per segment; cross-sell rules with their metrics",
+        {"rule_id": "rule id", "antecedent_ids": "products already bought (ids)",
+         "antecedent_names": "products already bought (names)", "consequent_id": "product to offer (id)",
+         "consequent_names": "product to offer (name)", "support": "share of baskets holding all items",
+         "confidence": "share of antecedent baskets that also hold the consequent",
+         "lift": "confidence over the base rate of the consequent", "segment": "customer segment mined, or all"},
+    ),
+    "cross_sell_recommendations": (
+        """
+        create or replace table marts.cross_sell_recommendations as
+        select 'C' || lpad(cast(i // 3 as varchar), 6, '0') as customer_id, i % 3 + 1 as rank,
+               'P' || lpad(cast((i * 5) % 23 as varchar), 3, '0') as recommended_product_id,
+               'Product ' || cast((i * 5) % 23 as varchar) as recommended_product_name,
+               0.9 - (i % 3) / 10.0 as score,
+               'bought Product ' || cast(i % 17 as varchar) || '; 4 of 10 such baskets add it' as reason
+        from range({n_recs}) t(i)
+        """,
+        "grain: one row per customer per recommended product; top cross-sell offers per customer",
+        {"customer_id": "customer business id", "rank": "1 = best offer", "recommended_product_id": "product id",
+         "recommended_product_name": "product name", "score": "offer score from the rules",
+         "reason": "why, in one line"},
+    ),
+    "cohort_retention": (
+        """
+        create or replace table marts.cohort_retention as
+        select strftime(date '2025-01-01' + to_months(c), '%Y-%m') as cohort_month,
+               m as months_since_first_purchase,
+               cast(100 - 6 * m as bigint) as customers_active,
+               round(greatest(0.05, 1.0 - 0.07 * m - 0.01 * c), 4) as retention_rate,
+               round(1000.0 * greatest(0.05, 1.0 - 0.07 * m), 2) as revenue_retained
+        from range({n_cohorts}) a(c), range(12) b(m)
+        where c + m < {n_cohorts}
+        """,
+        "grain: one row per acquisition month per month since first purchase; cohort retention",
+        {"cohort_month": "month of first purchase", "months_since_first_purchase": "0 = acquisition month",
+         "customers_active": "cohort customers buying that month", "retention_rate": "active over cohort size",
+         "revenue_retained": "revenue of the cohort that month"},
+    ),
+    "customer_retention": (
+        """
+        create or replace table marts.customer_retention as
+        select 'C' || lpad(cast(i as varchar), 6, '0') as customer_id,
+               round((i * 37 % 100) / 100.0, 2) as risk_score,
+               case when i * 37 % 100 < 30 then 'low' when i * 37 % 100 < 60 then 'medium' else 'high' end as risk_band,
+               '4 complaints in 90 days' as reasons,
+               {segments}[i % 8 + 1] as rfm_segment,
+               {stages}[least(4, i % 7 // 2 + 1)] as lifecycle_stage,
+               'E' || lpad(cast(i % 5 as varchar), 4, '0') as sales_rep_id
+        from range({n_customers}) t(i)
+        """,
+        "grain: one row per customer; churn risk, segments and next action",
+        {"customer_id": "customer business id", "risk_score": "churn probability in the next 90 days",
+         "risk_band": "low, medium or high", "reasons": "top reasons behind the score",
+         "rfm_segment": "RFM segment name", "lifecycle_stage": "exploration, formation, stability or decline",
+         "sales_rep_id": "assigned sales rep (employee business id)"},
+    ),
+    "churn_by_segment": (
+        """
+        create or replace table marts.churn_by_segment as
+        select 'rfm_segment' as dimension, s as segment_value,
+               strftime(date '2025-06-01' + to_months(m), '%Y-%m') as month,
+               round(0.05 + 0.02 * (len(s) % 5) + 0.01 * m, 4) as churn_rate, 50 + m as customers
+        from unnest({segments}) u(s), range({n_months}) r(m)
+        """,
+        "grain: one row per dimension value per month; monthly churn rate by segment",
+        {"dimension": "what the rows are split by", "segment_value": "value of that dimension",
+         "month": "snapshot month", "churn_rate": "share of active customers who churned",
+         "customers": "active customers at the start of the month"},
+    ),
+}
+
+
+def create_sample_marts(con: duckdb.DuckDBPyConnection, scale: int = 1,
+                        only: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Create (or replace) the sample marts with comments; returns their row counts."""
+    con.execute("create schema if not exists marts")
+    params = {
+        "n_rules": 40 + 7 * scale, "n_recs": 60 + 9 * scale, "n_cohorts": 8 + scale,
+        "n_customers": 200 + 11 * scale, "n_months": 6 + scale,
+        "segments": "[" + ", ".join("'" + s.replace("'", "''") + "'" for s in SEGMENTS) + "]",
+        "stages": "[" + ", ".join(f"'{s}'" for s in STAGES) + "]",
+    }
+    counts = {}
+    for table, (sql, table_comment, column_comments) in MARTS_SQL.items():
+        if only is not None and table not in only:
+            continue
+        con.execute(sql.format(**params))
+        con.execute(f"comment on table marts.{table} is '{table_comment}'")
+        for column, text in column_comments.items():
+            con.execute(f"comment on column marts.{table}.{column} is '{text}'")
+        (counts[table],) = con.execute(f"select count(*) from marts.{table}").fetchone()
+    return counts

@@ -1,0 +1,445 @@
+"""The marketers' report: one self-contained HTML file with charts of the published marts.
+
+It reads only the published (read-only) version, never the working warehouse. plotly.js is inlined
+once, so the file opens offline with no CDN. A chart whose mart (or the columns it needs) is not
+published yet shows a "no data yet" panel saying what is missing, instead of failing the report.
+Column names are resolved from a short list of candidates per chart, declared once below.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.offline import get_plotlyjs
+
+from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE, quote_ident, resolved_published_path
+from warehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE_NAME = "report.html"
+LIFECYCLE_ORDER: tuple[str, ...] = ("exploration", "formation", "stability", "decline")
+RFM_ORDER: tuple[str, ...] = ("Champions", "Loyal", "Potential Loyalist", "New", "At Risk", "Can't Lose",
+                              "Hibernating", "Lost")
+OVERALL_VALUES: tuple[str, ...] = ("all", "overall", "total", "")
+
+# Candidate column names per role, first match wins (case-insensitive).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "support": ("support",),
+    "confidence": ("confidence",),
+    "lift": ("lift",),
+    "antecedent": ("antecedent_names", "antecedent_name", "antecedents_names", "antecedent_items",
+                   "antecedents", "antecedent"),
+    "consequent": ("consequent_names", "consequent_name", "consequents_names", "consequent_items",
+                   "consequents", "consequent"),
+    "rule_segment": ("segment", "segment_value", "segment_name"),
+    "rule_window": ("window", "window_name", "window_label"),
+    "recommended": ("recommended_product_name", "recommended_name", "product_name", "recommended_product",
+                    "recommended_product_id", "product_id", "item"),
+    "customer": ("customer_id",),
+    "cohort": ("cohort_month", "acquisition_month", "cohort", "first_purchase_month"),
+    "period": ("months_since_first_purchase", "months_since_acquisition", "months_since_first",
+               "month_number", "months_since", "period", "month_offset"),
+    "retention": ("retention_rate", "retention", "retained_share", "retention_pct"),
+    "rfm_segment": ("rfm_segment", "segment_name", "segment"),
+    "risk": ("risk_score", "churn_risk", "churn_probability", "churn_score", "score"),
+    "risk_band": ("risk_band", "churn_risk_band", "band"),
+    "lifecycle": ("lifecycle_stage", "lifecycle", "stage"),
+    "churn_month": ("month", "snapshot_month", "as_of_month", "period_month", "as_of"),
+    "churn_dimension": ("dimension", "segment_type", "breakdown", "group_by"),
+    "churn_value": ("segment_value", "value", "segment", "group_value"),
+    "churn_rate": ("churn_rate", "churn_pct", "rate"),
+}
+
+
+class MissingData(Exception):
+    """What a chart needs is not published yet (the message says what)."""
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    title: str
+    description: str
+    figure: go.Figure | None = None
+    missing: str | None = None
+
+
+class Marts:
+    """Column lookup over the published file's tables."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection | None) -> None:
+        self.con = con
+        self._columns: dict[str, dict[str, str]] = {}
+        if con is not None:
+            for table, column in con.execute(
+                "select table_name, column_name from duckdb_columns() "
+                "where database_name = current_database() and schema_name = 'main' order by column_index"
+            ).fetchall():
+                self._columns.setdefault(table, {})[column.lower()] = column
+
+    def require(self, table: str, *roles: str) -> dict[str, str]:
+        """Actual column names for each role, or MissingData naming what is absent."""
+        if table not in self._columns:
+            raise MissingData(f"marts.{table} is not published yet")
+        found = self.optional(table, *roles)
+        missing = [r for r in roles if r not in found]
+        if missing:
+            wanted = "; ".join(f"{r} (one of {', '.join(COLUMNS[r])})" for r in missing)
+            raise MissingData(f"marts.{table} has no column for {wanted}")
+        return found
+
+    def optional(self, table: str, *roles: str) -> dict[str, str]:
+        cols = self._columns.get(table, {})
+        found = {}
+        for role in roles:
+            match = next((cols[c] for c in COLUMNS[role] if c in cols), None)
+            if match is not None:
+                found[role] = match
+        return found
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        assert self.con is not None
+        rows = self.con.execute(sql).fetchall()
+        if not rows:
+            raise MissingData("the published table is empty")
+        return rows
+
+
+def _q(name: str) -> str:
+    return quote_ident(name)
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _overall_filter(marts: Marts, table: str, roles: Sequence[str]) -> str:
+    """Keep the overall rows of a segmented/windowed table when it has any."""
+    assert marts.con is not None
+    clauses = []
+    for role, column in marts.optional(table, *roles).items():
+        del role
+        values = ", ".join("'" + v + "'" for v in OVERALL_VALUES)
+        cond = f"({_q(column)} is null or lower(cast({_q(column)} as varchar)) in ({values}))"
+        (n,) = marts.con.execute(f"select count(*) from {_q(table)} where {cond}").fetchone()  # noqa: S608 - quoted identifiers
+        if n:
+            clauses.append(cond)
+    return (" where " + " and ".join(clauses)) if clauses else ""
+
+
+def _unit(values: Sequence[float]) -> list[float]:
+    """Values scaled to 0..1 over [0, max(1, largest)] (risk scores are probabilities)."""
+    top = max([1.0, *values])
+    return [min(1.0, max(0.0, v / top)) for v in values]
+
+
+def _layout(fig: go.Figure, *, height: int = 420, **kwargs: Any) -> go.Figure:
+    fig.update_layout(margin={"l": 60, "r": 30, "t": 30, "b": 60}, height=height, template="plotly_white", **kwargs)
+    return fig
+
+
+# Charts -----------------------------------------------------------------------------------------
+
+def chart_rules(marts: Marts, settings: Settings) -> go.Figure:
+    table = "cross_sell_rules"
+    c = marts.require(table, "support", "confidence", "lift")
+    names = marts.optional(table, "antecedent", "consequent")
+    where = _overall_filter(marts, table, ("rule_segment", "rule_window"))
+    ante = _q(names["antecedent"]) if "antecedent" in names else "null"
+    cons = _q(names["consequent"]) if "consequent" in names else "null"
+    rows = marts.rows(
+        f"select {_q(c['support'])}, {_q(c['confidence'])}, {_q(c['lift'])}, {ante}, {cons} "  # noqa: S608 - quoted identifiers
+        f"from {_q(table)}{where} order by {_q(c['lift'])} desc nulls last, {_q(c['confidence'])} desc "
+        f"limit {int(settings.publish.report_top_rules)}"
+    )
+    text = [f"{_label(a)} → {_label(b)}<br>lift {float(lift):.2f}" for _, _, lift, a, b in rows]
+    fig = go.Figure(go.Scatter(
+        x=[float(r[0]) for r in rows], y=[float(r[1]) for r in rows], mode="markers", text=text,
+        hovertemplate="%{text}<br>support %{x:.4f}<br>confidence %{y:.2f}<extra></extra>",
+        marker={"color": [float(r[2]) for r in rows], "colorscale": "Viridis", "showscale": True,
+                "colorbar": {"title": {"text": "lift"}}, "size": 9, "opacity": 0.8},
+    ))
+    return _layout(fig, xaxis_title="support (share of baskets)", yaxis_title="confidence")
+
+
+def chart_recommendations(marts: Marts, settings: Settings) -> go.Figure:
+    table = "cross_sell_recommendations"
+    c = marts.require(table, "recommended")
+    who = marts.optional(table, "customer")
+    counted = f"count(distinct {_q(who['customer'])})" if "customer" in who else "count(*)"
+    rows = marts.rows(
+        f"select cast({_q(c['recommended'])} as varchar) as item, {counted} as n from {_q(table)} "  # noqa: S608 - quoted identifiers
+        "group by 1 order by n desc, item limit 20"
+    )
+    rows = list(reversed(rows))
+    fig = go.Figure(go.Bar(x=[r[1] for r in rows], y=[_label(r[0]) for r in rows], orientation="h",
+                           marker_color="#2a6f97"))
+    return _layout(fig, xaxis_title="customers offered", yaxis_title=None, height=max(420, 22 * len(rows) + 120))
+
+
+def chart_cohorts(marts: Marts, settings: Settings) -> go.Figure:
+    table = "cohort_retention"
+    c = marts.require(table, "cohort", "period", "retention")
+    rows = marts.rows(
+        f"select cast({_q(c['cohort'])} as varchar), {_q(c['period'])}, {_q(c['retention'])} "  # noqa: S608 - quoted identifiers
+        f"from {_q(table)} where {_q(c['period'])} is not null order by 1, 2"
+    )
+    cohorts = sorted({r[0] for r in rows})
+    periods = sorted({int(r[1]) for r in rows})
+    scale = 100.0 if max(float(r[2] or 0) for r in rows) <= 1.0 else 1.0
+    cell = {(r[0], int(r[1])): (None if r[2] is None else round(float(r[2]) * scale, 1)) for r in rows}
+    z = [[cell.get((co, p)) for p in periods] for co in cohorts]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=periods, y=cohorts, colorscale="Blues", zmin=0, zmax=100, colorbar={"title": {"text": "% retained"}},
+        hovertemplate="cohort %{y}<br>month %{x}<br>%{z:.1f}% retained<extra></extra>",
+    ))
+    return _layout(fig, xaxis_title="months since first purchase", yaxis_title="cohort (first purchase month)",
+                   yaxis={"autorange": "reversed", "type": "category"}, height=max(420, 18 * len(cohorts) + 140))
+
+
+def chart_risk_by_segment(marts: Marts, settings: Settings) -> go.Figure:
+    table = "customer_retention"
+    c = marts.require(table, "rfm_segment", "risk")
+    rows = marts.rows(
+        f"select cast({_q(c['rfm_segment'])} as varchar), avg({_q(c['risk'])}), count(*) from {_q(table)} "  # noqa: S608 - quoted identifiers
+        f"where {_q(c['risk'])} is not null group by 1 order by 2 desc"
+    )
+    fig = go.Figure(go.Bar(
+        x=[_label(r[0]) for r in rows], y=[float(r[1]) for r in rows], customdata=[r[2] for r in rows],
+        marker_color=sample_colorscale("Reds", [0.25 + 0.75 * v for v in _unit([float(r[1]) for r in rows])]),
+        hovertemplate="%{x}<br>mean risk %{y:.2f}<br>%{customdata} customers<extra></extra>",
+    ))
+    return _layout(fig, xaxis_title="RFM segment", yaxis_title="mean churn risk score")
+
+
+def chart_churn_trend(marts: Marts, settings: Settings) -> go.Figure:
+    table = "churn_by_segment"
+    c = marts.require(table, "churn_month", "churn_rate")
+    extra = marts.optional(table, "churn_dimension", "churn_value")
+    series = _q(extra["churn_value"]) if "churn_value" in extra else "'all customers'"
+    where = ""
+    if "churn_dimension" in extra:
+        assert marts.con is not None
+        dims = [r[0] for r in marts.con.execute(
+            f"select distinct cast({_q(extra['churn_dimension'])} as varchar) from {_q(table)} order by 1"  # noqa: S608 - quoted identifiers
+        ).fetchall()]
+        preferred = next((d for d in dims if d and "segment" in d.lower()), dims[0] if dims else None)
+        if preferred is not None:
+            where = f" where cast({_q(extra['churn_dimension'])} as varchar) = '{preferred.replace(chr(39), chr(39) * 2)}'"
+    rows = marts.rows(
+        f"select cast({series} as varchar), cast({_q(c['churn_month'])} as varchar), avg({_q(c['churn_rate'])}) "  # noqa: S608 - quoted identifiers
+        f"from {_q(table)}{where} group by 1, 2 order by 1, 2"
+    )
+    scale = 100.0 if max(float(r[2] or 0) for r in rows) <= 1.0 else 1.0
+    fig = go.Figure()
+    for name in sorted({r[0] for r in rows}, key=str):
+        points = [r for r in rows if r[0] == name]
+        fig.add_trace(go.Scatter(x=[p[1] for p in points], y=[None if p[2] is None else float(p[2]) * scale for p in points],
+                                 mode="lines+markers", name=_label(name)))
+    return _layout(fig, xaxis_title="month", yaxis_title="churn rate (%)", legend={"orientation": "h", "y": -0.25})
+
+
+def chart_rfm_sizes(marts: Marts, settings: Settings) -> go.Figure:
+    table = "customer_retention"
+    c = marts.require(table, "rfm_segment")
+    rows = marts.rows(
+        f"select cast({_q(c['rfm_segment'])} as varchar), count(*) from {_q(table)} group by 1"  # noqa: S608 - quoted identifiers
+    )
+    order = {name: i for i, name in enumerate(RFM_ORDER)}
+    rows.sort(key=lambda r: (order.get(r[0], len(order)), str(r[0])))
+    fig = go.Figure(go.Bar(x=[_label(r[0]) for r in rows], y=[r[1] for r in rows], marker_color="#468faf",
+                           text=[r[1] for r in rows], textposition="outside"))
+    return _layout(fig, xaxis_title="RFM segment", yaxis_title="customers")
+
+
+def chart_lifecycle(marts: Marts, settings: Settings) -> go.Figure:
+    table = "customer_retention"
+    c = marts.require(table, "lifecycle")
+    rows = marts.rows(
+        f"select cast({_q(c['lifecycle'])} as varchar), count(*) from {_q(table)} group by 1"  # noqa: S608 - quoted identifiers
+    )
+    order = {name: i for i, name in enumerate(LIFECYCLE_ORDER)}
+    rows.sort(key=lambda r: (order.get(str(r[0]).lower(), len(order)), str(r[0])))
+    fig = go.Figure(go.Funnel(y=[_label(r[0]) for r in rows], x=[r[1] for r in rows],
+                              textinfo="value+percent initial", marker={"color": "#01497c"}))
+    return _layout(fig)
+
+
+ChartFn = Callable[[Marts, Settings], go.Figure]
+CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
+    ("cross_sell_rules", "Top cross-sell rules",
+     "Support (how often the items are bought together) against confidence (how often the offer follows), "
+     "coloured by lift; the strongest rules by lift. Hover for the items.", chart_rules),
+    ("recommendation_counts", "Cross-sell offers by product",
+     "How many customers each product is recommended to (top 20).", chart_recommendations),
+    ("cohort_retention", "Cohort retention",
+     "Share of each first-purchase cohort still buying N months later.", chart_cohorts),
+    ("churn_risk_by_segment", "Churn risk by segment",
+     "Mean churn risk score of the customers in each RFM segment.", chart_risk_by_segment),
+    ("churn_trend", "Monthly churn rate by segment",
+     "Churn rate per month for each segment.", chart_churn_trend),
+    ("rfm_segment_sizes", "RFM segment sizes", "Customers per RFM segment.", chart_rfm_sizes),
+    ("lifecycle_funnel", "Lifecycle funnel",
+     "Customers per lifecycle stage: exploration, formation, stability, decline.", chart_lifecycle),
+)
+
+
+def build_panels(con: duckdb.DuckDBPyConnection | None, settings: Settings) -> list[Panel]:
+    """One panel per chart: a figure, or the reason it has no data yet."""
+    marts = Marts(con)
+    panels = []
+    for key, title, description, fn in CHARTS:
+        try:
+            panels.append(Panel(key, title, description, figure=fn(marts, settings)))
+        except MissingData as exc:
+            panels.append(Panel(key, title, description, missing=str(exc)))
+        except (duckdb.Error, ValueError, TypeError) as exc:  # odd types in a mart: say so, keep the report
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.warning("report chart %s not drawn: %s", key, first)
+            panels.append(Panel(key, title, description, missing=f"could not draw this chart from the mart: {first}"))
+    return panels
+
+
+# HTML -------------------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1b263b;
+       background: #f4f6f8; }
+header { background: #01497c; color: white; padding: 18px 32px; }
+header h1 { margin: 0 0 6px 0; font-size: 24px; }
+header p { margin: 2px 0; opacity: 0.9; }
+main { padding: 16px 32px; display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 18px; }
+section.panel { background: white; border-radius: 8px; padding: 14px 18px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+section.panel h2 { font-size: 18px; margin: 0 0 4px 0; }
+section.panel p.desc { margin: 0 0 8px 0; color: #555; font-size: 14px; }
+div.no-data { height: 220px; display: flex; align-items: center; justify-content: center; flex-direction: column;
+              border: 2px dashed #c5ccd3; border-radius: 8px; color: #6c757d; text-align: center; padding: 12px; }
+div.no-data strong { font-size: 20px; margin-bottom: 6px; }
+footer { padding: 8px 32px 32px 32px; }
+table.meta { border-collapse: collapse; font-size: 13px; background: white; }
+table.meta td, table.meta th { border: 1px solid #dde2e6; padding: 3px 8px; text-align: left; vertical-align: top; }
+details { margin: 12px 0; }
+"""
+
+
+def _manifest_info(con: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
+    if con is None:
+        return {}
+    try:
+        rows = con.execute(
+            f"select run_id, version, published_at, validation_status, data_interval_start, data_interval_end, "  # noqa: S608 - constant name
+            f"table_name, row_count from {MANIFEST_TABLE} order by table_name"
+        ).fetchall()
+    except duckdb.Error:
+        return {}
+    if not rows:
+        return {}
+    first = rows[0]
+    return {"run_id": first[0], "version": first[1], "published_at": first[2], "validation_status": first[3],
+            "interval": (first[4], first[5]), "row_counts": [(r[6], r[7]) for r in rows]}
+
+
+def _dictionary(con: duckdb.DuckDBPyConnection | None) -> list[tuple[Any, ...]]:
+    if con is None:
+        return []
+    try:
+        return con.execute(
+            f"select table_name, column_name, data_type, description, grain from {DICTIONARY_TABLE} "  # noqa: S608 - constant name
+            "order by table_name, ordinal"
+        ).fetchall()
+    except duckdb.Error:
+        return []
+
+
+def render_html(panels: Sequence[Panel], info: dict[str, Any], dictionary: Sequence[tuple[Any, ...]],
+                generated_at: datetime) -> str:
+    esc = html.escape
+    if info:
+        start, end = info["interval"]
+        interval = f"; data interval {esc(str(start))} to {esc(str(end))}" if start or end else ""
+        subtitle = (f"Published version {esc(str(info['version']))} (run {esc(str(info['run_id']))}), "
+                    f"published {esc(str(info['published_at']))} UTC{interval}; "
+                    f"validation: {esc(str(info['validation_status']))}")
+    else:
+        subtitle = "Nothing is published yet: run the pipeline or `crmwh publish`, then `crmwh report` again."
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>CRM report: cross-sell and retention</title>", f"<style>{CSS}</style>",
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head><body>",
+        "<header><h1>CRM report: cross-sell and retention</h1>",
+        f"<p>{subtitle}</p><p>Generated {generated_at:%Y-%m-%d %H:%M} UTC from the published marts.</p></header>",
+        "<main>",
+    ]
+    config = {"displaylogo": False, "responsive": True}
+    for panel in panels:
+        status = "chart" if panel.figure is not None else "no-data"
+        parts.append(f'<section class="panel" id="{esc(panel.key)}" data-chart="{esc(panel.key)}" '
+                     f'data-status="{status}"><h2>{esc(panel.title)}</h2><p class="desc">{esc(panel.description)}</p>')
+        if panel.figure is not None:
+            parts.append(panel.figure.to_html(full_html=False, include_plotlyjs=False, config=config,
+                                              div_id=f"chart-{panel.key}"))
+        else:
+            parts.append(f'<div class="no-data"><strong>No data yet</strong><span>{esc(panel.missing or "")}</span></div>')
+        parts.append("</section>")
+    parts.append("</main><footer>")
+    if info:
+        parts.append("<details><summary>Published tables and row counts</summary><table class='meta'>"
+                     "<tr><th>table</th><th>rows</th></tr>")
+        parts.extend(f"<tr><td>{esc(str(t))}</td><td>{n}</td></tr>" for t, n in info["row_counts"])
+        parts.append("</table></details>")
+    if dictionary:
+        parts.append("<details><summary>Data dictionary</summary><table class='meta'><tr><th>table</th>"
+                     "<th>column</th><th>type</th><th>description</th><th>grain</th></tr>")
+        parts.extend("<tr>" + "".join(f"<td>{esc('' if v is None else str(v))}</td>" for v in row) + "</tr>"
+                     for row in dictionary)
+        parts.append("</table></details>")
+    parts.append("</footer></body></html>")
+    return "\n".join(parts)
+
+
+def build_report(settings: Settings) -> tuple[str, list[Panel]]:
+    """The report's HTML and its panels, from the current published version (if any)."""
+    con = None
+    if settings.published_path.exists():
+        con = duckdb.connect(str(resolved_published_path(settings)), read_only=True)
+    try:
+        panels = build_panels(con, settings)
+        text = render_html(panels, _manifest_info(con), _dictionary(con), datetime.now(UTC))
+    finally:
+        if con is not None:
+            con.close()
+    return text, panels
+
+
+def write_report(settings: Settings, out: Path | None = None) -> Path:
+    """Write the report (atomically: a half-written file is never left at ``out``); returns its path."""
+    target = Path(out) if out is not None else settings.reports_dir / REPORT_FILE_NAME
+    target = target.expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text, _ = build_report(settings)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
