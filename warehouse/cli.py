@@ -18,6 +18,7 @@ from warehouse.settings import SettingsError
 COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.airflow_cmd",
     "warehouse.commands.publish_cmd",
+    "warehouse.commands.mine_cmd",
 )
 
 
