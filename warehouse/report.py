@@ -33,6 +33,8 @@ LIFECYCLE_ORDER: tuple[str, ...] = ("exploration", "formation", "stability", "de
 RFM_ORDER: tuple[str, ...] = ("Champions", "Loyal", "Potential Loyalist", "New", "At Risk", "Can't Lose",
                               "Hibernating", "Lost")
 OVERALL_VALUES: tuple[str, ...] = ("all", "overall", "total", "")
+# Which split of marts.churn_by_segment the churn-trend chart shows, first present wins.
+CHURN_DIMENSION_PREFERENCE: tuple[str, ...] = ("rfm_segment", "segment", "customer_segment")
 
 # Candidate column names per role, first match wins (case-insensitive).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -43,8 +45,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                    "antecedents", "antecedent"),
     "consequent": ("consequent_names", "consequent_name", "consequents_names", "consequent_items",
                    "consequents", "consequent"),
-    "rule_segment": ("segment", "segment_value", "segment_name"),
-    "rule_window": ("window", "window_name", "window_label"),
+    "rule_segment_dimension": ("segment_dimension",),
+    "rule_segment": ("segment_value", "segment", "segment_name"),
+    "rule_window": ("window_name", "window", "window_label"),
     "recommended": ("recommended_product_name", "recommended_name", "product_name", "recommended_product",
                     "recommended_product_id", "product_id", "item"),
     "customer": ("customer_id",),
@@ -58,7 +61,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "lifecycle": ("lifecycle_stage", "lifecycle", "stage"),
     "churn_month": ("month", "snapshot_month", "as_of_month", "period_month", "as_of"),
     "churn_dimension": ("dimension", "segment_type", "breakdown", "group_by"),
-    "churn_value": ("segment_value", "value", "segment", "group_value"),
+    "churn_value": ("dimension_value", "segment_value", "value", "segment", "group_value"),
     "churn_rate": ("churn_rate", "churn_pct", "rate"),
 }
 
@@ -158,7 +161,7 @@ def chart_rules(marts: Marts, settings: Settings) -> go.Figure:
     table = "cross_sell_rules"
     c = marts.require(table, "support", "confidence", "lift")
     names = marts.optional(table, "antecedent", "consequent")
-    where = _overall_filter(marts, table, ("rule_segment", "rule_window"))
+    where = _overall_filter(marts, table, ("rule_segment_dimension", "rule_segment", "rule_window"))
     ante = _q(names["antecedent"]) if "antecedent" in names else "null"
     cons = _q(names["consequent"]) if "consequent" in names else "null"
     rows = marts.rows(
@@ -237,7 +240,9 @@ def chart_churn_trend(marts: Marts, settings: Settings) -> go.Figure:
         dims = [r[0] for r in marts.con.execute(
             f"select distinct cast({_q(extra['churn_dimension'])} as varchar) from {_q(table)} order by 1"  # noqa: S608 - quoted identifiers
         ).fetchall()]
-        preferred = next((d for d in dims if d and "segment" in d.lower()), dims[0] if dims else None)
+        preferred = next((d for d in CHURN_DIMENSION_PREFERENCE if d in dims), None)
+        if preferred is None:
+            preferred = next((d for d in dims if d and "segment" in d.lower()), dims[0] if dims else None)
         if preferred is not None:
             where = f" where cast({_q(extra['churn_dimension'])} as varchar) = '{preferred.replace(chr(39), chr(39) * 2)}'"
     rows = marts.rows(

@@ -188,7 +188,7 @@ class PublishSettings:
     # PII guard, by content: a value containing an e-mail address ...
     pii_email_pattern: str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z][A-Za-z]+"
     # ... or a whole value shaped like a phone number (digits with + ( ) - . or spaces) ...
-    pii_phone_pattern: str = r"\+?[0-9][0-9 ().-]*[0-9]"
+    pii_phone_pattern: str = r"\+?[0-9(][0-9 ().-]*[0-9]"
     # ... with at least this many digits (order ids and product codes are shorter or unseparated).
     pii_phone_min_digits: int = 9
     # A bare run of digits only counts as a phone from this many digits on (or with a leading +).

@@ -22,7 +22,9 @@ MARTS_SQL = {
                0.002 + (i % 13) / 500.0 as support,
                0.2 + (i % 9) / 12.0 as confidence,
                1.0 + (i % 11) / 3.0 as lift,
-               case when i % 4 = 0 then 'vip' else 'all' end as segment
+               case when i % 4 = 0 then 'segment' else 'all' end as segment_dimension,
+               case when i % 4 = 0 then 'vip' else 'all' end as segment_value,
+               case when i % 5 = 0 then 'current' else 'all' end as window_name
         from range({n_rules}) t(i)
         """,
         "grain: one row per rule per segment; cross-sell rules with their metrics",
@@ -30,21 +32,23 @@ MARTS_SQL = {
          "antecedent_names": "products already bought (names)", "consequent_id": "product to offer (id)",
          "consequent_names": "product to offer (name)", "support": "share of baskets holding all items",
          "confidence": "share of antecedent baskets that also hold the consequent",
-         "lift": "confidence over the base rate of the consequent", "segment": "customer segment mined, or all"},
+         "lift": "confidence over the base rate of the consequent",
+         "segment_dimension": "customer attribute split on, or all", "segment_value": "its value, or all",
+         "window_name": "all, current or previous"},
     ),
     "cross_sell_recommendations": (
         """
         create or replace table marts.cross_sell_recommendations as
-        select 'C' || lpad(cast(i // 3 as varchar), 6, '0') as customer_id, i % 3 + 1 as rank,
-               'P' || lpad(cast((i * 5) % 23 as varchar), 3, '0') as recommended_product_id,
-               'Product ' || cast((i * 5) % 23 as varchar) as recommended_product_name,
+        select 'C' || lpad(cast(i // 3 as varchar), 6, '0') as customer_id, i % 3 + 1 as recommendation_rank,
+               'P' || lpad(cast((i * 5) % 23 as varchar), 3, '0') as product_id,
+               'Product ' || cast((i * 5) % 23 as varchar) as product_name,
                0.9 - (i % 3) / 10.0 as score,
                'bought Product ' || cast(i % 17 as varchar) || '; 4 of 10 such baskets add it' as reason
         from range({n_recs}) t(i)
         """,
         "grain: one row per customer per recommended product; top cross-sell offers per customer",
-        {"customer_id": "customer business id", "rank": "1 = best offer", "recommended_product_id": "product id",
-         "recommended_product_name": "product name", "score": "offer score from the rules",
+        {"customer_id": "customer business id", "recommendation_rank": "1 = best offer", "product_id": "product id",
+         "product_name": "product name", "score": "offer score from the rules",
          "reason": "why, in one line"},
     ),
     "cohort_retention": (
@@ -84,13 +88,13 @@ MARTS_SQL = {
     "churn_by_segment": (
         """
         create or replace table marts.churn_by_segment as
-        select 'rfm_segment' as dimension, s as segment_value,
+        select 'rfm_segment' as dimension, s as dimension_value,
                strftime(date '2025-06-01' + to_months(m), '%Y-%m') as month,
                round(0.05 + 0.02 * (len(s) % 5) + 0.01 * m, 4) as churn_rate, 50 + m as customers
         from unnest({segments}) u(s), range({n_months}) r(m)
         """,
         "grain: one row per dimension value per month; monthly churn rate by segment",
-        {"dimension": "what the rows are split by", "segment_value": "value of that dimension",
+        {"dimension": "what the rows are split by", "dimension_value": "value of that dimension",
          "month": "snapshot month", "churn_rate": "share of active customers who churned",
          "customers": "active customers at the start of the month"},
     ),
