@@ -41,12 +41,13 @@ RAW_PREFIX = "_raw__"
 REF_PREFIX = "_ref__"
 
 # Reference sets a ``_ref__<col>`` column resolves against: name -> candidate (table, key column)
-# pairs; tables that do not exist (yet) are skipped. Staging first (same run), then core dims.
+# pairs; tables that do not exist (yet) are skipped. Staging (this run and the current rows kept
+# between runs) first, then the core dimensions (``_src_id`` is the CRM's integer id).
 REFERENCE_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "products": (("staging.stg_crm__products", "product_code"), ("core.dim_product", "product_id")),
     "orders": (("staging.stg_crm__orders", "order_id"),),
-    "customers": (("staging.stg_crm__customers", "customer_id"),),
-    "employees": (("staging.stg_crm__employees", "employee_id"),),
+    "customers": (("staging.stg_crm__customers", "customer_id"), ("core.dim_customer", "_src_id")),
+    "employees": (("staging.stg_crm__employees", "employee_id"), ("core.dim_employee", "_src_id")),
 }
 
 # Expectation types evaluated per row (quarantine candidates) and per table.
@@ -61,6 +62,8 @@ ROW_TYPES = frozenset({
 })
 UNIQUE_TYPES = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
 TABLE_TYPES = frozenset({"expect_table_row_count_to_be_between", "expect_table_columns_to_match_set"})
+# crmwh's own table checks (no Great Expectations equivalent; reported in audit, not in Data Docs).
+CUSTOM_TYPES = frozenset({"crmwh_totals_reconcile", "crmwh_source_columns_mapped"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,10 +89,15 @@ class Rule:
         kw = self.kwargs
         cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw]
         cols += list(kw.get("column_list", []))
-        cond = kw.get("row_condition")
-        if isinstance(cond, dict) and "column" in cond:
-            cols.append(cond["column"]["name"])
-        return cols
+        return cols + _condition_columns(kw.get("row_condition"))
+
+
+def _condition_columns(cond: Any) -> list[str]:
+    if not isinstance(cond, dict):
+        return []
+    if "column" in cond:
+        return [cond["column"]["name"]]
+    return [c for sub in cond.get("conditions", []) for c in _condition_columns(sub)]
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def load_suite(table: str, path: Path | None = None) -> Suite:
             raise ValueError(f"{where}: meta needs rule, reason and severity in {SEVERITIES}")
         if rule_id in seen:
             raise ValueError(f"{where}: rule id {rule_id!r} declared twice")
-        if exp["type"] not in ROW_TYPES | UNIQUE_TYPES | TABLE_TYPES | {"crmwh_totals_reconcile"}:
+        if exp["type"] not in ROW_TYPES | UNIQUE_TYPES | TABLE_TYPES | CUSTOM_TYPES:
             raise ValueError(f"{where}: expectation type {exp['type']} is not supported by the DuckDB engine")
         seen.add(rule_id)
         rules.append(Rule(rule_id, exp["type"], dict(exp.get("kwargs") or {}), severity, reason, meta))
@@ -333,9 +341,10 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
     if raw_cols:
         if "_raw" not in columns:
             raise RejectedBatchError(f"{staging} has no _raw column: cannot check that values parse")
+        keys = _raw_keys(con, staging, batch_id, [c[len(RAW_PREFIX):] for c in raw_cols], columns)
         for c in raw_cols:
-            key = c[len(RAW_PREFIX):]
-            path = _literal("$." + '"' + key + '"')
+            key = keys[c[len(RAW_PREFIX):]]
+            path = _literal("$." + '"' + key.replace('"', '') + '"')
             selects.append(f"nullif(trim(json_extract_string(s._raw, {path})), '') as {_col(c)}")
     for i, c in enumerate(sorted(c for c in wanted if c.startswith(REF_PREFIX))):
         spec = suite.references.get(c)
@@ -359,6 +368,24 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         [batch_id],
     )
     return list(_temp_columns(con, CHECK_TABLE))
+
+
+def _raw_keys(con: duckdb.DuckDBPyConnection, staging: str, batch_id: str, wanted: list[str],
+              columns: dict[str, str]) -> dict[str, str]:
+    """Key of each column in the batch's ``_raw`` records: the column's own name, or for file drops the
+    file's header name its source profile maps the canonical column from."""
+    keys = {c: c for c in wanted}
+    if "_profile" not in columns:
+        return keys
+    row = con.execute(f"select _profile, json_keys(_raw::json) from {staging} where _batch_id = ? limit 1",  # noqa: S608
+                      [batch_id]).fetchone()
+    if row is None or row[0] is None:
+        return keys
+    from warehouse.profiles import load_profile
+
+    found, _ = load_profile(row[0]).match_columns(list(row[1] or []))
+    keys.update({c: found[c] for c in wanted if c in found})
+    return keys
 
 
 def _temp_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
@@ -441,37 +468,90 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
             results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, not missing_cols,
                                       len(missing_cols), {"missing": missing_cols}))
         elif rule.expectation_type == "crmwh_totals_reconcile":
-            results.append(_totals_reconcile(con, settings, rule, batch_id))
+            results.append(_totals_reconcile(con, settings, suite, rule, batch_id))
+        elif rule.expectation_type == "crmwh_source_columns_mapped":
+            results.append(_source_columns_mapped(con, suite, rule, batch_id))
     if counted:
         counts = con.execute(f"select {', '.join(expr for _, expr in counted)} from {CHECK_TABLE}").fetchone()  # noqa: S608
         for (rule, _), n in zip(counted, counts, strict=True):
             results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n == 0, int(n)))
     order = {r.rule_id: i for i, r in enumerate(suite.rules)}
     results.sort(key=lambda r: order.get(r.rule, -1))
+    reasons = {r.rule_id: r.reason for r in suite.rules}
+    for r in results:
+        if not r.success and r.details and "message" not in r.details and r.rule in reasons:
+            r.details["message"] = reasons[r.rule].format_map(_Blank(r.details))
     return _Evaluation(rows_checked, results, row_rules, params, flags)
 
 
-def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, rule: Rule, batch_id: str) -> RuleResult:
-    """Sum of the batch's line amounts per order equals the order total the source gives."""
+def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, rule: Rule,
+                      batch_id: str) -> RuleResult:
+    """Per order touched by the batch, the sum of its line amounts equals the order total the source gives.
+
+    The order's lines are this batch's lines (before quarantine), the current lines other batches left
+    in staging, and lines held in quarantine (their raw amount): an order whose lines arrive over several
+    batches is judged on all of them. Orders not staged (yet) are not judged.
+    """
     kw = rule.kwargs
     orders = kw["orders_table"]
     if not _table_exists(con, orders):
         return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0,
                           {"skipped": f"{orders} not staged"})
-    tol = settings.validation.reconcile_tolerance
-    line_key, line_amount = _col(kw["line_order_key"]), _col(kw["line_amount"])
-    order_key, order_total = _col(kw["order_key"]), _col(kw["order_total"])
+    tol = float(settings.validation.reconcile_tolerance)
+    key, amount = kw["line_order_key"], kw["line_amount"]
+    line_key, line_amount = _col(key), _col(amount)
+    line_id = _col(kw["line_id"])
+    staging = f"staging.{checked_identifier(suite.table)}"
+    quarantine = f"quarantine.{checked_identifier(suite.table)}"
+    key_type = _table_columns(con, staging).get(key, "varchar")
+    raw_key, raw_amount = _literal(f"$.{key}"), _literal(f"$.{amount}")
     bad = con.execute(
-        f"""with lines as (select {line_key} as k, sum({line_amount}) as amount from {CHECK_TABLE}
-                           where {line_key} is not null group by all),
-                 totals as (select {order_key} as k, arg_max({order_total}, _source_row) as total
+        f"""with touched as (select distinct {line_key} as k from {CHECK_TABLE} where {line_key} is not null),
+                 lines as (
+                     select {line_key} as k, {line_id} as id, {line_amount} as amount from {CHECK_TABLE}
+                     union all
+                     select s.{line_key}, s.{line_id}, s.{line_amount} from {staging} s
+                     where s._batch_id <> ? and s.{line_key} in (select k from touched)
+                       and s.{line_id} not in (select {line_id} from {CHECK_TABLE} where {line_id} is not null)
+                     union all
+                     select try_cast(json_extract_string(q.raw_record, {raw_key}) as {key_type}), null,
+                            try_cast(json_extract_string(q.raw_record, {raw_amount}) as decimal(18, 2))
+                     from {quarantine} q where q._batch_id <> ? and q.replayed_at is null
+                 ),
+                 sums as (select k, sum(coalesce(amount, 0)) as amount from lines
+                          where k in (select k from touched) group by k),
+                 totals as (select {_col(kw["order_key"])} as k, arg_max({_col(kw["order_total"])}, _source_row) as total
                             from {orders} group by all)
-            select count(*), list(l.k::varchar order by l.k)[1:10]
-            from lines l join totals t using (k) where abs(l.amount - t.total) > {float(tol)}"""  # noqa: S608
+            select count(*), list(s.k::varchar order by s.k)[1:10]
+            from sums s join totals t using (k) where abs(s.amount - t.total) > {tol}""",  # noqa: S608
+        [batch_id, batch_id],
     ).fetchone()
     n = int(bad[0])
     return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n == 0, n,
                       {"orders_unreconciled": n, "sample_orders": bad[1] or [], "tolerance": tol})
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _source_columns_mapped(con: duckdb.DuckDBPyConnection, suite: Suite, rule: Rule, batch_id: str) -> RuleResult:
+    """Every column of a dropped file is mapped by its profile (an extra or renamed column is reported)."""
+    staging = f"staging.{checked_identifier(suite.table)}"
+    if not {"_profile", "_raw"} <= set(_table_columns(con, staging)):
+        return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0, {"skipped": "not a file drop"})
+    row = con.execute(f"select _profile, json_keys(_raw::json) from {staging} where _batch_id = ? limit 1",  # noqa: S608
+                      [batch_id]).fetchone()
+    if row is None or row[0] is None:
+        return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0)
+    from warehouse.profiles import load_profile
+
+    header = list(row[1] or [])
+    found, _ = load_profile(row[0]).match_columns(header)
+    unmapped = sorted(set(header) - set(found.values()))
+    return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, not unmapped, len(unmapped),
+                      {"unmapped": ", ".join(unmapped), "profile": row[0]} if unmapped else {})
 
 
 def _quarantine_sql(row_rules: list[tuple[Rule, str]], available: set[str]) -> str:
