@@ -110,6 +110,7 @@ RETENTION_DESCRIPTIONS: dict[str, str] = {
     "reason_1": "strongest reason behind the score, in plain words",
     "reason_2": "second reason",
     "reason_3": "third reason",
+    "reasons": "the reasons joined with '; '",
     "rfm_segment": "named RFM segment",
     "rfm_code": "R, F and M scores 1-5",
     "abc_class": "ABC class by cumulative revenue share",
@@ -118,7 +119,7 @@ RETENTION_DESCRIPTIONS: dict[str, str] = {
     "credit_grade": "credit grade A-D (NULL without payment records)",
     "region": "customer region (current CRM record)",
     "acquisition_channel": "how the customer was acquired (current CRM record)",
-    "assigned_rep_id": "assigned sales rep (CRM sales_rep_id of the current customer record)",
+    "sales_rep_id": "assigned sales rep (sales_rep_id of the customer's CRM record at the as-of date)",
     "recommended_action": "what to do, from risk band and pyramid tier (docs/churn.md)",
     "retention_offer": "top cross-sell recommendation to use as the retention offer (NULL when none)",
     "retention_offer_reason": "why that product (from marts.cross_sell_recommendations)",
@@ -348,7 +349,7 @@ def _customer_attributes(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -
     con.executemany("insert into _churn_as_of values (?)", [[d] for d in dates])
     return con.sql("""
         select a.as_of, c.customer_id::varchar as customer_id, c.region, c.segment as customer_segment,
-               c.acquisition_channel, c.sales_rep_id::varchar as assigned_rep_id
+               c.acquisition_channel, c.sales_rep_id::varchar as sales_rep_id
         from _churn_as_of as a
         inner join core.dim_customer as c
             on c.valid_from < a.as_of::timestamp and (c.valid_to is null or c.valid_to >= a.as_of::timestamp)
@@ -361,15 +362,19 @@ def _retention_offers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     cols = {r[0] for r in con.execute(
         "select column_name from duckdb_columns() where schema_name = 'marts' "
         "and table_name = 'cross_sell_recommendations'").fetchall()}
-    if not {"customer_id", "product"} <= cols:
+    product = next((c for c in ("product_name", "product", "product_id") if c in cols), None)
+    if "customer_id" not in cols or product is None:
         return None
+    key = "product_id" if "product_id" in cols else product
+    rank = "recommendation_rank" if "recommendation_rank" in cols else "null::integer"
     score = "score" if "score" in cols else "null::double"
     reason = "reason::varchar" if "reason" in cols else "rule::varchar" if "rule" in cols else "null::varchar"
     return con.sql(f"""
-        select customer_id::varchar as customer_id, product::varchar as retention_offer,
+        select customer_id::varchar as customer_id, {product}::varchar as retention_offer,
                {reason} as retention_offer_reason
         from marts.cross_sell_recommendations
-        qualify row_number() over (partition by customer_id order by {score} desc nulls last, product) = 1
+        qualify row_number() over (
+            partition by customer_id order by {rank} nulls last, {score} desc nulls last, {key}) = 1
     """).pl()  # noqa: S608 - column names come from the catalog check above
 
 

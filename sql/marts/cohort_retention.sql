@@ -1,4 +1,5 @@
--- grain: one row per acquisition month per month since first purchase (complete months before $as_of)
+-- grain: one row per acquisition month per month since first purchase (every complete month before
+-- the month of $as_of, with 0 where no cohort customer bought)
 -- Acquisition month = month of a customer's first purchase; a customer is active in a month when it
 -- buys in it. retention_rate = active / cohort size; revenue_retained = the month's net revenue of the
 -- cohort / its net revenue in its acquisition month.
@@ -28,7 +29,7 @@ monthly_activity as (
     group by all
 ),
 
-cohort_months as (
+activity as (
     select
         f.cohort_month,
         date_diff('month', f.cohort_month, m.activity_month)::integer as months_since_first_purchase,
@@ -37,6 +38,25 @@ cohort_months as (
     from first_purchase as f
     inner join monthly_activity as m on m.customer_id = f.customer_id and m.activity_month >= f.cohort_month
     group by all
+),
+
+-- every month from the acquisition month to the last complete month, active or not
+spine as (
+    select distinct
+        f.cohort_month,
+        unnest(range(0, date_diff('month', f.cohort_month, date_trunc('month', $as_of::date)::date)))::integer
+            as months_since_first_purchase
+    from first_purchase as f
+),
+
+cohort_months as (
+    select
+        s.cohort_month,
+        s.months_since_first_purchase,
+        coalesce(a.customers_active, 0) as customers_active,
+        coalesce(a.revenue, 0) as revenue
+    from spine as s
+    left join activity as a using (cohort_month, months_since_first_purchase)
 ),
 
 cohort_sizes as (
