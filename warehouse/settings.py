@@ -42,6 +42,8 @@ class IngestSettings:
     default_file_profile: str = "canonical"
     # Rows per Arrow batch when reading a source.
     fetch_batch_rows: int = 200_000
+    # The CRM's product codes are case-insensitive ("abc1" and "ABC1 " are one product): fold to upper.
+    crm_codes_case_insensitive: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,28 @@
+-- grain: one row per payment due staged in the batches loaded (latest version)
+with payments as (
+    select * from staging.stg_crm__payments
+    where _batch_id in (select batch_id from _load_batches) and payment_id is not null
+    qualify row_number() over (partition by payment_id order by updated_at desc nulls last, _batch_id desc) = 1
+),
+
+orders as (
+    select order_id, order_number, customer_id from staging.stg_crm__orders
+    where order_id in (select order_id from payments)
+    qualify row_number() over (partition by order_id order by updated_at desc nulls last, _batch_id desc) = 1
+),
+
+customers as (
+    select distinct _src_id, customer_id from core.dim_customer where source = 'crm' and _src_id is not null
+),
+
+final as (
+    select
+        p.payment_id::varchar as payment_id, coalesce(o.order_number, 'crm-order:' || p.order_id) as order_id,
+        c.customer_id, p.due_date, p.paid_at, p.amount, p.method, p.is_deleted,
+        p.updated_at as _updated_at, p._batch_id
+    from payments p
+    left join orders o on o.order_id = p.order_id
+    left join customers c on c._src_id = coalesce(p.customer_id, o.customer_id)
+)
+
+select * from final

@@ -1,0 +1,27 @@
+-- grain: one row per customers source row per batch (typed, trimmed; latest updated_at per customer_id kept)
+with source as (
+    select * from raw.crm__customers where _batch_id in (select batch_id from _stage_batches)
+),
+
+final as (
+    select
+        _batch_id, _source_row, _source, _extracted_at, {raw_record} as _raw,
+        try_cast(customer_id as bigint) as customer_id,
+        nullif(trim(customer_code), '') as customer_code,
+        nullif(trim(name), '') as name,
+        nullif(trim(email), '') as email,
+        nullif(trim(phone), '') as phone,
+        nullif(trim(city), '') as city,
+        nullif(trim(region), '') as region,
+        lower(nullif(trim(segment), '')) as segment,
+        lower(nullif(trim(acquisition_channel), '')) as acquisition_channel,
+        lower(nullif(trim(status), '')) as status,
+        try_cast(sales_rep_id as bigint) as sales_rep_id,
+        try_cast(signup_date as date) as signup_date,
+        try_cast(created_at as timestamp) as created_at,
+        try_cast(updated_at as timestamp) as updated_at,
+        coalesce(try_cast(is_deleted as boolean), false) as is_deleted
+    from source
+)
+
+select * from final

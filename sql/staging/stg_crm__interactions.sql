@@ -1,0 +1,23 @@
+-- grain: one row per interactions source row per batch (typed, codes trimmed and lower-cased)
+with source as (
+    select * from raw.crm__interactions where _batch_id in (select batch_id from _stage_batches)
+),
+
+final as (
+    select
+        _batch_id, _source_row, _source, _extracted_at, {raw_record} as _raw,
+        try_cast(interaction_id as bigint) as interaction_id,
+        try_cast(customer_id as bigint) as customer_id,
+        try_cast(employee_id as bigint) as employee_id,
+        lower(nullif(trim(interaction_type), '')) as interaction_type,
+        lower(nullif(trim(channel), '')) as channel,
+        try_cast(occurred_at as timestamp) as occurred_at,
+        nullif(trim(outcome), '') as outcome,
+        notes,
+        try_cast(created_at as timestamp) as created_at,
+        try_cast(updated_at as timestamp) as updated_at,
+        coalesce(try_cast(is_deleted as boolean), false) as is_deleted
+    from source
+)
+
+select * from final

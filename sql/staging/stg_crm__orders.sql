@@ -1,0 +1,24 @@
+-- grain: one row per orders source row per batch (typed, trimmed; money DECIMAL)
+with source as (
+    select * from raw.crm__orders where _batch_id in (select batch_id from _stage_batches)
+),
+
+final as (
+    select
+        _batch_id, _source_row, _source, _extracted_at, {raw_record} as _raw,
+        try_cast(order_id as bigint) as order_id,
+        nullif(trim(order_number), '') as order_number,
+        try_cast(customer_id as bigint) as customer_id,
+        try_cast(order_ts as timestamp) as order_ts,
+        lower(nullif(trim(channel), '')) as channel,
+        try_cast(sales_rep_id as bigint) as sales_rep_id,
+        lower(nullif(trim(status), '')) as status,
+        try_cast(order_total as decimal(18, 2)) as order_total,
+        upper(nullif(trim(currency), '')) as currency,
+        try_cast(created_at as timestamp) as created_at,
+        try_cast(updated_at as timestamp) as updated_at,
+        coalesce(try_cast(is_deleted as boolean), false) as is_deleted
+    from source
+)
+
+select * from final

@@ -1,0 +1,22 @@
+-- grain: one row per products source row per batch (typed; product_code trimmed, case-folded if the profile says so)
+with source as (
+    select * from raw.crm__products where _batch_id in (select batch_id from _stage_batches)
+),
+
+final as (
+    select
+        _batch_id, _source_row, _source, _extracted_at, {raw_record} as _raw,
+        try_cast(product_id as bigint) as product_id,
+        {fold_code}(nullif(trim(product_code), '')) as product_code,
+        nullif(trim(name), '') as name,
+        nullif(trim(name_en), '') as name_en,
+        nullif(trim(category), '') as category,
+        try_cast(unit_price as decimal(18, 2)) as unit_price,
+        coalesce(try_cast(is_merchandise as boolean), true) as is_merchandise,
+        try_cast(created_at as timestamp) as created_at,
+        try_cast(updated_at as timestamp) as updated_at,
+        coalesce(try_cast(is_deleted as boolean), false) as is_deleted
+    from source
+)
+
+select * from final

@@ -1,0 +1,29 @@
+-- grain: one row per service_tickets source row per batch (typed, codes trimmed and lower-cased)
+with source as (
+    select * from raw.crm__service_tickets where _batch_id in (select batch_id from _stage_batches)
+),
+
+final as (
+    select
+        _batch_id, _source_row, _source, _extracted_at, {raw_record} as _raw,
+        try_cast(ticket_id as bigint) as ticket_id,
+        nullif(trim(ticket_number), '') as ticket_number,
+        try_cast(customer_id as bigint) as customer_id,
+        try_cast(order_id as bigint) as order_id,
+        try_cast(agent_id as bigint) as agent_id,
+        lower(nullif(trim(ticket_type), '')) as ticket_type,
+        lower(nullif(trim(channel), '')) as channel,
+        lower(nullif(trim(priority), '')) as priority,
+        subject,
+        try_cast(opened_at as timestamp) as opened_at,
+        try_cast(first_response_at as timestamp) as first_response_at,
+        try_cast(resolved_at as timestamp) as resolved_at,
+        lower(nullif(trim(status), '')) as status,
+        try_cast(satisfaction as smallint) as satisfaction,
+        try_cast(created_at as timestamp) as created_at,
+        try_cast(updated_at as timestamp) as updated_at,
+        coalesce(try_cast(is_deleted as boolean), false) as is_deleted
+    from source
+)
+
+select * from final

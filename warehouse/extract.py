@@ -1,0 +1,219 @@
+"""Extraction from the operational CRM database into ``raw.crm__<table>`` (Arrow all the way).
+
+The source is named by a SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``); it is
+read through ADBC (``adbc_driver_sqlite`` / ``adbc_driver_postgresql``) as Arrow record batches and
+streamed into DuckDB, never as row-by-row Python objects. Every column is read as text: the raw layer
+keeps the source's own spelling, staging types it with TRY_CAST (so a value that does not parse stays
+visible in ``_raw`` for quarantine).
+
+Incremental by an ``updated_at`` watermark per table (``audit.watermarks``): a batch reads
+``lower < updated_at <= cutoff`` where ``lower = min(watermark, interval start) - overlap`` (no
+watermark: everything up to the cut-off). The watermark is advanced by ``warehouse.load`` in the same
+transaction that commits the batch's facts, never here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import duckdb
+import pyarrow as pa
+
+from warehouse.demo.schema import PRIMARY_KEYS, SOURCE_TABLES, metadata
+from warehouse.errors import SourceError
+from warehouse.settings import Settings
+
+CRM_SOURCE = "crm"
+LINEAGE_COLUMNS = ("_batch_id", "_source", "_source_row", "_extracted_at")
+_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format (sortable text)
+
+
+@dataclass(frozen=True)
+class SourceUri:
+    """An ADBC driver and the URI it connects with."""
+
+    driver: str  # sqlite | postgresql
+    uri: str
+
+
+def adbc_uri(url: str) -> SourceUri:
+    """Map a SQLAlchemy URL to the ADBC driver and URI that read the same database."""
+    if not url:
+        raise SourceError("no source URL configured (settings.source_url)")
+    scheme, _, rest = url.partition("://")
+    dialect = scheme.split("+", 1)[0].lower()
+    if dialect == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        path = path.split("?", 1)[0]
+        if not path or path == ":memory:":
+            raise SourceError(f"SQLite source URL {url!r} names no database file")
+        return SourceUri("sqlite", unquote(path))
+    if dialect in ("postgresql", "postgres"):
+        parts = urlsplit(url)
+        return SourceUri("postgresql", urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, "")))
+    raise SourceError(f"unsupported source URL scheme {scheme!r} (use sqlite:/// or postgresql+psycopg://)")
+
+
+@contextmanager
+def source_connection(url: str) -> Iterator[tuple[Any, SourceUri]]:
+    """An ADBC DB-API connection to the source."""
+    target = adbc_uri(url)
+    try:
+        if target.driver == "sqlite":
+            from pathlib import Path
+
+            if not Path(target.uri).is_file():
+                raise SourceError(f"the SQLite source {target.uri} does not exist (run `crmwh demo generate`?)")
+            import adbc_driver_sqlite.dbapi as driver
+        else:
+            import adbc_driver_postgresql.dbapi as driver
+        con = driver.connect(target.uri)
+    except SourceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any driver failure is a source problem for the user
+        raise SourceError(f"cannot connect to the source {_redact(url)}: {str(exc).splitlines()[0]}") from exc
+    try:
+        yield con, target
+    finally:
+        con.close()
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def _text_select(driver: str, table: str, columns: list[str], marked: bool) -> str:
+    """SELECT every column as text (SQLite infers Arrow types from values, so force text)."""
+    if driver == "postgresql":
+        cols = [f'"{c}"::text as "{c}"' for c in columns]
+        where = 'where "updated_at" > $1::timestamp and "updated_at" <= $2::timestamp'
+    else:
+        # marked: prefix every value so no column is all-NULL in the first batch (type inference)
+        cols = ([f"""'v' || cast("{c}" as text) as "{c}\"""" for c in columns] if marked
+                else [f'cast("{c}" as text) as "{c}"' for c in columns])
+        where = 'where "updated_at" > ? and "updated_at" <= ?'
+    pk = PRIMARY_KEYS[table]
+    return f'select {", ".join(cols)} from "{table}" {where} order by "{pk}"'
+
+
+def read_source_table(con: Any, target: SourceUri, table: str, lower: datetime | None,
+                      cutoff: datetime, batch_rows: int) -> pa.RecordBatchReader | pa.Table:
+    """The rows of ``table`` with ``lower < updated_at <= cutoff`` as Arrow (all columns text)."""
+    columns = [c.name for c in metadata.tables[table].columns]
+    low = lower or datetime(1, 1, 1)
+    params: tuple[str, str]
+    if target.driver == "sqlite":
+        params = (low.strftime(_TS_FORMAT), cutoff.strftime(_TS_FORMAT))
+    else:
+        params = (low.isoformat(sep=" "), cutoff.isoformat(sep=" "))
+    cur = con.cursor()
+    try:
+        if target.driver == "sqlite":
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cur.execute(_text_select(target.driver, table, columns, marked=False), params)
+        return cur.fetch_arrow_table() if target.driver == "sqlite" else cur.fetch_record_batch()
+    except OSError as exc:
+        if target.driver != "sqlite" or "Type mismatch" not in str(exc):
+            raise SourceError(f"cannot read {table} from the source: {str(exc).splitlines()[0]}") from exc
+        # a column is NULL throughout the first batch: read values prefixed, strip the prefix in Arrow
+        cur.execute(_text_select(target.driver, table, columns, marked=True), params)
+        marked = cur.fetch_arrow_table()
+        import pyarrow.compute as pc
+
+        return pa.table({name: pc.utf8_slice_codeunits(marked[name], 1) for name in marked.column_names})
+    except Exception as exc:  # noqa: BLE001
+        raise SourceError(f"cannot read {table} from the source: {str(exc).splitlines()[0]}") from exc
+
+
+def new_batch_id(source: str, entity: str, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now()).strftime("%Y%m%dT%H%M%S")
+    return f"{source}.{entity}.{stamp}.{uuid.uuid4().hex[:8]}"
+
+
+def watermark(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> datetime | None:
+    row = con.execute("select watermark from audit.watermarks where source = ? and entity = ?",
+                      [source, entity]).fetchone()
+    return row[0] if row else None
+
+
+def lower_bound(current: datetime | None, interval_start: datetime | None, overlap_minutes: int) -> datetime | None:
+    """Extract rows updated after this (None = everything): the watermark, or an earlier interval start
+    when backfilling, minus the overlap window for late commits."""
+    if current is None:
+        return None
+    low = min(current, interval_start) if interval_start is not None else current
+    return low - timedelta(minutes=overlap_minutes)
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, columns: list[str]) -> None:
+    """Create ``raw.<t>`` (all text + lineage) or add columns the source gained since."""
+    cols = ", ".join(f'"{c}" varchar' for c in columns)
+    con.execute(
+        f"create table if not exists raw.{raw_table} (_batch_id varchar not null, _source varchar not null, "
+        f"_source_row bigint not null, _extracted_at timestamp not null, {cols})"
+    )
+    existing = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ?",
+        [raw_table]).fetchall()}
+    for c in columns:
+        if c not in existing:
+            con.execute(f'alter table raw.{raw_table} add column "{c}" varchar')
+
+
+def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con: Any, target: SourceUri,
+                  table: str, *, interval_start: datetime | None, cutoff: datetime, run_id: str | None) -> str:
+    """Read one source table's changed rows into ``raw.crm__<table>`` as a new batch (one transaction)."""
+    if table not in SOURCE_TABLES:
+        raise SourceError(f"unknown source table {table!r}")
+    lower = lower_bound(watermark(con, CRM_SOURCE, table), interval_start, settings.ingest.overlap_minutes)
+    started = datetime.now()
+    batch_id = new_batch_id(CRM_SOURCE, table, started)
+    data = read_source_table(source_con, target, table, lower, cutoff, settings.ingest.fetch_batch_rows)
+    columns = [c.name for c in metadata.tables[table].columns]
+    raw_table = f"crm__{table}"
+    pk = PRIMARY_KEYS[table]
+    con.execute("begin transaction")
+    try:
+        ensure_raw_table(con, raw_table, columns)
+        con.register("_extract_src", data)
+        col_list = ", ".join(f'"{c}"' for c in columns)
+        con.execute(
+            f"insert into raw.{raw_table} (_batch_id, _source, _source_row, _extracted_at, {col_list}) "
+            f"select ?, ?, try_cast(\"{pk}\" as bigint), ?, {col_list} from _extract_src",
+            [batch_id, CRM_SOURCE, started],
+        )
+        con.unregister("_extract_src")
+        rows, max_ts = con.execute(
+            f"select count(*), max(try_cast(updated_at as timestamp)) from raw.{raw_table} where _batch_id = ?",
+            [batch_id]).fetchone()
+        con.execute(
+            """insert into audit.load_batches (batch_id, run_id, source, entity, source_kind, interval_start,
+               interval_end, started_at, rows_read, status, step, lower_bound, max_source_ts, staging_table)
+               values (?, ?, ?, ?, 'database', ?, ?, ?, ?, 'running', 'extracted', ?, ?, ?)""",
+            [batch_id, run_id, CRM_SOURCE, table, interval_start, cutoff, started, rows, lower, max_ts,
+             f"stg_crm__{table}"],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return batch_id
+
+
+def extract_crm(con: duckdb.DuckDBPyConnection, settings: Settings, *, interval_start: datetime | None,
+                cutoff: datetime, run_id: str | None = None,
+                tables: tuple[str, ...] = SOURCE_TABLES) -> list[str]:
+    """Extract every source table (parents first) as one batch each; returns the batch ids."""
+    batch_ids: list[str] = []
+    with source_connection(settings.source_url) as (source_con, target):
+        for table in tables:
+            batch_ids.append(extract_table(con, settings, source_con, target, table,
+                                           interval_start=interval_start, cutoff=cutoff, run_id=run_id))
+    return batch_ids

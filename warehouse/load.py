@@ -1,0 +1,470 @@
+"""Loading ``staging`` into the ``core`` star schema: dimensions (type 2 where history matters), facts.
+
+Both steps run in one transaction each over a set of batches (temp table ``_load_batches``):
+
+- :func:`load_dimensions`: ``dim_employee`` (type 1), ``dim_customer`` and ``dim_product`` (type 2 by
+  a gaps-and-islands merge of the stored versions with the staged ones, so a backfilled older version
+  lands in its place in history and existing surrogate keys survive), the code dimensions, the unknown
+  customer (key 0, guest sales), then re-points the facts of the customers/products whose history
+  changed to the version valid at their event time.
+- :func:`load_facts`: upserts the facts (a row is rewritten only when its content hash changed, so
+  re-running an interval leaves every core table identical), removes facts of soft-deleted source
+  rows, extends ``dim_date``, then closes the batches' accounting (rows read = loaded + quarantined,
+  checked), advances the CRM watermarks and marks file drops loaded - all in the same commit.
+
+Soft deletes: a deleted customer or product gets a closing type-2 version with ``is_deleted = true``
+(it stays current so late facts still resolve); facts of a deleted order, order line, ticket,
+interaction or payment are removed from ``core`` (the source row stays in ``raw``/``staging``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from warehouse.db import read_sql
+from warehouse.quarantine import quarantined_count
+from warehouse.settings import Settings
+
+UNKNOWN_CUSTOMER_ID = "unknown"
+CHANNELS = {"web": "Web shop", "store": "Store", "phone": "Phone", "marketplace": "Marketplace",
+            "wechat": "WeChat", "email": "E-mail", "visit": "Visit"}
+TICKET_TYPES = {"complaint": "Complaint", "inquiry": "Inquiry", "request": "Request", "follow_up": "Follow-up"}
+TICKET_STATUSES = {"open": "Open", "in_progress": "In progress", "resolved": "Resolved", "closed": "Closed"}
+
+
+@dataclass(frozen=True)
+class Scd2Spec:
+    table: str
+    key: str
+    business_id: str
+    sequence: str
+    tracked: tuple[str, ...]  # a change opens a new version
+    type1: tuple[str, ...]  # latest value written on every version
+
+
+CUSTOMER = Scd2Spec(
+    "core.dim_customer", "customer_key", "customer_id", "core.seq_customer_key",
+    tracked=("segment", "city", "region", "status", "sales_rep_id", "is_deleted"),
+    type1=("source", "name", "email", "phone", "acquisition_channel", "signup_date", "_src_id"),
+)
+PRODUCT = Scd2Spec(
+    "core.dim_product", "product_key", "product_id", "core.seq_product_key",
+    tracked=("unit_price", "category", "is_deleted"),
+    type1=("source", "name", "is_merchandise", "_src_id"),
+)
+
+
+def _set_load_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
+    con.execute("create or replace temp table _load_batches as select unnest(?::varchar[]) as batch_id",
+                [batch_ids])
+
+
+def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                            [schema, table]).fetchone()[0])
+
+
+def _hash_expr(columns: list[str] | tuple[str, ...], alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return f"md5(json_array({', '.join(prefix + c for c in columns)})::varchar)"
+
+
+# --- dimensions ------------------------------------------------------------------------------------
+
+def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) -> int:
+    """Merge the versions in temp table ``incoming`` into a type-2 dimension; returns keys affected.
+
+    Stored versions and incoming ones are ordered by their source ``_updated_at``; consecutive rows
+    with the same tracked attributes form one version (island). A version keeps the smallest stored
+    surrogate key of its island; new islands take the next key. The first version of a key is valid
+    from its source ``created_at``; each version ends where the next begins.
+    """
+    bid, key = spec.business_id, spec.key
+    tracked = ", ".join(spec.tracked)
+    con.execute(f"create or replace temp table _scd_aff as select distinct {bid} as id from {incoming}")
+    affected = int(con.execute("select count(*) from _scd_aff").fetchone()[0])
+    if not affected:
+        return 0
+    cols = [*spec.tracked, *spec.type1]
+    col_list = ", ".join(cols)
+    type1_latest = ", ".join(
+        f"arg_max({c}, (_updated_at, _is_new)) over (partition by {bid}) as {c}" for c in spec.type1)
+    con.execute(f"""
+        create or replace temp table _scd_runs as
+        with candidates as (
+            select {key}, {bid}, {col_list}, _created_at, _updated_at, _batch_id, 0 as _is_new
+            from {spec.table} where {bid} in (select id from _scd_aff)
+            union all
+            select null::bigint as {key}, {bid}, {col_list}, _created_at, _updated_at, _batch_id, 1 as _is_new
+            from {incoming}
+        ),
+        hashed as (
+            select {key}, {bid}, {tracked}, {type1_latest}, _created_at, _updated_at, _batch_id, _is_new,
+                   {_hash_expr(spec.tracked)} as _hash,
+                   min(_created_at) over (partition by {bid}) as _first_created
+            from candidates
+        ),
+        flagged as (
+            select *, case when lag(_hash) over w is distinct from _hash then 1 else 0 end as _starts
+            from hashed window w as (partition by {bid} order by _updated_at, _is_new, {key})
+        ),
+        islands as (
+            select *, sum(_starts) over (partition by {bid} order by _updated_at, _is_new, {key}
+                                         rows unbounded preceding) as _island
+            from flagged
+        ),
+        versions as (
+            select {bid}, _island, min({key}) as {key},
+                   {", ".join(f"any_value({c}) as {c}" for c in cols)},
+                   min(_updated_at) as _updated_at, min(_created_at) as _created_at,
+                   any_value(_first_created) as _first_created, any_value(_hash) as _hash,
+                   arg_min(_batch_id, (_is_new, _updated_at)) as _batch_id
+            from islands group by {bid}, _island
+        ),
+        final as (
+            select *,
+                   case when _island = 1 then least(_first_created, _updated_at) else _updated_at end as valid_from
+            from versions
+        )
+        select *, lead(valid_from) over (partition by {bid} order by valid_from) as valid_to
+        from final
+    """)
+    con.execute(f"delete from {spec.table} where {bid} in (select id from _scd_aff)")
+    con.execute(f"""
+        insert into {spec.table} by name
+        select coalesce({key}, nextval('{spec.sequence}')) as {key}, {bid}, {col_list},
+               valid_from, valid_to, valid_to is null as is_current, _created_at, _updated_at, _hash, _batch_id
+        from _scd_runs
+    """)
+    return affected
+
+
+def _load_employees(con: duckdb.DuckDBPyConnection) -> None:
+    if not _exists(con, "staging.stg_crm__employees"):
+        return
+    cols = ["employee_id", "name", "role", "team", "region", "hire_date", "is_deleted", "_src_id"]
+    con.execute(f"create or replace temp table _emp_new as {read_sql('core/dim_employee.sql')}")
+    con.execute(f"""
+        create or replace temp table _emp_changed as
+        select n.*, d.employee_key from _emp_new n left join core.dim_employee d using (employee_id)
+        where d.employee_key is null or {_hash_expr(cols, 'n')} <> {_hash_expr(cols, 'd')}
+    """)
+    con.execute("delete from core.dim_employee where employee_id in (select employee_id from _emp_changed)")
+    con.execute(f"""
+        insert into core.dim_employee by name
+        select coalesce(employee_key, nextval('core.seq_employee_key')) as employee_key, {", ".join(cols)},
+               _updated_at, _batch_id
+        from _emp_changed
+    """)
+
+
+def _seed_codes(con: duckdb.DuckDBPyConnection, table: str, prefix: str, sequence: str, names: dict[str, str],
+                seen_sql: list[str]) -> None:
+    """Seed a code dimension with its known codes (and key 0 = unknown), then add codes seen in staging."""
+    con.execute(f"insert into {table} select 0, 'unknown', 'Unknown' where not exists "
+                f"(select 1 from {table} where {prefix}_key = 0)")
+    con.execute("create or replace temp table _codes (code varchar, name varchar)")
+    con.executemany("insert into _codes values (?, ?)", list(names.items()))
+    for sql in seen_sql:
+        con.execute(f"insert into _codes select distinct code, null from ({sql}) where code is not null")
+    con.execute(f"""
+        insert into {table} ({prefix}_key, {prefix}_code, {prefix}_name)
+        select nextval('{sequence}'), code, coalesce(name, replace(upper(left(code, 1)) || substr(code, 2), '_', ' '))
+        from (select code, max(name) as name, min(rowid) as pos from _codes group by code) c
+        where code not in (select {prefix}_code from {table})
+        order by pos
+    """)
+
+
+def _load_code_dims(con: duckdb.DuckDBPyConnection) -> None:
+    batch = "_batch_id in (select batch_id from _load_batches)"
+    channel_sources = []
+    for table in ("stg_crm__orders", "stg_crm__service_tickets", "stg_crm__interactions"):
+        if _exists(con, f"staging.{table}"):
+            channel_sources.append(f"select channel as code from staging.{table} where {batch}")
+    if _exists(con, "staging.stg_files__sales_lines"):
+        channel_sources.append(f"select channel as code from staging.stg_files__sales_lines where {batch}")
+    _seed_codes(con, "core.dim_channel", "channel", "core.seq_channel_key", CHANNELS, channel_sources)
+    tickets = _exists(con, "staging.stg_crm__service_tickets")
+    _seed_codes(con, "core.dim_ticket_type", "ticket_type", "core.seq_ticket_type_key", TICKET_TYPES,
+                [f"select ticket_type as code from staging.stg_crm__service_tickets where {batch}"] if tickets else [])
+    _seed_codes(con, "core.dim_ticket_status", "ticket_status", "core.seq_ticket_status_key", TICKET_STATUSES,
+                [f"select status as code from staging.stg_crm__service_tickets where {batch}"] if tickets else [])
+
+
+def _ensure_unknown_customer(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"""
+        insert into core.dim_customer (customer_key, customer_id, source, name, valid_from, valid_to,
+                                       is_current, is_deleted)
+        select 0, '{UNKNOWN_CUSTOMER_ID}', 'unknown', 'Unknown customer (guest sales)',
+               timestamp '1900-01-01', null, true, false
+        where not exists (select 1 from core.dim_customer where customer_key = 0)
+    """)
+
+
+FACT_TIME = {
+    "core.fct_sales_line": ("sales_line_id", "order_ts"),
+    "core.fct_service_ticket": ("ticket_id", "opened_at"),
+    "core.fct_interaction": ("interaction_id", "occurred_at"),
+    "core.fct_payment": ("payment_id", "due_date::timestamp"),
+}
+
+
+def _version_lookup(dim: str, key: str, bid: str, alias: str, row: str, bid_expr: str, ts_expr: str) -> tuple[str, str]:
+    """(joins, key expression) resolving the dimension version valid at the row's event time; before the
+    first version the first one, a missing id the unknown member (0) for customers / NULL otherwise."""
+    joins = (f"asof left join {dim} {alias} on {bid_expr} = {alias}.{bid} and {ts_expr} >= {alias}.valid_from "
+             f"left join (select {bid}, arg_min({key}, valid_from) as {key} from {dim} group by {bid}) "
+             f"{alias}f on {alias}f.{bid} = {bid_expr}")
+    fallback = ", 0" if key == "customer_key" else ""
+    return joins, f"coalesce({alias}.{key}, {alias}f.{key}{fallback})"
+
+
+def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: str) -> None:
+    """Re-point facts of the ids in ``_scd_aff`` to the dimension version valid at their event time."""
+    for fact, (fid, ts) in FACT_TIME.items():
+        if key == "product_key" and fact != "core.fct_sales_line":
+            continue
+        joins, expr = _version_lookup(dim, key, bid, "d", "s", f"s.{bid}", f"s.{ts}")
+        extra = ""
+        if key == "product_key":
+            extra = ", (select is_merchandise from core.dim_product p where p.product_key = " \
+                    f"{expr}) as is_merchandise"
+        con.execute(f"""
+            create or replace temp table _rekey as
+            select s.{fid} as fid, {expr} as k {extra}
+            from {fact} s {joins} where s.{bid} in (select id from _scd_aff)
+        """)
+        set_extra = ", is_merchandise = r.is_merchandise" if key == "product_key" else ""
+        cond = "f.is_merchandise is distinct from r.is_merchandise" if key == "product_key" else "false"
+        con.execute(f"""
+            update {fact} f set {key} = r.k {set_extra} from _rekey r
+            where f.{fid} = r.fid and (f.{key} is distinct from r.k or {cond})
+        """)
+
+
+def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> None:
+    """Load every dimension from the batches' staged rows (caller's transaction)."""
+    _set_load_batches(con, batch_ids)
+    _ensure_unknown_customer(con)
+    _load_employees(con)
+    _load_code_dims(con)
+    params = {"non_merchandise_codes": [c.upper() for c in settings.mining.non_merchandise_codes]}
+    for spec, crm_sql, files_sql in ((CUSTOMER, "core/dim_customer__crm.sql", "core/dim_customer__files.sql"),
+                                     (PRODUCT, "core/dim_product__crm.sql", "core/dim_product__files.sql")):
+        staged_crm = "staging.stg_crm__customers" if spec is CUSTOMER else "staging.stg_crm__products"
+        parts = []
+        if _exists(con, staged_crm):
+            parts.append(f"select * from ({read_sql(crm_sql)})")
+        if _exists(con, "staging.stg_files__sales_lines"):
+            parts.append(f"select * from ({read_sql(files_sql)})")
+        if not parts:
+            continue
+        sql = " union all by name ".join(parts)
+        con.execute(f"create or replace temp table _dim_incoming as {sql}",
+                    params if "$non_merchandise_codes" in sql else None)
+        if merge_scd2(con, spec, "_dim_incoming"):
+            refresh_fact_keys(con, spec.table, spec.key, spec.business_id)
+    con.execute("update audit.load_batches set step = 'dims_loaded' where batch_id in "
+                "(select batch_id from _load_batches)")
+
+
+# --- facts -----------------------------------------------------------------------------------------
+
+def _upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: str,
+                 hash_exclude: tuple[str, ...] = ()) -> int:
+    """Write the rows of ``keyed_sql`` whose content changed; drop soft-deleted ones. Returns rows written."""
+    columns = [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'core' and table_name = ? "
+        "order by column_index", [fact.split(".")[1]]).fetchall()]
+    hashed = [c for c in columns if c not in ("_hash", "_batch_id", "_updated_at", *hash_exclude)
+              and not c.endswith("_key")]
+    con.execute(f"""
+        create or replace temp table _fact_new as
+        select *, {_hash_expr(hashed)} as _hash from ({keyed_sql})
+        qualify row_number() over (partition by {fid} order by _updated_at desc nulls last, _batch_id desc) = 1
+    """)
+    con.execute(f"""
+        create or replace temp table _fact_changed as
+        select n.* from _fact_new n
+        where not exists (select 1 from {fact} f where f.{fid} = n.{fid}
+                          and (f._hash = n._hash or f._updated_at > n._updated_at))
+    """)
+    con.execute(f"delete from {fact} where {fid} in (select {fid} from _fact_changed)")
+    written = con.execute(f"insert into {fact} by name select {', '.join(columns)} from _fact_changed "
+                          "where not is_deleted").fetchone()
+    return int(written[0]) if written else 0
+
+
+def _sales_lines(con: duckdb.DuckDBPyConnection) -> None:
+    parts = []
+    if _exists(con, "staging.stg_crm__order_lines") and _exists(con, "staging.stg_crm__orders"):
+        parts.append(f"select * from ({read_sql('core/fct_sales_line__crm.sql')})")
+    if _exists(con, "staging.stg_files__sales_lines"):
+        parts.append(f"select * from ({read_sql('core/fct_sales_line__files.sql')})")
+    if not parts:
+        return
+    con.execute(f"create or replace temp table _sl as {' union all by name '.join(parts)}")
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+                             "n.order_ts")
+    pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n", "n.product_id",
+                             "n.order_ts")
+    keyed = f"""
+        select n.*, {ck} as customer_key, {pk} as product_key,
+               (select is_merchandise from core.dim_product x where x.product_key = {pk}) as is_merchandise,
+               ch.channel_key, e.employee_key, year(n.order_ts) * 10000 + month(n.order_ts) * 100
+               + day(n.order_ts) as date_key
+        from _sl n {cj} {pj}
+        left join core.dim_channel ch on ch.channel_code = n.channel
+        left join core.dim_employee e on e._src_id = n.employee_src_id
+    """
+    _upsert_fact(con, "core.fct_sales_line", "sales_line_id", keyed)
+
+
+def _tickets(con: duckdb.DuckDBPyConnection) -> None:
+    if not _exists(con, "staging.stg_crm__service_tickets"):
+        return
+    con.execute(f"create or replace temp table _tk as {read_sql('core/fct_service_ticket.sql')}")
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+                             "n.opened_at")
+    keyed = f"""
+        select n.*, {ck} as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
+               ts.ticket_status_key, ch.channel_key,
+               year(n.opened_at) * 10000 + month(n.opened_at) * 100 + day(n.opened_at) as opened_date_key,
+               null::boolean as sla_breached
+        from _tk n {cj}
+        left join core.dim_employee e on e._src_id = n.employee_src_id
+        left join core.dim_ticket_type tt on tt.ticket_type_code = n.ticket_type
+        left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
+        left join core.dim_channel ch on ch.channel_code = n.channel
+    """
+    _upsert_fact(con, "core.fct_service_ticket", "ticket_id", keyed, hash_exclude=("sla_breached",))
+
+
+def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: datetime | None) -> None:
+    """SLA breach (first response over the SLA, or none yet and open longer) and days late of unpaid
+    payments depend on the as-of time: recomputed at each load's cut-off."""
+    as_of = "$as_of::timestamp"
+    params = {"as_of": cutoff or datetime.now()}
+    con.execute(f"""
+        update core.fct_service_ticket set sla_breached = new_value from (
+            select ticket_id as tid,
+                   date_diff('second', opened_at, coalesce(first_response_at, resolved_at, {as_of})) / 3600.0
+                       > {int(sla_hours)} as new_value
+            from core.fct_service_ticket
+            where sla_breached is null or (first_response_at is null and resolved_at is null)
+        ) r where ticket_id = r.tid and sla_breached is distinct from r.new_value
+    """, params)
+    con.execute(f"""
+        update core.fct_payment set days_late = new_value from (
+            select payment_id as pid,
+                   case when paid_at is not null then greatest(date_diff('day', due_date, paid_at::date), 0)
+                        when {as_of}::date > due_date then date_diff('day', due_date, {as_of}::date)
+                   end as new_value
+            from core.fct_payment where paid_at is null or days_late is null
+        ) r where payment_id = r.pid and days_late is distinct from r.new_value
+    """, params)
+
+
+def _interactions(con: duckdb.DuckDBPyConnection) -> None:
+    if not _exists(con, "staging.stg_crm__interactions"):
+        return
+    con.execute(f"create or replace temp table _it as {read_sql('core/fct_interaction.sql')}")
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+                             "n.occurred_at")
+    keyed = f"""
+        select n.*, {ck} as customer_key, e.employee_key, ch.channel_key,
+               year(n.occurred_at) * 10000 + month(n.occurred_at) * 100 + day(n.occurred_at) as date_key
+        from _it n {cj}
+        left join core.dim_employee e on e._src_id = n.employee_src_id
+        left join core.dim_channel ch on ch.channel_code = n.channel
+    """
+    _upsert_fact(con, "core.fct_interaction", "interaction_id", keyed)
+
+
+def _payments(con: duckdb.DuckDBPyConnection) -> None:
+    if not _exists(con, "staging.stg_crm__payments"):
+        return
+    con.execute(f"create or replace temp table _pm as {read_sql('core/fct_payment.sql')}")
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+                             "n.due_date::timestamp")
+    keyed = f"select n.*, {ck} as customer_key, null::integer as days_late from _pm n {cj}"
+    _upsert_fact(con, "core.fct_payment", "payment_id", keyed, hash_exclude=("days_late",))
+
+
+def extend_dim_date(con: duckdb.DuckDBPyConnection) -> None:
+    """Cover every whole year that any fact's date falls in (idempotent)."""
+    bounds = con.execute("""
+        select min(d), max(d) from (
+            select min(order_ts)::date as d from core.fct_sales_line union all
+            select max(order_ts)::date from core.fct_sales_line union all
+            select min(opened_at)::date from core.fct_service_ticket union all
+            select max(opened_at)::date from core.fct_service_ticket union all
+            select min(occurred_at)::date from core.fct_interaction union all
+            select max(occurred_at)::date from core.fct_interaction union all
+            select min(due_date) from core.fct_payment union all
+            select max(due_date) from core.fct_payment)
+    """).fetchone()
+    if bounds[0] is None:
+        return
+    con.execute("""
+        insert into core.dim_date
+        select (year(d) * 10000 + month(d) * 100 + day(d))::integer, d::date, year(d), quarter(d), month(d),
+               monthname(d), weekofyear(d), isodow(d), isodow(d) >= 6
+        from (select unnest(generate_series(make_date(year(?::date), 1, 1)::timestamp,
+                                            make_date(year(?::date), 12, 31)::timestamp,
+                                            interval 1 day)) as d)
+        where (year(d) * 10000 + month(d) * 100 + day(d))::integer not in (select date_key from core.dim_date)
+    """, [bounds[0], bounds[1]])
+
+
+def close_batches(con: duckdb.DuckDBPyConnection) -> None:
+    """Final accounting of the batches in ``_load_batches``; advance watermarks; mark files loaded."""
+    rows = con.execute(
+        "select batch_id, source, entity, staging_table, rows_read, max_source_ts, file_sha256, source_kind "
+        "from audit.load_batches where batch_id in (select batch_id from _load_batches) and status = 'running'"
+    ).fetchall()
+    for batch_id, source, entity, staging_table, rows_read, max_ts, sha, kind in rows:
+        loaded = 0
+        if _exists(con, f"staging.{staging_table}"):
+            loaded = int(con.execute(f"select count(*) from staging.{staging_table} where _batch_id = ?",
+                                     [batch_id]).fetchone()[0])
+        quarantined = quarantined_count(con, staging_table, batch_id)
+        if loaded + quarantined != rows_read:
+            raise AssertionError(
+                f"batch {batch_id}: rows read {rows_read} != loaded {loaded} + quarantined {quarantined}")
+        con.execute(
+            "update audit.load_batches set rows_loaded = ?, rows_quarantined = ?, status = 'succeeded', "
+            "step = 'loaded', finished_at = ? where batch_id = ?",
+            [loaded, quarantined, datetime.now(), batch_id])
+        if kind == "database" and max_ts is not None:
+            con.execute("""
+                insert into audit.watermarks (source, entity, watermark, batch_id, advanced_at)
+                values (?, ?, ?, ?, ?)
+                on conflict (source, entity) do update set
+                    watermark = greatest(audit.watermarks.watermark, excluded.watermark),
+                    batch_id = case when excluded.watermark > audit.watermarks.watermark
+                                    then excluded.batch_id else audit.watermarks.batch_id end,
+                    advanced_at = excluded.advanced_at
+            """, [source, entity, max_ts, batch_id, datetime.now()])
+        if sha:
+            con.execute("update audit.file_registry set status = 'loaded' where sha256 = ?", [sha])
+
+
+def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str],
+                  cutoff: datetime | None) -> None:
+    """Load every fact from the batches' staged rows and close the batches (caller's transaction)."""
+    _set_load_batches(con, batch_ids)
+    _sales_lines(con)
+    _tickets(con)
+    _interactions(con)
+    _payments(con)
+    # file-only loads have no cut-off and touch no tickets or payments: open items keep their as-of
+    if cutoff is not None:
+        refresh_open_items(con, settings.validation.first_response_sla_hours, cutoff)
+    extend_dim_date(con)
+    close_batches(con)

@@ -1,0 +1,138 @@
+"""Staging: ``raw`` -> ``staging.stg_<source>__<entity>`` (typed with TRY_CAST, trimmed, ``_raw`` kept).
+
+Staging keeps the source's column names (dbt style: rename-free, cast and trim only) so validation
+suites and quarantine speak the source's language; every row carries ``_batch_id``, ``_source_row``,
+``_source`` and ``_raw`` (the JSON text of the raw record). A value that does not parse becomes NULL;
+validation quarantines the row because ``_raw`` still holds the text.
+
+De-duplication by business key (latest ``updated_at`` wins) across batches of the CRM tables: staging
+a batch removes the older versions of its keys that belong to batches already loaded, so between runs a
+staging table holds one current row per key. Rows inside one file drop are never de-duplicated here:
+validation's "business key unique" rule quarantines repeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from warehouse.db import read_sql
+from warehouse.demo.schema import PRIMARY_KEYS, metadata
+from warehouse.errors import CrmwhError
+from warehouse.profiles import load_profile
+from warehouse.quarantine import checked_identifier
+from warehouse.settings import Settings
+
+RAW_LINEAGE = ("_batch_id", "_source", "_source_row", "_extracted_at")
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    batch_id: str
+    source: str
+    entity: str
+    source_kind: str
+    staging_table: str
+    profile: str | None
+    status: str
+
+
+def batch_info(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> list[BatchInfo]:
+    """The audit rows of these batches (in the given order); unknown ids are an error."""
+    if not batch_ids:
+        return []
+    rows = con.execute(
+        "select batch_id, source, entity, source_kind, staging_table, profile, status "
+        "from audit.load_batches where batch_id in (select unnest(?))", [batch_ids]).fetchall()
+    found = {r[0]: BatchInfo(*r) for r in rows}
+    missing = [b for b in batch_ids if b not in found]
+    if missing:
+        raise CrmwhError(f"unknown batch id(s): {', '.join(missing)}")
+    return [found[b] for b in batch_ids]
+
+
+def raw_record_sql(con: duckdb.DuckDBPyConnection, raw_table: str) -> str:
+    """JSON text of a raw row's source columns, keyed by the source's column names."""
+    cols = [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ? "
+        "order by column_index", [raw_table]).fetchall() if r[0] not in RAW_LINEAGE]
+    pairs = ", ".join(f"'{c}', \"{c}\"" for c in cols)
+    return f"json_object({pairs})::varchar"
+
+
+def crm_staging_sql(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str) -> str:
+    sql = read_sql(f"staging/stg_crm__{checked_identifier(entity)}.sql")
+    fold = "upper" if settings.ingest.crm_codes_case_insensitive else ""
+    return sql.replace("{raw_record}", raw_record_sql(con, f"crm__{entity}")).replace("{fold_code}", fold)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [schema, table]).fetchone()[0])
+
+
+def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
+                   params: dict | None = None) -> None:
+    if not _table_exists(con, "staging", table):
+        con.execute(f"create table staging.{table} as select * from ({select_sql}) limit 0", params or {})
+    con.execute(f"delete from staging.{table} where _batch_id in (select batch_id from _stage_batches)")
+    con.execute(f"insert into staging.{table} by name select * from ({select_sql})", params or {})
+
+
+def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str, batch_ids: list[str]) -> None:
+    """Stage the CRM batches of one entity and drop the versions they supersede (caller's transaction)."""
+    table = f"stg_crm__{entity}"
+    key = PRIMARY_KEYS[entity]
+    assert entity in metadata.tables
+    con.execute("create or replace temp table _stage_batches as select unnest(?::varchar[]) as batch_id",
+                [batch_ids])
+    _write_staging(con, table, crm_staging_sql(con, settings, entity))
+    # latest updated_at per business key wins: drop older versions from batches already loaded
+    con.execute(
+        f"""delete from staging.{table} s
+            where s._batch_id not in (select batch_id from _stage_batches)
+              and s._batch_id in (select batch_id from audit.load_batches where status = 'succeeded')
+              and exists (select 1 from staging.{table} n
+                          where n._batch_id in (select batch_id from _stage_batches)
+                            and n.{key} = s.{key} and n.updated_at >= s.updated_at)"""
+    )
+
+
+def stage_file_batch(con: duckdb.DuckDBPyConnection, settings: Settings, batch: BatchInfo) -> None:
+    """Stage one file-drop batch with its source profile's rules (caller's transaction)."""
+    profile = load_profile(batch.profile or settings.ingest.default_file_profile)
+    con.execute("create or replace temp table _stage_batches as select ?::varchar as batch_id", [batch.batch_id])
+    params = {
+        "customer_id_strip": profile.customer_id_strip or "$^",
+        "timestamp_formats": list(profile.timestamp_formats),
+        "fold_codes": profile.case_insensitive_codes,
+        "default_currency": profile.default_currency,
+        "default_channel": profile.default_channel,
+        "cancel_prefix": profile.cancel_prefix,
+    }
+    _write_staging(con, "stg_files__sales_lines", read_sql("staging/stg_files__sales_lines.sql"), params)
+
+
+def stage_batches(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> list[str]:
+    """Stage every batch still to be staged, in one transaction; returns the staged batch ids."""
+    infos = [b for b in batch_info(con, batch_ids) if b.status == "running"]
+    con.execute("begin transaction")
+    try:
+        by_entity: dict[str, list[str]] = {}
+        for b in infos:
+            if b.source_kind == "database":
+                by_entity.setdefault(b.entity, []).append(b.batch_id)
+            else:
+                stage_file_batch(con, settings, b)
+        for entity, ids in by_entity.items():
+            stage_crm_entity(con, settings, entity, ids)
+        staged = [b.batch_id for b in infos]
+        con.execute("update audit.load_batches set step = 'staged' where batch_id in (select unnest(?))",
+                    [staged or [""]])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return staged
