@@ -190,7 +190,8 @@ def snapshot_dates(as_of: dt.date, settings: Settings) -> dict[str, list[dt.date
 
 def default_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
     """The day after the last sale in core (data strictly before it is complete)."""
-    row = con.execute("select max(order_ts)::date from core.fct_sales_line").fetchone()
+    rows = con.execute("select max(order_ts)::date from core.fct_sales_line").fetchall()
+    row = rows[0] if rows else None
     if row is None or row[0] is None:
         raise ChurnInputError("core.fct_sales_line has no rows: nothing to compute churn features from")
     return row[0] + dt.timedelta(days=1)

@@ -1,0 +1,131 @@
+"""run_churn on a small synthetic warehouse: tables, idempotence, comments, no personal data, offers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse.churn import COLUMN_COMMENTS, ChurnInputError, run_churn, snapshot_dates
+from warehouse.churn_synth import create_core_tables, synthesize_core
+from warehouse.settings import Settings, load_settings
+
+AS_OF = dt.date(2026, 1, 1)
+TABLES = ("analytics.customer_features", "analytics.churn_scores", "analytics.customer_segments",
+          "analytics.model_card", "marts.customer_retention", "marts.cohort_retention", "marts.churn_by_segment")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, Settings]:
+    path = tmp_path_factory.mktemp("churn") / "crm.duckdb"
+    con = duckdb.connect(str(path))
+    for schema in ("analytics", "marts"):
+        con.execute(f"create schema if not exists {schema}")
+    synthesize_core(con, n_customers=600, seed=5)
+    settings = load_settings(environ={}, data_dir=str(path.parent))
+    con.execute("""create table marts.cross_sell_recommendations as
+        select 'C000001' as customer_id, 1 as recommendation_rank, 'P00002' as product_id,
+               'Teapot' as product_name, 0.4 as score, 'bought Cups: 40% of such baskets also hold Teapot' as reason
+        union all select 'C000001', 2, 'P00003', 'Saucer', 0.3, 'second'""")
+    first = run_churn(con, settings, AS_OF)
+    yield con, settings, first
+    con.close()
+
+
+def test_every_table_written(warehouse) -> None:
+    con, _, counts = warehouse
+    assert set(counts) == set(TABLES)
+    for table in TABLES:
+        n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+        assert n == counts[table] and n > 0, table
+
+
+def test_rerun_is_idempotent(warehouse) -> None:
+    con, settings, first = warehouse
+    before = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for t in TABLES}
+    scores_before = con.execute("select customer_id, as_of, risk_score, reasons from analytics.churn_scores "
+                                "order by all").fetchall()
+    again = run_churn(con, settings, AS_OF)
+    assert again == first
+    assert {t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for t in TABLES} == before
+    assert con.execute("select customer_id, as_of, risk_score, reasons from analytics.churn_scores "
+                       "order by all").fetchall() == scores_before
+    dupes = con.execute("select count(*) from (select customer_id, as_of from analytics.customer_features "
+                        "group by all having count(*) > 1)").fetchall()[0][0]
+    assert dupes == 0
+
+
+def test_model_card_out_of_time(warehouse) -> None:
+    con, settings, _ = warehouse
+    card = con.sql("select * from analytics.model_card").pl().to_dicts()
+    assert len(card) == 1
+    row = card[0]
+    dates = snapshot_dates(AS_OF, settings)
+    assert row["status"] == "trained"
+    assert row["test_as_of"] == dates["test"][0] == AS_OF - dt.timedelta(days=settings.churn.horizon_days)
+    assert row["train_as_of_last"] + dt.timedelta(days=settings.churn.horizon_days) <= row["test_as_of"]
+    assert row["train_snapshots"] == settings.churn.train_snapshots
+    assert row["roc_auc"] > 0.7 and 0 < row["brier"] < 0.25 and row["top_decile_lift"] > 1
+    assert row["train_rows"] > 0 and row["test_rows"] > 0 and len(row["features"]) > 10
+
+
+def test_comments_on_every_column(warehouse) -> None:
+    con, _, _ = warehouse
+    for table in TABLES:
+        schema, name = table.split(".")
+        assert con.execute("select comment from duckdb_tables() where schema_name = ? and table_name = ?",
+                           [schema, name]).fetchall()[0][0].startswith("grain:")
+        missing = con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+            "and (comment is null or comment = '')", [schema, name]).fetchall()
+        assert missing == [], f"{table} columns without comment: {missing}"
+        assert set(COLUMN_COMMENTS[table]) >= {c[0] for c in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
+            [schema, name]).fetchall()}
+
+
+def test_marts_hold_no_personal_data(warehouse) -> None:
+    con, _, _ = warehouse
+    cols = {r[0] for r in con.execute("select column_name from duckdb_columns() where schema_name = 'marts' "
+                                      "and table_name in ('customer_retention', 'cohort_retention', "
+                                      "'churn_by_segment')").fetchall()}
+    assert not cols & {"name", "email", "phone", "customer_name"}
+    values = con.execute("select count(*) from marts.customer_retention where "
+                         "concat_ws(' ', reasons, recommended_action) like '%@%'").fetchall()[0][0]
+    assert values == 0
+
+
+def test_retention_mart_content(warehouse) -> None:
+    con, settings, _ = warehouse
+    rows = con.sql("select * from marts.customer_retention").pl()
+    assert rows["customer_id"].n_unique() == rows.height
+    assert set(rows["risk_band"].unique().to_list()) <= {"low", "medium", "high"}
+    assert rows.filter(rows["risk_band"] == "high")["reason_1"].null_count() == 0
+    offer = rows.filter(rows["customer_id"] == "C000001").to_dicts()[0]
+    assert offer["retention_offer"] == "Teapot" and offer["retention_offer_reason"].startswith("bought Cups")
+    assert rows["sales_rep_id"].null_count() < rows.height
+    assert set(rows["lifecycle_stage"].unique().to_list()) <= {"exploration", "formation", "stability", "decline"}
+
+
+def test_churn_by_segment_consistent(warehouse) -> None:
+    con, settings, _ = warehouse
+    bad = con.execute("""
+        select count(*) from marts.churn_by_segment as s
+        join marts.churn_by_segment as a on a.month = s.month and a.dimension = 'all'
+        group by s.month, s.dimension, a.customers_active
+        having sum(s.customers_active) != a.customers_active""").fetchall()
+    assert bad == []
+    months = [r[0] for r in con.execute("select distinct month from marts.churn_by_segment order by 1").fetchall()]
+    assert len(months) == settings.churn.history_months
+    assert all(m.day == 1 and m + dt.timedelta(days=settings.churn.horizon_days) <= AS_OF for m in months)
+
+
+def test_missing_core_tables_is_a_clear_error(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    with pytest.raises(ChurnInputError, match="core.fct_sales_line"):
+        run_churn(con, load_settings(environ={}, data_dir=str(tmp_path)), AS_OF)
+    create_core_tables(con)
+    with pytest.raises(ChurnInputError, match="no rows"):
+        run_churn(con, load_settings(environ={}, data_dir=str(tmp_path)))
