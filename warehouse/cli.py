@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.airflow_cmd",
     "warehouse.commands.publish_cmd",
     "warehouse.commands.mine_cmd",
+    "warehouse.commands.churn_cmd",
+    "warehouse.commands.ingest_cmd",
 )
 
 

@@ -155,12 +155,13 @@ def _validate_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: 
         if not (EXPECTATIONS_DIR / f"{table}.json").is_file():
             log.info("no expectation suite for %s: batch %s not validated", table, info.batch_id)
             continue
-        with transaction(con):
-            outcome = validate_staged(con, settings, table, info.batch_id)
-            quarantined = quarantined_count(con, table, info.batch_id)
-            warnings = int(getattr(outcome, "warnings", 0) or 0)
-            con.execute("update audit.load_batches set rows_quarantined = ?, warnings = ?, step = 'validated' "
-                        "where batch_id = ?", [quarantined, warnings, info.batch_id])
+        # validate_staged commits its own transaction (quarantine moves + results); the batch's final
+        # accounting is recomputed from the tables when its facts commit (warehouse.load.close_batches)
+        outcome = validate_staged(con, settings, table, info.batch_id)
+        quarantined = quarantined_count(con, table, info.batch_id)
+        warnings = int(getattr(outcome, "warnings", 0) or 0)
+        con.execute("update audit.load_batches set rows_quarantined = ?, warnings = ?, step = 'validated' "
+                    "where batch_id = ?", [quarantined, warnings, info.batch_id])
         summary["validated"] += 1
         summary["rows_quarantined"] += quarantined
         summary["warnings"] += warnings

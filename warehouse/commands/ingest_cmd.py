@@ -1,0 +1,103 @@
+"""``crmwh ingest PATH``, ``crmwh run`` and ``crmwh status``: loading the warehouse from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any
+
+from warehouse.settings import Settings, get_settings
+
+STATUS_COLUMNS = ("batch_id", "run_id", "source", "entity", "status", "step", "rows_read", "rows_loaded",
+                  "rows_quarantined", "warnings", "started_at", "finished_at", "file_name", "error")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    ingest = subparsers.add_parser("ingest", help="register and load one file drop (CSV, XLSX, Parquet)")
+    ingest.add_argument("path", help="the file; copied into the landing folder if it is elsewhere")
+    ingest.add_argument("--profile", help="source profile (default: matched by the file's columns)")
+    ingest.set_defaults(handler=_ingest)
+
+    run = subparsers.add_parser("run", help="extract, stage, validate and load (CRM database + landing folder)")
+    run.add_argument("--start", help="data interval start (YYYY-MM-DD): backfill from here")
+    run.add_argument("--end", help="data interval end = extraction cut-off (default: now)")
+    run.add_argument("--no-files", action="store_true", help="skip the landing folder")
+    run.add_argument("--no-crm", action="store_true", help="skip the CRM database")
+    run.set_defaults(handler=_run)
+
+    status = subparsers.add_parser("status", help="last batches, row accounting and failures")
+    status.add_argument("--json", action="store_true", help="one JSON object per batch")
+    status.add_argument("--limit", type=int, default=20, help="number of batches (default 20)")
+    status.set_defaults(handler=_status)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from warehouse.files import ingest_file
+
+    result = ingest_file(get_settings(), args.path, args.profile)
+    if result.status == "duplicate":
+        print(f"{result.file_name}: same content already registered (batch {result.batch_id}); nothing loaded")
+        return 0
+    print(f"{result.file_name} [{result.profile}] batch {result.batch_id}: {result.status}; "
+          f"read {result.rows_read}, loaded {result.rows_loaded}, quarantined {result.rows_quarantined}, "
+          f"warnings {result.warnings}")
+    return 0 if result.status == "succeeded" else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from warehouse.pipeline import Interval, run
+
+    interval = Interval.parse(args.start, args.end)
+    summary = run(get_settings(), interval, include_crm=not args.no_crm, include_files=not args.no_files)
+    print(f"run {summary.run_id}: {len(summary.batch_ids)} batch(es); read {summary.rows_read}, "
+          f"loaded {summary.rows_loaded}, quarantined {summary.rows_quarantined}, "
+          f"warnings {summary.warnings}, rejected files {len(summary.rejected)}")
+    return 0
+
+
+def recent_batches(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
+    """The last ``limit`` batches from ``audit.load_batches`` (newest first)."""
+    from warehouse.db import warehouse_reader
+
+    if not settings.warehouse_path.exists():
+        return []
+    with warehouse_reader(settings) as con:
+        exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
+                             "and table_name = 'load_batches'").fetchone()[0]
+        if not exists:
+            return []
+        columns = {r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'audit' "
+            "and table_name = 'load_batches'").fetchall()}
+        wanted = [c if c in columns else f"null as {c}" for c in STATUS_COLUMNS]
+        rows = con.execute(f"select {', '.join(wanted)} from audit.load_batches "
+                           "order by started_at desc, batch_id desc limit ?", [limit]).fetchall()
+    return [dict(zip(STATUS_COLUMNS, r, strict=True)) for r in rows]
+
+
+def _status(args: argparse.Namespace) -> int:
+    batches = recent_batches(get_settings(), args.limit)
+    if args.json:
+        def default(value: Any) -> str:
+            return value.isoformat() if isinstance(value, datetime) else str(value)
+        for b in batches:
+            print(json.dumps(b, default=default))
+        return 0
+    if not batches:
+        print("no batches loaded yet (run `crmwh run` or `crmwh ingest PATH`)")
+        return 0
+    print(f"{'started':19}  {'source':22} {'entity':16} {'status':10} {'read':>9} {'loaded':>9} "
+          f"{'quarant.':>8} {'warn':>4}")
+    for b in batches:
+        started = b["started_at"].strftime("%Y-%m-%d %H:%M:%S") if b["started_at"] else ""
+        print(f"{started:19}  {b['source'][:22]:22} {b['entity'][:16]:16} {b['status']:10} "
+              f"{b['rows_read']:>9} {b['rows_loaded']:>9} {b['rows_quarantined']:>8} {b['warnings']:>4}")
+        if b["error"]:
+            print(f"{'':21}error: {b['error']}")
+    failed = sum(1 for b in batches if b["status"] in ("failed", "rejected"))
+    read = sum(b["rows_read"] for b in batches)
+    accounted = sum(b["rows_loaded"] + b["rows_quarantined"] for b in batches if b["status"] == "succeeded")
+    print(f"{len(batches)} batch(es): {failed} failed or rejected; rows read {read}, "
+          f"accounted in succeeded batches {accounted}; warnings {sum(b['warnings'] for b in batches)}")
+    return 0
