@@ -32,9 +32,10 @@ import duckdb
 
 from warehouse.errors import CriticalValidationError, RejectedBatchError
 from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from
-from warehouse.settings import EXPECTATIONS_DIR, Settings
+from warehouse.settings import EXPECTATIONS_DIR, SQL_DIR, Settings
 
 log = logging.getLogger(__name__)
+VALIDATION_DDL = SQL_DIR / "ddl" / "020_validation.sql"
 SEVERITIES = ("error", "warning", "critical")
 CHECK_TABLE = "_validation_check"
 RAW_PREFIX = "_raw__"
@@ -608,12 +609,17 @@ def _great_expectations(con: duckdb.DuckDBPyConnection, settings: Settings, suit
          "errors": report.errors, "data_docs": str(report.docs_index) if report.docs_index else None}))
 
 
+def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """True inside an explicit transaction (two statements then share one transaction id)."""
+    first = con.execute("select txid_current()").fetchone()[0]
+    return con.execute("select txid_current()").fetchone()[0] == first
+
+
 def _begin(con: duckdb.DuckDBPyConnection) -> bool:
     """Start a transaction unless the caller already holds one; True when we own it."""
-    try:
-        con.execute("begin transaction")
-    except duckdb.TransactionException:
+    if in_transaction(con):
         return False
+    con.execute("begin transaction")
     return True
 
 
@@ -629,10 +635,10 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
     suite = load_suite(table)
     own = _begin(con)
     try:
-        for schema in ("audit", "quarantine"):
-            con.execute(f"create schema if not exists {schema}")
-        from warehouse.db import DDL_DIR
-        con.execute((DDL_DIR / "020_validation.sql").read_text(encoding="utf-8"))
+        if not _table_exists(con, "audit.validation_results"):  # normally made by warehouse.db.migrate
+            for schema in ("audit", "quarantine"):
+                con.execute(f"create schema if not exists {schema}")
+            con.execute(VALIDATION_DDL.read_text(encoding="utf-8"))
         ensure_quarantine_table(con, table)
         columns = build_check_relation(con, suite, batch_id)
         ev = evaluate(con, settings, suite, batch_id, columns)
@@ -641,16 +647,29 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
             _great_expectations(con, settings, suite, batch_id, ev)
         warnings = sum(1 for r in ev.results if not r.success and r.severity == "warning")
         moved = 0
-        if not critical and ev.row_rules:
-            moved = quarantine_from(con, table, batch_id, _quarantine_sql(ev.row_rules, set(columns)))
-        _record(con, table, batch_id, ev.rows_checked, ev.results)
+        if not critical:
+            if ev.row_rules:
+                moved = quarantine_from(con, table, batch_id, _quarantine_sql(ev.row_rules, set(columns)))
+            _record(con, table, batch_id, ev.rows_checked, ev.results)
         con.execute(f"drop table if exists {CHECK_TABLE}")
         if own:
-            con.execute("commit")
+            con.execute("commit" if not critical else "rollback")
     except BaseException:
         if own:
             con.execute("rollback")
         raise
+    if critical:
+        # The batch is refused and the caller will roll its transaction back: the results that explain
+        # why are written through a second connection to the same database, committed on their own.
+        side = con.cursor()
+        try:
+            side.execute("begin transaction")
+            _record(side, table, batch_id, ev.rows_checked, ev.results)
+            side.execute("commit")
+        except duckdb.Error as exc:  # e.g. the results table was created in the caller's open transaction
+            log.warning("could not record the failed validation of %s %s: %s", table, batch_id, exc)
+        finally:
+            side.close()
     outcome = ValidationOutcome(table, batch_id, ev.rows_checked, moved, warnings, critical, ev.results)
     if critical:
         details = "; ".join(

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 from validation_support import ORDER_LINE_TYPES, TICKET_TYPES, good_line, good_ticket, stage
 
+from warehouse.db import migrate
 from warehouse.errors import CriticalValidationError
 from warehouse.validation import load_suite, validate_staged
 
@@ -21,7 +22,7 @@ def settings(settings):
 @pytest.fixture
 def con(tmp_path):
     c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    c.execute("create schema staging")
+    migrate(c)
     c.execute("create table staging.stg_crm__products as select 'P001' as product_code, 1 as _source_row")
     c.execute("create table staging.stg_crm__customers as select 1::bigint as customer_id")
     c.execute("create table staging.stg_crm__employees as select 7::bigint as employee_id")
@@ -106,10 +107,12 @@ def test_critical_totals_failure_raises_and_moves_nothing(con, settings):
     con.execute("create table staging.stg_crm__orders as select 100::bigint as order_id, 99.00::decimal(18,2) "
                 "as order_total, 1 as _source_row")
     stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(1), good_line(2), good_line(3, quantity="0")])
+    con.execute("begin transaction")  # the pipeline validates inside its own transaction and rolls back
     with pytest.raises(CriticalValidationError, match="line_amounts_reconcile_with_order_totals"):
         validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    con.execute("rollback")
     assert con.execute("select count(*) from staging.stg_crm__order_lines").fetchone()[0] == 3
-    assert con.execute("select count(*) from quarantine.stg_crm__order_lines").fetchone()[0] == 0
+    assert con.execute("select count(*) from duckdb_tables() where schema_name = 'quarantine'").fetchone()[0] == 0
     row = con.execute("select success from audit.validation_results "
                       "where rule = 'line_amounts_reconcile_with_order_totals'").fetchone()
     assert row == (False,)
