@@ -1,0 +1,51 @@
+"""``crmwh churn``: churn features, risk scores, segments and the retention marts of the warehouse.
+
+``crmwh churn [--as-of YYYY-MM-DD]`` computes the point-in-time features for the scoring date and
+the model's snapshot dates, trains and tests the risk model out of time, and writes the
+analytics.* churn tables and marts.customer_retention, marts.cohort_retention and
+marts.churn_by_segment. The default as-of date is the day after the latest sale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from warehouse.errors import CrmwhError
+from warehouse.settings import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "churn", help="churn features, risk scores, segments and retention marts of the warehouse",
+        description=__doc__.split("\n\n")[1] if __doc__ else None)
+    parser.add_argument("--as-of", default=None, help="scoring date YYYY-MM-DD (default: day after the latest sale)")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from warehouse.churn import run_churn
+    from warehouse.db import warehouse_writer
+
+    settings = get_settings()
+    as_of = None
+    if args.as_of:
+        try:
+            as_of = dt.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise CrmwhError(f"--as-of must be a date YYYY-MM-DD, not {args.as_of!r}") from None
+    if settings.warehouse_path is None or not Path(settings.warehouse_path).exists():
+        raise CrmwhError(f"no warehouse at {settings.warehouse_path}: load data first")
+    with warehouse_writer(settings) as con:
+        counts = run_churn(con, settings, as_of)
+        card = con.execute("select as_of, status, roc_auc, pr_auc, test_as_of from analytics.model_card "
+                           "order by trained_at desc limit 1").fetchall()
+    for table, n in counts.items():
+        print(f"{table}: {n} rows")
+    if card:
+        as_of_date, status, auc, pr_auc, test_as_of = card[0]
+        metrics = f"out-of-time ROC AUC {auc:.3f}, PR AUC {pr_auc:.3f} (test {test_as_of})" if auc is not None \
+            else "no out-of-time metrics"
+        print(f"churn as of {as_of_date}: model {status}; {metrics}")
+    return 0
