@@ -112,6 +112,8 @@ TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "grain: one row per rule per scope (segment, window); cross-sell rules with readable item names",
         {**SCOPE_DOCS, **RULE_METRIC_DOCS,
          "rule_key": "rule_id|segment_dimension|segment_value|window_name: unique per row",
+         "engine": "engine that mined the itemsets: mlxtend or spark",
+         "min_count": "least basket count an itemset needed in this scope (exact, inclusive)",
          "antecedent_names": "readable names of the antecedent items",
          "consequent_names": "readable names of the consequent items",
          "rule_text": "the rule in words: names of antecedent => names of consequent"},
