@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.publish_cmd",
     "warehouse.commands.mine_cmd",
     "warehouse.commands.churn_cmd",
+    "warehouse.commands.ingest_cmd",
 )
 
 
