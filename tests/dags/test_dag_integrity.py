@@ -20,7 +20,8 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory):
     os.environ.setdefault("AIRFLOW_HOME", str(home))
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS_DIR), include_examples=False)
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    return DagBag(dag_folder=str(DAGS_DIR))
 
 
 def test_there_are_dag_files() -> None:

@@ -1,0 +1,32 @@
+"""Airflow Assets of the warehouse, declared once: ``crm_ingest`` emits them, ``crm_analytics`` is
+scheduled on them. Pure declarations (no I/O), safe to import while a DAG file is parsed."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+ASSET_URI_PREFIX = "crmwh://warehouse/"
+
+
+def core_asset(table: str) -> Asset:
+    """The Asset of ``core.<table>`` in the working warehouse."""
+    return Asset(name=f"core.{table}", uri=f"{ASSET_URI_PREFIX}core/{table}", group="crmwh_core")
+
+
+CORE_DIMENSIONS: tuple[str, ...] = (
+    "dim_date", "dim_customer", "dim_product", "dim_employee", "dim_channel", "dim_ticket_type",
+    "dim_ticket_status",
+)
+CORE_FACTS: tuple[str, ...] = ("fct_sales_line", "fct_service_ticket", "fct_interaction", "fct_payment")
+
+DIMENSION_ASSETS: dict[str, Asset] = {t: core_asset(t) for t in CORE_DIMENSIONS}
+FACT_ASSETS: dict[str, Asset] = {t: core_asset(t) for t in CORE_FACTS}
+CORE_ASSETS: dict[str, Asset] = {**DIMENSION_ASSETS, **FACT_ASSETS}
+
+# What analytics waits for: the facts are written last, after every dimension of the same run.
+FCT_SALES_LINE = FACT_ASSETS["fct_sales_line"]
+FCT_SERVICE_TICKET = FACT_ASSETS["fct_service_ticket"]
+FCT_INTERACTION = FACT_ASSETS["fct_interaction"]
+FCT_PAYMENT = FACT_ASSETS["fct_payment"]
+DIM_CUSTOMER = DIMENSION_ASSETS["dim_customer"]
+DIM_PRODUCT = DIMENSION_ASSETS["dim_product"]
