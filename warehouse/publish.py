@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from warehouse.errors import CriticalValidationError, CrmwhError
 from warehouse.settings import PublishSettings, Settings
@@ -329,17 +330,6 @@ def pii_column_name_findings(tables: Sequence[MartTable], cfg: PublishSettings) 
     ]
 
 
-def _text_values_sql(catalog: str, table: str, column: str, data_type: str) -> str | None:
-    """SQL yielding the text values of a column as ``v`` (lists of text are unnested), else None."""
-    source = f"{quote_ident(catalog)}.main.{quote_ident(table)}"
-    col = quote_ident(column)
-    if data_type == "VARCHAR":
-        return f"select {col} as v from {source}"  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-    if data_type == "VARCHAR[]":
-        return f"select unnest({col}) as v from {source}"  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-    return None
-
-
 def _pii_reference_sql(con: duckdb.DuckDBPyConnection) -> str | None:
     """People's names, e-mails and phones from ``core`` of the working warehouse, when present."""
     present = {
@@ -355,49 +345,73 @@ def _pii_reference_sql(con: duckdb.DuckDBPyConnection) -> str | None:
     return " union ".join(parts) if parts else None
 
 
-def pii_content_findings(con: duckdb.DuckDBPyConnection, catalog: str, tables: Sequence[MartTable],
+def _pii_predicates(cfg: PublishSettings, value: str) -> dict[str, str]:
+    """SQL predicates on one text value: contains an e-mail; is shaped like a phone number."""
+    digits = f"length(regexp_replace({value}, '[^0-9]', '', 'g'))"
+    return {
+        "contain an e-mail address": f"regexp_matches({value}, {quote_literal(cfg.pii_email_pattern)})",
+        "look like phone numbers": (
+            f"(regexp_full_match({value}, {quote_literal(cfg.pii_phone_pattern)})"
+            f" and not regexp_full_match({value}, {quote_literal(cfg.pii_phone_exclude_pattern)})"
+            f" and {digits} >= {int(cfg.pii_phone_min_digits)}"
+            f" and (regexp_matches({value}, '[ ().+-]') or {digits} >= {int(cfg.pii_bare_digits_min)}))"
+        ),
+    }
+
+
+PII_REFERENCE_TABLE = "_crmwh_pii_reference"
+PII_REFERENCE_FINDING = "equal a customer's or employee's name, e-mail or phone in core"
+
+
+def pii_content_findings(con: duckdb.DuckDBPyConnection, tables: Sequence[MartTable],
                          cfg: PublishSettings) -> list[str]:
-    """Published text values that look like e-mails or phones, or equal a person's name/e-mail/phone."""
-    findings: list[str] = []
+    """Text values of the marts that look like e-mails or phones, or equal a person's name/e-mail/phone.
+
+    Scans every VARCHAR and VARCHAR[] column of the working warehouse's marts, one query per table.
+    """
     reference = _pii_reference_sql(con)
-    digits = "length(regexp_replace(v, '[^0-9]', '', 'g'))"
-    phone = (
-        f"(regexp_full_match(v, {quote_literal(cfg.pii_phone_pattern)})"
-        f" and not regexp_full_match(v, {quote_literal(cfg.pii_phone_exclude_pattern)})"
-        f" and {digits} >= {int(cfg.pii_phone_min_digits)}"
-        f" and (regexp_matches(v, '[ ().+-]') or {digits} >= {int(cfg.pii_bare_digits_min)}))"
-    )
-    email = f"regexp_matches(v, {quote_literal(cfg.pii_email_pattern)})"
-    for table in tables:
-        for column in table.columns:
-            values = _text_values_sql(catalog, table.name, column.name, column.data_type)
-            if values is None:
+    if reference is not None:
+        con.execute(
+            f"create or replace temp table {PII_REFERENCE_TABLE} as select distinct ref from ({reference}) "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+            f"where ref is not null and length(ref) >= {int(cfg.pii_exact_match_min_length)}"
+        )
+    findings: list[str] = []
+    try:
+        for table in tables:
+            checks: list[tuple[str, str, str]] = []  # (column, finding, count expression)
+            for column in table.columns:
+                col = quote_ident(column.name)
+                if column.data_type == "VARCHAR":
+                    for finding, predicate in _pii_predicates(cfg, col).items():
+                        checks.append((column.name, f"value(s) {finding}", f"count(*) filter (where {predicate})"))
+                    if reference is not None:
+                        checks.append((column.name, f"value(s) {PII_REFERENCE_FINDING}",
+                                       f"count(*) filter (where {col} in (select ref from {PII_REFERENCE_TABLE}))"))
+                elif column.data_type == "VARCHAR[]":
+                    for finding, predicate in _pii_predicates(cfg, "x").items():
+                        checks.append((column.name, f"row(s) hold values that {finding}",
+                                       f"count(*) filter (where len(list_filter({col}, lambda x: {predicate})) > 0)"))
+                    if reference is not None:
+                        checks.append((column.name, f"row(s) hold values that {PII_REFERENCE_FINDING}",
+                                       f"count(*) filter (where len(list_intersect({col}, "
+                                       f"(select list(ref) from {PII_REFERENCE_TABLE}))) > 0)"))
+            if not checks:
                 continue
-            n_email, n_phone = con.execute(
-                f"select count(*) filter (where {email}), count(*) filter (where {phone}) "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-                f"from ({values}) where v is not null"
+            counts = con.execute(
+                f"select {', '.join(expr for _, _, expr in checks)} "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+                f"from {SOURCE_SCHEMA}.{quote_ident(table.name)}"
             ).fetchone()
-            if n_email:
-                findings.append(f"{table.name}.{column.name}: {n_email} value(s) contain an e-mail address")
-            if n_phone:
-                findings.append(f"{table.name}.{column.name}: {n_phone} value(s) look like phone numbers")
-            if reference is not None:
-                (n_ref,) = con.execute(
-                    f"select count(*) from ({values}) as x where length(v) >= {int(cfg.pii_exact_match_min_length)}"  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-                    f" and v in (select ref from ({reference}) where ref is not null)"
-                ).fetchone()
-                if n_ref:
-                    findings.append(
-                        f"{table.name}.{column.name}: {n_ref} value(s) equal a customer's or employee's "
-                        "name, e-mail or phone in core"
-                    )
+            findings.extend(f"{table.name}.{column}: {n} {finding}"
+                            for (column, finding, _), n in zip(checks, counts, strict=True) if n)
+    finally:
+        if reference is not None:
+            con.execute(f"drop table if exists {PII_REFERENCE_TABLE}")
     return findings
 
 
-def check_pii(con: duckdb.DuckDBPyConnection, catalog: str, tables: Sequence[MartTable],
-              cfg: PublishSettings) -> None:
+def check_pii(con: duckdb.DuckDBPyConnection, tables: Sequence[MartTable], cfg: PublishSettings) -> None:
     """Raise PiiLeakError naming every offending column (never the values themselves)."""
-    findings = pii_column_name_findings(tables, cfg) + pii_content_findings(con, catalog, tables, cfg)
+    findings = pii_column_name_findings(tables, cfg) + pii_content_findings(con, tables, cfg)
     if findings:
         raise PiiLeakError(
             "publish refused, personal data in the marts (names, e-mails and phones stay in core; marts "
@@ -450,8 +464,13 @@ def _create_owned(con: duckdb.DuckDBPyConnection, catalog: str, table: MartTable
     cols = ", ".join(f"{quote_ident(c.name)} {c.data_type}" for c in table.columns)
     con.execute(f"create table {target} ({cols})")
     if rows:
-        placeholders = ", ".join("?" for _ in table.columns)
-        con.executemany(f"insert into {target} values ({placeholders})", [list(r) for r in rows])  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+        frame = pa.table({c.name: [r[i] for r in rows] for i, c in enumerate(table.columns)})
+        view = f"_crmwh_rows_{uuid.uuid4().hex[:12]}"
+        con.register(view, frame)
+        try:
+            con.execute(f"insert into {target} select * from {quote_ident(view)}")  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+        finally:
+            con.unregister(view)
     for statement in _comment_statements(catalog, table.name, table.comment,
                                          {c.name: c.comment for c in table.columns}):
         con.execute(statement)
@@ -531,38 +550,45 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
                    version: str, published_at: datetime, start: datetime | None, end: datetime | None,
                    validation_status: str) -> Manifest:
     marts = list_marts(con)
+    check_pii(con, marts, settings.publish)  # before anything is written
     db_path = building / PUBLISHED_FILE_NAME
     parquet_dir = building / PARQUET_DIR_NAME
     parquet_dir.mkdir()
     catalog = f"crmwh_publish_{uuid.uuid4().hex[:12]}"
     con.execute(f"attach {quote_literal(str(db_path))} as {quote_ident(catalog)}")
     try:
-        for mart in marts:
-            con.execute(
-                f"create table {quote_ident(catalog)}.main.{quote_ident(mart.name)} as "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-                f"select * from {SOURCE_SCHEMA}.{quote_ident(mart.name)}"
-            )
-            for statement in _comment_statements(catalog, mart.name, mart.comment,
-                                                 {c.name: c.comment for c in mart.columns}):
-                con.execute(statement)
-        check_pii(con, catalog, marts, settings.publish)
+        # one transaction: every table, comment and row of the version is written with one commit
+        con.execute("begin transaction")
+        try:
+            for mart in marts:
+                con.execute(
+                    f"create table {quote_ident(catalog)}.main.{quote_ident(mart.name)} as "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+                    f"select * from {SOURCE_SCHEMA}.{quote_ident(mart.name)}"
+                )
+                for statement in _comment_statements(catalog, mart.name, mart.comment,
+                                                     {c.name: c.comment for c in mart.columns}):
+                    con.execute(statement)
 
-        dictionary = _owned_table(DICTIONARY_TABLE, DICTIONARY_COMMENTS, DICTIONARY_COLUMNS)
-        manifest_table = _owned_table(MANIFEST_TABLE, MANIFEST_COMMENTS, MANIFEST_COLUMNS)
-        all_tables = [*marts, dictionary, manifest_table]
-        _create_owned(con, catalog, dictionary, _dictionary_rows(all_tables))
+            dictionary = _owned_table(DICTIONARY_TABLE, DICTIONARY_COMMENTS, DICTIONARY_COLUMNS)
+            manifest_table = _owned_table(MANIFEST_TABLE, MANIFEST_COMMENTS, MANIFEST_COLUMNS)
+            all_tables = [*marts, dictionary, manifest_table]
+            _create_owned(con, catalog, dictionary, _dictionary_rows(all_tables))
 
-        row_counts: dict[str, int] = {}
-        for table in [*marts, dictionary]:
-            (n,) = con.execute(f"select count(*) from {quote_ident(catalog)}.main.{quote_ident(table.name)}").fetchone()  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-            row_counts[table.name] = int(n)
-        row_counts[MANIFEST_TABLE] = len(all_tables)
-        column_counts = {t.name: len(t.columns) for t in all_tables}
-        interval = [_naive_utc(start), _naive_utc(end), _naive_utc(published_at)]
-        _create_owned(con, catalog, manifest_table, [
-            (run_id, version, *interval, validation_status, t.name, row_counts[t.name], column_counts[t.name])
-            for t in all_tables
-        ])
+            row_counts: dict[str, int] = {}
+            for table in [*marts, dictionary]:
+                (n,) = con.execute(f"select count(*) from {quote_ident(catalog)}.main.{quote_ident(table.name)}").fetchone()  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+                row_counts[table.name] = int(n)
+            row_counts[MANIFEST_TABLE] = len(all_tables)
+            column_counts = {t.name: len(t.columns) for t in all_tables}
+            interval = [_naive_utc(start), _naive_utc(end), _naive_utc(published_at)]
+            _create_owned(con, catalog, manifest_table, [
+                (run_id, version, *interval, validation_status, t.name, row_counts[t.name], column_counts[t.name])
+                for t in all_tables
+            ])
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
 
         for table in all_tables:
             target = parquet_dir / f"{table.name}.parquet"
