@@ -119,7 +119,7 @@ REASON_DIRECTION: dict[str, int] = {
 }
 # Features saying the same thing share a group: at most one reason per group.
 REASON_GROUP: dict[str, str] = {
-    "recency_days": "silence", "orders_90d": "silence", "trend_orders_90d": "silence",
+    "recency_days": "silence", "orders_90d": "silence", "orders_365d": "silence", "trend_orders_90d": "silence",
     "mean_resolution_hours": "resolution", "worst_resolution_hours": "resolution",
     "overdue_share_365d": "payment", "mean_days_late_365d": "payment",
     "tickets_90d": "tickets", "complaints_90d": "tickets",
