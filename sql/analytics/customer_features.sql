@@ -1,7 +1,8 @@
 -- grain: one row per customer per as-of date (customers with at least one purchase before the as-of date)
 -- Point in time: every input row is filtered to strictly before the as-of date (order_ts, opened_at,
 -- occurred_at, resolved_at, first_response_at, paid_at, due_date < as_of), so adding later data never
--- changes the features of an earlier as-of date. Parameter: $sla_hours (first-response SLA).
+-- changes the features of an earlier as-of date. Money is summed as DECIMAL and ratios are rounded to 6
+-- places, so the parallel summation order cannot change a value either. Parameter: $sla_hours (first-response SLA).
 with
 
 as_of_dates as (
@@ -25,7 +26,7 @@ sales_days as (
         customer_id,
         order_ts::date as day,
         count(distinct order_id) filter (where not is_return) as orders,
-        coalesce(sum(net_amount), 0)::double as amount,
+        coalesce(sum(net_amount), 0)::decimal(18, 2) as amount,
         coalesce(sum(quantity) filter (where not is_return), 0) as units_bought,
         coalesce(sum(-quantity) filter (where is_return), 0) as units_returned
     from sales
@@ -191,32 +192,32 @@ final as (
         round(pw.monetary_365d, 2)::double as monetary_365d,
         pw.orders_prev_90d::integer as orders_prev_90d,
         round(pw.monetary_prev_90d, 2)::double as monetary_prev_90d,
-        pw.mean_gap_days::double as mean_gap_days,
-        pw.std_gap_days::double as std_gap_days,
-        (date_diff('day', pw.last_purchase_date, pw.as_of) / nullif(pw.mean_gap_days, 0))::double
+        round(pw.mean_gap_days, 6)::double as mean_gap_days,
+        round(pw.std_gap_days, 6)::double as std_gap_days,
+        round(date_diff('day', pw.last_purchase_date, pw.as_of) / nullif(pw.mean_gap_days, 0), 6)::double
             as recency_gap_ratio,
         (pw.orders_90d - pw.orders_prev_90d)::integer as trend_orders_90d,
-        coalesce(
+        round(coalesce(
             (pw.monetary_90d - pw.monetary_prev_90d)
             / nullif(abs(pw.monetary_90d) + abs(pw.monetary_prev_90d), 0), 0
-        )::double as trend_monetary_90d,
+        ), 6)::double as trend_monetary_90d,
         coalesce(pb.distinct_products, 0)::integer as distinct_products,
         coalesce(pb.distinct_categories, 0)::integer as distinct_categories,
-        (pw.units_returned_365d / nullif(pw.units_bought_365d, 0))::double as return_rate_365d,
+        round(pw.units_returned_365d / nullif(pw.units_bought_365d, 0), 6)::double as return_rate_365d,
         coalesce(tw.tickets_90d, 0)::integer as tickets_90d,
         coalesce(tw.complaints_90d, 0)::integer as complaints_90d,
         coalesce(tw.open_tickets, 0)::integer as open_tickets,
-        tw.mean_resolution_hours::double as mean_resolution_hours,
-        tw.worst_resolution_hours::double as worst_resolution_hours,
+        round(tw.mean_resolution_hours, 6)::double as mean_resolution_hours,
+        round(tw.worst_resolution_hours, 6)::double as worst_resolution_hours,
         coalesce(tw.sla_breaches_90d, 0)::integer as sla_breaches_90d,
         tw.last_satisfaction::smallint as last_satisfaction,
         date_diff('day', cw.last_contact_at::date, pw.as_of)::integer as days_since_last_contact,
         coalesce(cw.contacts_365d_n, 0)::integer as contacts_365d,
         coalesce(cw.contact_channels_365d_n, 0)::integer as contact_channels_365d,
-        (cw.digital_contacts_365d / nullif(cw.contacts_365d_n, 0))::double as digital_contact_share_365d,
+        round(cw.digital_contacts_365d / nullif(cw.contacts_365d_n, 0), 6)::double as digital_contact_share_365d,
         coalesce(pay.payments_due_365d_n, 0)::integer as payments_due_365d,
-        (pay.payments_late_365d / nullif(pay.payments_due_365d_n, 0))::double as overdue_share_365d,
-        pay.mean_days_late_365d_v::double as mean_days_late_365d,
+        round(pay.payments_late_365d / nullif(pay.payments_due_365d_n, 0), 6)::double as overdue_share_365d,
+        round(pay.mean_days_late_365d_v, 6)::double as mean_days_late_365d,
         (cw.customer_id is not null)::boolean as has_service_history
     from purchase_windows as pw
     left join product_breadth as pb on pb.as_of = pw.as_of and pb.customer_id = pw.customer_id
