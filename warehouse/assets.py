@@ -30,3 +30,19 @@ FCT_INTERACTION = FACT_ASSETS["fct_interaction"]
 FCT_PAYMENT = FACT_ASSETS["fct_payment"]
 DIM_CUSTOMER = DIMENSION_ASSETS["dim_customer"]
 DIM_PRODUCT = DIMENSION_ASSETS["dim_product"]
+
+# Published marts (the read-only file BI tools read): ``crm_analytics``'s publish task emits them.
+PUBLISHED_URI_PREFIX = "crmwh://published/"
+PUBLISHED_MARTS: tuple[str, ...] = (
+    "cross_sell_rules", "cross_sell_recommendations", "product_affinity",
+    "customer_retention", "cohort_retention", "churn_by_segment",
+    "data_dictionary", "publish_manifest",
+)
+
+
+def published_asset(table: str) -> Asset:
+    """The Asset of ``marts.<table>`` in the published (read-only) marts file."""
+    return Asset(name=f"published.{table}", uri=f"{PUBLISHED_URI_PREFIX}marts/{table}", group="crmwh_published")
+
+
+PUBLISHED_ASSETS: dict[str, Asset] = {t: published_asset(t) for t in PUBLISHED_MARTS}
