@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.mine_cmd",
     "warehouse.commands.churn_cmd",
     "warehouse.commands.ingest_cmd",
+    "warehouse.commands.quarantine_cmd",
 )
 
 

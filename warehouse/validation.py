@@ -410,7 +410,7 @@ class _Evaluation:
 def _previous_row_count(con: duckdb.DuckDBPyConnection, table: str, batch_id: str) -> int | None:
     row = con.execute(
         """select rows_checked from audit.validation_results
-           where table_name = ? and batch_id <> ? and rule = '_rows_checked'
+           where table_name = ? and batch_id <> ? and rule = '_rows_checked' and batch_id not like 'replay.%'
            order by checked_at desc limit 1""", [table, batch_id]).fetchone()
     return int(row[0]) if row else None
 
