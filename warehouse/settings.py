@@ -137,6 +137,10 @@ class ChurnSettings:
     history_months: int = 12
     model_seed: int = 42
     model_c: float = 1.0  # inverse L2 strength of the logistic regression
+    # Service features: a ticket is slowly resolved after this many hours (or still open past them);
+    # a satisfaction score at or below low_satisfaction_max counts as a low score.
+    slow_resolution_hours: float = 72.0
+    low_satisfaction_max: int = 2
     # Risk bands: score < first = low, < second = medium, else high.
     risk_band_cutoffs: tuple[float, float] = (0.3, 0.6)
     # ABC: customers making the first 80% of revenue are A, the next 10% B, the rest C.
