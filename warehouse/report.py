@@ -112,11 +112,11 @@ class Marts:
                 found[role] = match
         return found
 
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+    def rows(self, table: str, sql: str) -> list[tuple[Any, ...]]:
         assert self.con is not None
         rows = self.con.execute(sql).fetchall()
         if not rows:
-            raise MissingData("the published table is empty")
+            raise MissingData(f"marts.{table} has no rows in this published version")
         return rows
 
 
@@ -164,7 +164,7 @@ def chart_rules(marts: Marts, settings: Settings) -> go.Figure:
     where = _overall_filter(marts, table, ("rule_segment_dimension", "rule_segment", "rule_window"))
     ante = _q(names["antecedent"]) if "antecedent" in names else "null"
     cons = _q(names["consequent"]) if "consequent" in names else "null"
-    rows = marts.rows(
+    rows = marts.rows(table,
         f"select {_q(c['support'])}, {_q(c['confidence'])}, {_q(c['lift'])}, {ante}, {cons} "  # noqa: S608 - quoted identifiers
         f"from {_q(table)}{where} order by {_q(c['lift'])} desc nulls last, {_q(c['confidence'])} desc "
         f"limit {int(settings.publish.report_top_rules)}"
@@ -184,7 +184,7 @@ def chart_recommendations(marts: Marts, settings: Settings) -> go.Figure:
     c = marts.require(table, "recommended")
     who = marts.optional(table, "customer")
     counted = f"count(distinct {_q(who['customer'])})" if "customer" in who else "count(*)"
-    rows = marts.rows(
+    rows = marts.rows(table,
         f"select cast({_q(c['recommended'])} as varchar) as item, {counted} as n from {_q(table)} "  # noqa: S608 - quoted identifiers
         "group by 1 order by n desc, item limit 20"
     )
@@ -197,7 +197,7 @@ def chart_recommendations(marts: Marts, settings: Settings) -> go.Figure:
 def chart_cohorts(marts: Marts, settings: Settings) -> go.Figure:
     table = "cohort_retention"
     c = marts.require(table, "cohort", "period", "retention")
-    rows = marts.rows(
+    rows = marts.rows(table,
         f"select cast({_q(c['cohort'])} as varchar), {_q(c['period'])}, {_q(c['retention'])} "  # noqa: S608 - quoted identifiers
         f"from {_q(table)} where {_q(c['period'])} is not null order by 1, 2"
     )
@@ -217,7 +217,7 @@ def chart_cohorts(marts: Marts, settings: Settings) -> go.Figure:
 def chart_risk_by_segment(marts: Marts, settings: Settings) -> go.Figure:
     table = "customer_retention"
     c = marts.require(table, "rfm_segment", "risk")
-    rows = marts.rows(
+    rows = marts.rows(table,
         f"select cast({_q(c['rfm_segment'])} as varchar), avg({_q(c['risk'])}), count(*) from {_q(table)} "  # noqa: S608 - quoted identifiers
         f"where {_q(c['risk'])} is not null group by 1 order by 2 desc"
     )
@@ -245,7 +245,7 @@ def chart_churn_trend(marts: Marts, settings: Settings) -> go.Figure:
             preferred = next((d for d in dims if d and "segment" in d.lower()), dims[0] if dims else None)
         if preferred is not None:
             where = f" where cast({_q(extra['churn_dimension'])} as varchar) = '{preferred.replace(chr(39), chr(39) * 2)}'"
-    rows = marts.rows(
+    rows = marts.rows(table,
         f"select cast({series} as varchar), cast({_q(c['churn_month'])} as varchar), avg({_q(c['churn_rate'])}) "  # noqa: S608 - quoted identifiers
         f"from {_q(table)}{where} group by 1, 2 order by 1, 2"
     )
@@ -261,7 +261,7 @@ def chart_churn_trend(marts: Marts, settings: Settings) -> go.Figure:
 def chart_rfm_sizes(marts: Marts, settings: Settings) -> go.Figure:
     table = "customer_retention"
     c = marts.require(table, "rfm_segment")
-    rows = marts.rows(
+    rows = marts.rows(table,
         f"select cast({_q(c['rfm_segment'])} as varchar), count(*) from {_q(table)} group by 1"  # noqa: S608 - quoted identifiers
     )
     order = {name: i for i, name in enumerate(RFM_ORDER)}
@@ -274,13 +274,16 @@ def chart_rfm_sizes(marts: Marts, settings: Settings) -> go.Figure:
 def chart_lifecycle(marts: Marts, settings: Settings) -> go.Figure:
     table = "customer_retention"
     c = marts.require(table, "lifecycle")
-    rows = marts.rows(
+    rows = marts.rows(table,
         f"select cast({_q(c['lifecycle'])} as varchar), count(*) from {_q(table)} group by 1"  # noqa: S608 - quoted identifiers
     )
+    counts = {str(r[0]).lower(): (r[0], r[1]) for r in rows}
+    for stage in LIFECYCLE_ORDER:  # every stage shows, even when no customer is in it
+        counts.setdefault(stage, (stage, 0))
     order = {name: i for i, name in enumerate(LIFECYCLE_ORDER)}
-    rows.sort(key=lambda r: (order.get(str(r[0]).lower(), len(order)), str(r[0])))
-    fig = go.Figure(go.Funnel(y=[_label(r[0]) for r in rows], x=[r[1] for r in rows],
-                              textinfo="value+percent initial", marker={"color": "#01497c"}))
+    ordered = sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    fig = go.Figure(go.Funnel(y=[_label(v[0]) for _, v in ordered], x=[v[1] for _, v in ordered],
+                              textinfo="value+percent total", marker={"color": "#01497c"}))
     return _layout(fig)
 
 

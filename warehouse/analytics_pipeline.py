@@ -1,0 +1,81 @@
+"""Task functions of the ``crm_analytics`` DAG (also callable in-process): mining, churn, publish, report.
+
+Each opens the working warehouse through ``warehouse_writer`` (the one-writer lock), does one step and
+returns a small JSON-able summary for the DAG's XCom. The mining and churn modules are imported inside
+the functions so this module (and the DAG) import even while those areas are being built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from warehouse.db import warehouse_writer
+from warehouse.settings import Settings
+
+
+def resolve_as_of(settings: Settings, requested: str | dt.date | None = None) -> dt.date:
+    """The analytics as-of date: the one requested, else the day after the last sale in core."""
+    if requested:
+        if isinstance(requested, dt.datetime):
+            return requested.date()
+        if isinstance(requested, dt.date):
+            return requested
+        try:
+            return dt.date.fromisoformat(str(requested)[:10])
+        except ValueError:
+            from warehouse.errors import CrmwhError
+
+            raise CrmwhError(f"as_of {requested!r} is not a date (YYYY-MM-DD)") from None
+    from warehouse.churn import default_as_of
+
+    with warehouse_writer(settings) as con:
+        return default_as_of(con)
+
+
+def mine(settings: Settings, as_of: dt.date) -> dict[str, int]:
+    """Association rules and the cross-sell marts (``warehouse.mining.run_mining``)."""
+    from warehouse.mining import run_mining
+
+    with warehouse_writer(settings) as con:
+        return {k: int(v) for k, v in run_mining(con, settings, as_of).items()}
+
+
+def score_churn(settings: Settings, as_of: dt.date) -> dict[str, int]:
+    """Churn features, scores, segments and the retention marts (``warehouse.churn.run_churn``)."""
+    from warehouse.churn import run_churn
+
+    with warehouse_writer(settings) as con:
+        return {k: int(v) for k, v in run_churn(con, settings, as_of).items()}
+
+
+def publish_marts(settings: Settings, run_id: str,
+                  data_interval: tuple[dt.datetime | None, dt.datetime | None] | None = None,
+                  validation_status: str | None = None) -> dict[str, Any]:
+    """Publish whatever marts exist, with the validation status recorded in ``audit``."""
+    from warehouse.publish import publish, validation_status_from_audit
+
+    with warehouse_writer(settings) as con:
+        status = validation_status or validation_status_from_audit(con)
+        manifest = publish(settings, run_id, data_interval, status, con=con)
+    return {"version": manifest.version, "validation_status": manifest.validation_status,
+            "row_counts": manifest.row_counts, "warnings": list(manifest.warnings)}
+
+
+def write_report(settings: Settings) -> str:
+    """The marketers' HTML report from the published version (reads only the published file)."""
+    from warehouse.report import write_report as write
+
+    return str(write(settings))
+
+
+def run_analytics(settings: Settings, run_id: str, as_of: str | dt.date | None = None,
+                  data_interval: tuple[dt.datetime | None, dt.datetime | None] | None = None) -> dict[str, Any]:
+    """Everything ``crm_analytics`` does, in-process and in order: mining, churn, publish, report."""
+    day = resolve_as_of(settings, as_of)
+    summary: dict[str, Any] = {"as_of": day.isoformat(), "mining": mine(settings, day),
+                               "churn": score_churn(settings, day)}
+    summary["publish"] = publish_marts(settings, run_id, data_interval)
+    summary["report"] = write_report(settings)
+    return summary
+
