@@ -103,9 +103,11 @@ def _text_select(driver: str, table: str, columns: list[str], marked: bool) -> s
     return f'select {", ".join(cols)} from "{table}" {where} order by "{pk}"'
 
 
-def read_source_table(con: Any, target: SourceUri, table: str, lower: datetime | None,
+def read_source_table(cur: Any, target: SourceUri, table: str, lower: datetime | None,
                       cutoff: datetime, batch_rows: int) -> pa.RecordBatchReader | pa.Table:
-    """The rows of ``table`` with ``lower < updated_at <= cutoff`` as Arrow (all columns text)."""
+    """The rows of ``table`` with ``lower < updated_at <= cutoff`` as Arrow (all columns text).
+
+    ``cur`` is an ADBC cursor the caller keeps open until the returned stream has been consumed."""
     columns = [c.name for c in metadata.tables[table].columns]
     low = lower or datetime(1, 1, 1)
     params: tuple[str, str]
@@ -113,7 +115,6 @@ def read_source_table(con: Any, target: SourceUri, table: str, lower: datetime |
         params = (low.strftime(_TS_FORMAT), cutoff.strftime(_TS_FORMAT))
     else:
         params = (low.isoformat(sep=" "), cutoff.isoformat(sep=" "))
-    cur = con.cursor()
     try:
         if target.driver == "sqlite":
             cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
@@ -175,12 +176,13 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
     lower = lower_bound(watermark(con, CRM_SOURCE, table), interval_start, settings.ingest.overlap_minutes)
     started = datetime.now()
     batch_id = new_batch_id(CRM_SOURCE, table, started)
-    data = read_source_table(source_con, target, table, lower, cutoff, settings.ingest.fetch_batch_rows)
+    cur = source_con.cursor()
     columns = [c.name for c in metadata.tables[table].columns]
     raw_table = f"crm__{table}"
     pk = PRIMARY_KEYS[table]
     con.execute("begin transaction")
     try:
+        data = read_source_table(cur, target, table, lower, cutoff, settings.ingest.fetch_batch_rows)
         ensure_raw_table(con, raw_table, columns)
         con.register("_extract_src", data)
         col_list = ", ".join(f'"{c}"' for c in columns)
@@ -204,6 +206,8 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        cur.close()
     return batch_id
 
 

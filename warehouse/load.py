@@ -282,7 +282,7 @@ def _upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql:
         "select column_name from duckdb_columns() where schema_name = 'core' and table_name = ? "
         "order by column_index", [fact.split(".")[1]]).fetchall()]
     hashed = [c for c in columns if c not in ("_hash", "_batch_id", "_updated_at", *hash_exclude)
-              and not c.endswith("_key")]
+              and not c.endswith("_key")] + ["is_deleted"]
     con.execute(f"""
         create or replace temp table _fact_new as
         select *, {_hash_expr(hashed)} as _hash from ({keyed_sql})

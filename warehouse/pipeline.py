@@ -199,11 +199,17 @@ def load_facts(settings: Settings, batch_ids: list[str], cutoff: datetime | None
         ids = _running(con, batch_ids)
         if not ids:
             return
-        as_of = cutoff
-        if as_of is None:
-            row = con.execute("select max(interval_end) from audit.load_batches where batch_id in "
-                              "(select unnest(?::varchar[])) and source_kind = 'database'", [ids]).fetchone()
-            as_of = row[0] if row else None
+        # open tickets' SLA and unpaid payments' lateness are as of the latest cut-off ever loaded, so
+        # a backfill of a past interval does not turn the clock back (and a rerun changes nothing)
+        row = con.execute("select max(interval_end) from audit.load_batches where source_kind = 'database' "
+                          "and (status = 'succeeded' or batch_id in (select unnest(?::varchar[])))",
+                          [ids]).fetchone()
+        has_crm = con.execute("select count(*) from audit.load_batches where source_kind = 'database' "
+                              "and batch_id in (select unnest(?::varchar[]))", [ids]).fetchone()[0]
+        as_of = None
+        if has_crm:
+            candidates = [t for t in (cutoff, row[0] if row else None) if t is not None]
+            as_of = max(candidates) if candidates else None
         with transaction(con):
             load_mod.load_facts_in(con, settings, ids, as_of)
     _guarded(settings, batch_ids, step)
