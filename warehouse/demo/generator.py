@@ -467,7 +467,7 @@ class _Builder:
         cat = self.catalog
         merch = np.nonzero(cat.is_merchandise & (cat.billing == "one_off"))[0]
         if self.profile.name == "services":
-            merch = np.nonzero(cat.is_merchandise)[0]
+            merch = np.nonzero(cat.is_merchandise & (cat.billing != "monthly"))[0]
         # mid-popularity products, so the bundles are not just the best sellers
         ranked = merch[np.argsort(-cat.popularity[merch], kind="stable")]
         pool = ranked[len(ranked) // 10: max(len(ranked) // 10 + 40, len(ranked) // 2)]
@@ -495,7 +495,9 @@ class _Builder:
         base_mean = max(prof.lines_per_order - bundle_lines - postage_p * 0.5 - 1.0, 0.1)
         k = np.where(regular, 1 + rng.poisson(base_mean, size=m), 0)
         o_idx = [np.repeat(np.arange(m), k)]
-        sellable = cat.is_merchandise & ((cat.billing == "one_off") if prof.name == "retail" else True)
+        # monthly services are billed by the recurring invoices only
+        sellable = cat.is_merchandise & ((cat.billing == "one_off") if prof.name == "retail"
+                                         else (cat.billing != "monthly"))
         weights = np.where(sellable, cat.popularity, 0.0)
         p_idx = [_choice_idx(rng, weights, len(o_idx[0]))]
         self.bundle_orders: list[np.ndarray] = []
