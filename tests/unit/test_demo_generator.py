@@ -164,14 +164,10 @@ def test_dirt_is_present_at_about_the_configured_rate(small_source) -> None:
 def test_source_contracts_hold_apart_from_planted_dirt(small_source) -> None:
     f = small_source["frames"]
     lines, orders, tickets = f["order_lines"], f["orders"], f["service_tickets"]
-    clean = lines[~lines.duplicated(subset=["order_id", "line_number"])]
-    clean = clean[(clean["quantity"] != 0) & (clean["unit_price"] >= 0)]
-    dirty_orders = set(lines["order_id"]) - set(clean["order_id"]) | set(
-        lines.loc[lines.duplicated(subset=["order_id", "line_number"]) | (lines["quantity"] == 0)
-                  | (lines["unit_price"] < 0), "order_id"])
-    sums = clean.groupby("order_id")["line_amount"].sum().round(2)
-    mismatched = orders.set_index("order_id")["order_total"].round(2).sub(sums, fill_value=0).abs() > 0.005
-    assert set(mismatched[mismatched].index) <= dirty_orders
+    # the header total is the sum of the lines as stored (dirty lines included): they reconcile
+    sums = lines.groupby("order_id")["line_amount"].sum()
+    totals = orders.set_index("order_id")["order_total"]
+    assert (totals.sub(sums, fill_value=0).abs() < 0.005).all()
     assert (lines["quantity"] < 0).sum() > 0  # returns
     assert set(orders["status"]) >= {"completed", "cancelled", "partially_returned"}
     assert orders["customer_id"].isna().mean() == pytest.approx(0.05, abs=0.02)  # guest orders

@@ -580,9 +580,7 @@ class _Builder:
         amount = np.concatenate([amount, r["amount"]])
         created = np.concatenate([created, r["created"]])
         self.n_return_lines = len(returned)
-        # order totals from the clean lines
-        self.o_total = np.rint(np.bincount(oi, weights=amount, minlength=m)).astype(np.int64)
-        # --- planted dirt on lines (after the totals) ---
+        # --- planted dirt on lines ---
         n_clean = len(oi)
         code_variant = np.zeros(n_clean, dtype=np.int64)  # 0 clean, 1 trailing space, 2 lower case
         idx = rng.choice(n_clean, size=self.dirt_count(n_clean), replace=False)
@@ -610,6 +608,9 @@ class _Builder:
         cols = [oi, pi, line_no, qty, price, disc, amount, created, code_variant]
         oi, pi, line_no, qty, price, disc, amount, created, code_variant = (
             np.concatenate([c, c[dup]]) for c in cols)
+        # the order header's total is the sum of its lines as stored (dirty ones included), as the
+        # source system computes it: header and lines reconcile; the dirt shows in the lines themselves
+        self.o_total = np.rint(np.bincount(oi, weights=amount, minlength=m)).astype(np.int64)
         order = np.lexsort((is_dup, line_no, oi))
         codes = np.concatenate([cat.codes, np.char.add(cat.codes, " "), np.char.lower(cat.codes)])
         created = created[order]
@@ -923,8 +924,9 @@ class _Builder:
             "dirt": {
                 "rate": self.opts.dirt_rate,
                 "counts": dict(self.dirt),
-                "notes": "order_total sums the clean lines: duplicated lines, zero quantities and negative "
-                         "prices are dirt and are not reflected in it",
+                "notes": "order_total is the sum of the order's lines as stored, dirty lines included "
+                         "(duplicated lines, zero quantities, negative prices), so headers and lines "
+                         "reconcile; duplicated lines repeat (order_id, line_number) with a new order_line_id",
             },
             "late_payments": self.late_payments,
             "return_lines": self.n_return_lines,
