@@ -143,6 +143,32 @@ TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+_SCOPE_TYPES = ("as_of date, segment_dimension varchar, segment_value varchar, window_name varchar, "
+                "window_start timestamp, window_end timestamp, item_level varchar")
+_RULE_TYPES = ("rule_id varchar, antecedent varchar[], consequent varchar[], antecedent_len integer, "
+               "consequent_len integer, antecedent_count bigint, consequent_count bigint, both_count bigint, "
+               "support double, confidence double, lift double, leverage double, conviction double, "
+               "zhangs_metric double, jaccard double, fisher_p double, fisher_q double, is_significant boolean, "
+               "is_redundant boolean, engine varchar, min_count bigint, n_baskets bigint")
+# Column types of every table written here (stable even when a run finds nothing).
+TABLE_TYPES: dict[str, str] = {
+    "analytics.basket_itemsets": f"{_SCOPE_TYPES}, itemset varchar[], length integer, count bigint, "
+                                 "support double, min_count bigint, n_baskets bigint",
+    "analytics.association_rules": f"rule_key varchar, {_SCOPE_TYPES}, {_RULE_TYPES}",
+    "analytics.rule_drift": "as_of date, rule_id varchar, antecedent varchar[], consequent varchar[], status varchar, "
+                            "lift_previous double, lift_current double, lift_ratio double, "
+                            "confidence_previous double, confidence_current double, both_count_previous bigint, "
+                            "both_count_current bigint, previous_start timestamp, current_start timestamp, "
+                            "current_end timestamp",
+    "marts.cross_sell_rules": f"rule_key varchar, {_SCOPE_TYPES}, {_RULE_TYPES}, antecedent_names varchar[], "
+                              "consequent_names varchar[], rule_text varchar",
+    "marts.product_affinity": "product_a varchar, product_b varchar, product_a_name varchar, product_b_name varchar, "
+                              "pair_count bigint, count_a bigint, count_b bigint, n_baskets bigint, support double, "
+                              "confidence_a_to_b double, confidence_b_to_a double, lift double, jaccard double, "
+                              "as_of date",
+}
+
+
 @dataclass(frozen=True)
 class Scope:
     segment_dimension: str
@@ -259,7 +285,8 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.
     data = frame if isinstance(frame, pa.Table) else _to_arrow(frame, list_columns)
     con.register("_mining_frame", data)
     try:
-        con.execute(f"create or replace table {table} as select * from _mining_frame")
+        con.execute(f"create or replace table {table} ({TABLE_TYPES[table]})")
+        con.execute(f"insert into {table} by name select * from _mining_frame")
     finally:
         con.unregister("_mining_frame")
     return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
@@ -277,12 +304,12 @@ def document(con: duckdb.DuckDBPyConnection, table: str) -> None:
             con.execute(f"comment on column {table}.{column} is '{doc.replace(chr(39), chr(39) * 2)}'")
 
 
-def _scopes(lines: pd.DataFrame, settings: Settings, as_of_end: dt.datetime) -> list[tuple[Scope, np.ndarray]]:
-    """(scope, boolean mask over lines) for every scope to mine."""
+def _scopes(attrs: pd.DataFrame, settings: Settings, as_of_end: dt.datetime) -> list[tuple[Scope, np.ndarray]]:
+    """(scope, boolean mask over baskets) for every scope to mine; ``attrs`` has one row per basket."""
     mining = settings.mining
     window = dt.timedelta(days=mining.window_days)
-    ts = pd.to_datetime(lines["order_ts"])
-    everything = np.ones(len(lines), dtype=bool)
+    ts = pd.to_datetime(attrs["order_ts"])
+    everything = np.ones(len(attrs), dtype=bool)
     current_start, previous_start = as_of_end - window, as_of_end - 2 * window
     scopes = [
         (Scope(ALL, ALL, ALL, None, as_of_end), everything),
@@ -291,12 +318,20 @@ def _scopes(lines: pd.DataFrame, settings: Settings, as_of_end: dt.datetime) -> 
          ((ts >= previous_start) & (ts < current_start)).to_numpy()),
     ]
     for dimension in mining.segment_dimensions:
-        if dimension not in lines.columns:
+        if dimension not in attrs.columns:
             continue
-        values = lines[dimension].astype("string").str.strip()
+        values = attrs[dimension].astype("string").str.strip()
         for value in sorted(v for v in values.dropna().unique() if v):
-            scopes.append((Scope(dimension, str(value), ALL, None, as_of_end), (values == value).fillna(False).to_numpy()))
+            scopes.append((Scope(dimension, str(value), ALL, None, as_of_end),
+                           (values == value).fillna(False).to_numpy(dtype=bool)))
     return scopes
+
+
+def basket_attributes(lines: pd.DataFrame, baskets: BasketSet, dimensions: tuple[str, ...]) -> pd.DataFrame:
+    """One row per basket (aligned with ``baskets.basket_ids``): order time and segment attributes."""
+    columns = ["order_ts", *[d for d in dimensions if d in lines.columns]]
+    first = lines.groupby("order_id", sort=False)[columns].first()
+    return first.reindex(pd.Index(baskets.basket_ids, name="order_id")).reset_index(drop=True)
 
 
 def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | dt.datetime | str) -> dict[str, int]:
@@ -314,17 +349,17 @@ def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.dat
     rule_frames: list[pd.DataFrame] = []
     stats: dict[str, int] = {"sales_lines": len(lines), "scopes_mined": 0, "scopes_skipped": 0}
     overall: dict[str, pd.DataFrame] = {}
-    product_baskets: BasketSet | None = None
     miner = _Miner(settings)
+    all_baskets = baskets_from_sales_lines(lines, mining.non_merchandise_codes, mining.item_level)
+    stats.update({f"lines_{k}": v for k, v in all_baskets.stats.items() if k.endswith("_lines")})
+    stats["baskets"] = all_baskets.n_baskets
+    product_baskets = all_baskets if mining.item_level == "product" else baskets_from_sales_lines(
+        lines, mining.non_merchandise_codes, "product")
+    attrs = basket_attributes(lines, all_baskets, mining.segment_dimensions)
     try:
-        for scope, mask in _scopes(lines, settings, as_of_end):
-            baskets = baskets_from_sales_lines(lines[mask], mining.non_merchandise_codes, mining.item_level)
+        for scope, mask in _scopes(attrs, settings, as_of_end):
+            baskets = all_baskets if mask.all() else all_baskets.subset(mask)
             n = baskets.n_baskets
-            if scope.segment_dimension == ALL and scope.window_name == ALL:
-                stats.update({f"lines_{k}": v for k, v in baskets.stats.items() if k.endswith("_lines")})
-                stats["baskets"] = n
-                product_baskets = baskets if mining.item_level == "product" else baskets_from_sales_lines(
-                    lines, mining.non_merchandise_codes, "product")
             small = scope.segment_dimension != ALL and n < mining.min_segment_baskets
             if n == 0 or small:
                 stats["scopes_skipped"] += 1

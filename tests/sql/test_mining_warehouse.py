@@ -163,3 +163,15 @@ def test_spark_engine_setting_is_used(star: Path, data_dir: Path) -> None:
     con = duckdb.connect(str(star))
     counts = run_mining(con, settings, AS_OF)  # anything but spark is the mlxtend engine
     assert counts["analytics.association_rules"] > 0
+
+
+def test_empty_warehouse_gives_empty_typed_tables(tmp_path: Path, mining_settings: Settings) -> None:
+    from mining_support import CORE_DDL
+
+    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    con.execute(CORE_DDL)
+    counts = run_mining(con, mining_settings, AS_OF)
+    assert all(counts[t] == 0 for t in TABLE_DOCS) and counts["baskets"] == 0
+    types = dict(con.execute("select column_name, data_type from duckdb_columns() "
+                             "where schema_name = 'marts' and table_name = 'cross_sell_rules'").fetchall())
+    assert types["as_of"] == "DATE" and types["antecedent"] == "VARCHAR[]" and types["lift"] == "DOUBLE"
