@@ -57,6 +57,10 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "worst_resolution_hours": "longest resolution time in hours among those tickets (NULL if none)",
     "sla_breaches_90d": "tickets of the last 90 days whose first response came (or, at the as-of date, "
                         "had not come) after the first-response SLA (settings.validation.first_response_sla_hours)",
+    "slow_resolutions_90d": "tickets of the last 90 days resolved after more than settings.churn.slow_resolution_hours "
+                            "hours, or still open longer than that at the as-of date",
+    "low_satisfaction_90d": "tickets of the last 90 days with a satisfaction score at or below "
+                            "settings.churn.low_satisfaction_max, known before the as-of date",
     "last_satisfaction": "satisfaction score 1-5 of the latest answered ticket before the as-of date (NULL if none)",
     "days_since_last_contact": "days since the last interaction or ticket before the as-of date (NULL if none)",
     "contacts_365d": "interactions plus tickets in the 365 days before the as-of date",
@@ -93,12 +97,18 @@ def _register_as_of(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> Non
 
 
 def compute_features(
-    con: duckdb.DuckDBPyConnection, as_of_dates: Iterable[dt.date], *, sla_hours: int = 24
+    con: duckdb.DuckDBPyConnection,
+    as_of_dates: Iterable[dt.date],
+    *,
+    sla_hours: float = 24,
+    slow_resolution_hours: float = 72,
+    low_satisfaction_max: int = 2,
 ) -> pl.DataFrame:
     """One row per customer per as-of date with every feature of ``FEATURE_DESCRIPTIONS``."""
     dates = _as_of_list(as_of_dates)
     _register_as_of(con, dates)
-    frame = con.sql(read_sql("analytics/customer_features.sql"), params={"sla_hours": sla_hours}).pl()
+    params = {"sla_hours": sla_hours, "slow_hours": slow_resolution_hours, "low_satisfaction": low_satisfaction_max}
+    frame = con.sql(read_sql("analytics/customer_features.sql"), params=params).pl()
     return frame.select(list(FEATURE_DESCRIPTIONS))
 
 

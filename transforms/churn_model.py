@@ -39,6 +39,8 @@ MODEL_FEATURES: tuple[str, ...] = (
     "mean_resolution_hours",
     "worst_resolution_hours",
     "sla_breaches_90d",
+    "slow_resolutions_90d",
+    "low_satisfaction_90d",
     "last_satisfaction",
     "days_since_last_contact",
     "overdue_share_365d",
@@ -49,6 +51,7 @@ LOG_FEATURES = frozenset({
     "recency_days", "recency_gap_ratio", "tenure_days", "orders_90d", "orders_365d", "monetary_365d",
     "mean_gap_days", "distinct_products", "tickets_90d", "complaints_90d", "open_tickets",
     "mean_resolution_hours", "worst_resolution_hours", "sla_breaches_90d", "days_since_last_contact",
+    "slow_resolutions_90d", "low_satisfaction_90d",
     "mean_days_late_365d",
 })
 # NULL means "none of it" for these (no tickets resolved, no payments due): filled with 0.
@@ -96,6 +99,8 @@ REASON_TEXT: dict[str, Callable[[dict], str]] = {
     "worst_resolution_hours": lambda r: (
         f"slowest ticket took {r['worst_resolution_hours'] or 0:.0f} h to resolve"),
     "sla_breaches_90d": lambda r: f"{_plural(r['sla_breaches_90d'], 'late first response')} in 90 days",
+    "slow_resolutions_90d": lambda r: f"{_plural(r['slow_resolutions_90d'], 'slowly resolved ticket')} in 90 days",
+    "low_satisfaction_90d": lambda r: f"{_plural(r['low_satisfaction_90d'], 'low satisfaction score')} in 90 days",
     "last_satisfaction": lambda r: (
         f"last satisfaction score {r['last_satisfaction']}/5" if r["last_satisfaction"] is not None
         else "no satisfaction score given"),
@@ -115,12 +120,14 @@ REASON_DIRECTION: dict[str, int] = {
     "monetary_365d": -1, "mean_gap_days": 1, "trend_orders_90d": -1, "trend_monetary_90d": -1,
     "distinct_products": -1, "return_rate_365d": 1, "tickets_90d": 1, "complaints_90d": 1,
     "open_tickets": 1, "mean_resolution_hours": 1, "worst_resolution_hours": 1, "sla_breaches_90d": 1,
+    "slow_resolutions_90d": 1, "low_satisfaction_90d": 1,
     "last_satisfaction": -1, "days_since_last_contact": 1, "overdue_share_365d": 1, "mean_days_late_365d": 1,
 }
 # Features saying the same thing share a group: at most one reason per group.
 REASON_GROUP: dict[str, str] = {
     "recency_days": "silence", "orders_90d": "silence", "orders_365d": "silence", "trend_orders_90d": "silence",
-    "mean_resolution_hours": "resolution", "worst_resolution_hours": "resolution",
+    "mean_resolution_hours": "resolution", "worst_resolution_hours": "resolution", "slow_resolutions_90d": "resolution",
+    "low_satisfaction_90d": "satisfaction", "last_satisfaction": "satisfaction",
     "overdue_share_365d": "payment", "mean_days_late_365d": "payment",
     "tickets_90d": "tickets", "complaints_90d": "tickets",
 }
@@ -229,22 +236,27 @@ def top_reasons(model: ChurnModel, frame: pl.DataFrame, k: int = 3) -> list[list
     contrib = z * model.coef
     direction = np.array([REASON_DIRECTION[f] for f in model.features])
     eligible = (contrib > 1e-9) & (np.sign(z) == direction)
-    rows = frame.select([c for c in frame.columns if c in REASON_COLUMNS]).to_dicts()
+    ranked = np.where(eligible, contrib, -np.inf)
+    # highest contribution first; equal contributions keep feature order (stable sort)
+    order = np.argsort(-ranked, axis=1, kind="stable")
+    n_eligible = eligible.sum(axis=1)
+    groups = [REASON_GROUP.get(f, f) for f in model.features]
+    columns = {c: frame[c].to_list() for c in frame.columns if c in REASON_COLUMNS}
     out: list[list[str]] = []
-    for i, row in enumerate(rows):
-        c = contrib[i]
-        order = sorted((j for j in range(len(model.features)) if eligible[i, j]), key=lambda j: (-c[j], j))
+    for i in range(frame.height):
         reasons: list[str] = []
-        groups: set[str] = set()
-        for j in order:
-            name = model.features[j]
-            group = REASON_GROUP.get(name, name)
-            if group in groups:
-                continue
-            groups.add(group)
-            reasons.append(REASON_TEXT[name](row))
-            if len(reasons) == k:
-                break
+        if n_eligible[i]:
+            seen: set[str] = set()
+            row = None
+            for j in order[i, : n_eligible[i]]:
+                if groups[j] in seen:
+                    continue
+                seen.add(groups[j])
+                if row is None:
+                    row = {c: values[i] for c, values in columns.items()}
+                reasons.append(REASON_TEXT[model.features[j]](row))
+                if len(reasons) == k:
+                    break
         out.append(reasons)
     return out
 

@@ -7,10 +7,10 @@
 - ``analytics.model_card`` (delete-insert per scoring as-of date),
 - ``marts.customer_retention``, ``marts.cohort_retention``, ``marts.churn_by_segment`` (replaced).
 
-Snapshot dates: the scoring date ``as_of``; the out-of-time test date ``as_of - horizon`` (the latest
-date whose label is fully observed); ``train_snapshots`` training dates every ``snapshot_step_days``
-ending ``horizon`` days before the test date (their label windows close before the test date
-starts); and the first day of each of the last ``history_months`` months with an observed label
+Snapshot dates (month starts, so history and training share their features): the scoring date
+``as_of``; the out-of-time test date, the latest month start whose label is fully observed
+(``month + horizon <= as_of``); ``train_snapshots`` training month starts before it whose label
+windows close by the test date; and the last ``history_months`` month starts with an observed label
 (for ``marts.churn_by_segment``). The model card's metrics come from a model trained on the
 training dates only and tested on the test date; scores come from the same model refitted on the
 training and test dates together.
@@ -18,9 +18,11 @@ training and test dates together.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
+import time
 
 import duckdb
 import numpy as np
@@ -49,10 +51,10 @@ SCORE_DESCRIPTIONS: dict[str, str] = {
     "risk_score": "probability of churn in the next horizon days (settings.churn.horizon_days), 0-1; "
                   "NULL when no model could be trained",
     "risk_band": "low / medium / high by settings.churn.risk_band_cutoffs",
-    "reason_1": "strongest reason behind the score, in plain words",
+    "reason_1": "strongest reason behind the score, in plain words (written for the scoring as-of date only)",
     "reason_2": "second reason",
     "reason_3": "third reason",
-    "reasons": "all reasons joined with '; '",
+    "reasons": "all reasons joined with '; ' (empty for history snapshots)",
     "is_active": "bought in the look-back window before the as-of date (the population the label covers)",
     "churned": "observed churn label for this snapshot (NULL when not yet observable or not active)",
 }
@@ -174,18 +176,23 @@ COLUMN_COMMENTS: dict[str, dict[str, str]] = {
 
 # Dates ------------------------------------------------------------------------------------------
 def snapshot_dates(as_of: dt.date, settings: Settings) -> dict[str, list[dt.date]]:
-    """The scoring, test, training and monthly history snapshot dates for a run."""
+    """The scoring, test, training and monthly history snapshot dates for a run (see the module doc)."""
     cs = settings.churn
     horizon = dt.timedelta(days=cs.horizon_days)
-    test = as_of - horizon
-    train = sorted(test - horizon - dt.timedelta(days=cs.snapshot_step_days * k) for k in range(cs.train_snapshots))
-    months: list[dt.date] = []
-    month = as_of.replace(day=1)
-    while len(months) < cs.history_months:
-        if month + horizon <= as_of:
-            months.append(month)
-        month = (month - dt.timedelta(days=1)).replace(day=1)
-    return {"score": [as_of], "test": [test], "train": train, "history": sorted(months)}
+
+    def month_starts_until(last: dt.date, count: int) -> list[dt.date]:
+        months: list[dt.date] = []
+        month = last.replace(day=1)
+        while len(months) < count:
+            if month + horizon <= last:
+                months.append(month)
+            month = (month - dt.timedelta(days=1)).replace(day=1)
+        return sorted(months)
+
+    history = month_starts_until(as_of, max(cs.history_months, 1))
+    test = history[-1]
+    train = month_starts_until(test, cs.train_snapshots)
+    return {"score": [as_of], "test": [test], "train": train, "history": history}
 
 
 def default_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
@@ -229,12 +236,25 @@ def _replace_snapshot_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl
     con.register("_churn_frame", frame.to_arrow())
     try:
         con.execute(f"create table if not exists {table} as select * from _churn_frame limit 0")
+        _add_new_columns(con, table)
         con.execute(f"delete from {table} where as_of in (select unnest(?::date[]))", [dates])
         con.execute(f"insert into {table} by name select * from _churn_frame")
     finally:
-        con.unregister("_churn_frame")
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_churn_frame")
     apply_comments(con, table)
     return frame.height
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Columns added to a snapshot table since it was created (older rows keep NULL there)."""
+    schema, name = table.split(".")
+    have = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]
+    ).fetchall()}
+    for column, column_type in con.execute("select column_name, column_type from (describe _churn_frame)").fetchall():
+        if column not in have:
+            con.execute(f'alter table {table} add column "{column}" {column_type}')
 
 
 def _replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
@@ -242,7 +262,8 @@ def _replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFra
     try:
         con.execute(f"create or replace table {table} as select * from _churn_frame")
     finally:
-        con.unregister("_churn_frame")
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_churn_frame")
     apply_comments(con, table)
     return frame.height
 
@@ -299,14 +320,18 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
     return final, card
 
 
-def _scores(model: ChurnModel | None, data: pl.DataFrame, settings: Settings, model_id: str) -> pl.DataFrame:
+def _scores(model: ChurnModel | None, data: pl.DataFrame, settings: Settings, model_id: str,
+            reasons_for: dt.date) -> pl.DataFrame:
+    """Scores for every snapshot row; plain-word reasons for the rows of the ``reasons_for`` date."""
     cutoffs = tuple(settings.churn.risk_band_cutoffs)
+    reasons: list[list[str]] = [[] for _ in range(data.height)]
     if model is not None and data.height:
         risk = model.predict(data)
-        reasons = top_reasons(model, data)
+        rows = np.nonzero((data["as_of"] == reasons_for).to_numpy())[0]
+        for i, r in zip(rows.tolist(), top_reasons(model, data[rows]), strict=True):
+            reasons[i] = r
     else:
         risk = np.full(data.height, np.nan)
-        reasons = [[] for _ in range(data.height)]
     padded = [r + [None] * (3 - len(r)) for r in reasons]
     return pl.DataFrame({
         "customer_id": data["customer_id"],
@@ -424,25 +449,45 @@ def _retention_mart(con: duckdb.DuckDBPyConnection, scores: pl.DataFrame, segmen
         pl.col("risk_score").fill_null(-1), "customer_id", descending=[True, False])
 
 
-def run_churn(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | None = None) -> dict[str, int]:
-    """Compute and write every churn table for ``as_of`` (default: the day after the last sale)."""
+def run_churn(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | None = None, *,
+              timings: dict[str, float] | None = None) -> dict[str, int]:
+    """Compute and write every churn table for ``as_of`` (default: the day after the last sale).
+
+    ``timings``, when given, receives the wall seconds of each phase (for the benchmark).
+    """
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - clock
+        clock = now
+
     check_inputs(con)
     as_of = as_of or default_as_of(con)
     cs = settings.churn
     dates = snapshot_dates(as_of, settings)
     all_dates = sorted({d for ds in dates.values() for d in ds})
-    features = compute_features(con, all_dates, sla_hours=settings.validation.first_response_sla_hours)
+    features = compute_features(con, all_dates, sla_hours=settings.validation.first_response_sla_hours,
+                                slow_resolution_hours=cs.slow_resolution_hours,
+                                low_satisfaction_max=cs.low_satisfaction_max)
+    lap("features")
     labels = churn_labels(con, all_dates, horizon_days=cs.horizon_days, lookback_days=cs.lookback_days,
                           data_end=as_of)
+    lap("labels")
     data = features.join(labels.select("customer_id", "as_of", "active_in_lookback", "churned"),
                          on=["customer_id", "as_of"], how="left").sort("as_of", "customer_id")
     model, card = _fit(data, dates, settings, as_of)
-    scores = _scores(model, data, settings, card["model_id"])
+    lap("model")
+    scores = _scores(model, data, settings, card["model_id"], reasons_for=as_of)
+    lap("scores_and_reasons")
     card["scored_rows"] = scores.filter(pl.col("as_of") == as_of).height
     segments = _segments(data, scores, settings)
     attrs = _customer_attributes(con, all_dates)
     retention = _retention_mart(con, scores, segments, attrs, as_of)
     by_segment = _churn_by_segment(scores, segments, attrs, dates["history"])
+    lap("segments")
     card_frame = pl.DataFrame([card], schema_overrides={
         "features": pl.List(pl.String), "coefficients": pl.String, "note": pl.String,
         "train_as_of_first": pl.Date, "train_as_of_last": pl.Date, "test_as_of": pl.Date, "as_of": pl.Date,
@@ -460,6 +505,7 @@ def run_churn(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date
         cohort = con.sql(read_sql("marts/cohort_retention.sql"), params={"as_of": as_of}).pl()
         counts["marts.cohort_retention"] = _replace_table(con, "marts.cohort_retention", cohort)
         counts["marts.churn_by_segment"] = _replace_table(con, "marts.churn_by_segment", by_segment)
+    lap("write")
     return counts
 
 

@@ -74,11 +74,16 @@ def synthesize_core(
     end: dt.date = dt.date(2025, 12, 31),
     n_products: int = 200,
     seed: int = 7,
+    order_rate: float = 1 / 25,
+    ticket_scale: float = 1.0,
+    interaction_rate: float = 0.01,
 ) -> pl.DataFrame:
     """Fill ``core.*`` with a planted churn process; return the ground truth per customer.
 
-    Ground truth columns: ``customer_id``, ``churn_date`` (NULL when the customer never churns in
-    the span), ``dissatisfaction`` (the hidden driver, 0-1).
+    ``order_rate`` is the median orders per day of a customer, ``ticket_scale`` multiplies the ticket
+    rate and ``interaction_rate`` is routine contacts per day. Ground truth columns: ``customer_id``,
+    ``churn_date`` (NULL when the customer never churns in the span), ``dissatisfaction`` (the hidden
+    driver, 0-1).
     """
     rng = np.random.default_rng(seed)
     create_core_tables(con)
@@ -86,7 +91,7 @@ def synthesize_core(
     n = n_customers
     ids = np.array([f"C{i:06d}" for i in range(1, n + 1)])
     signup = rng.uniform(0, span * 0.75, n)
-    rate = np.exp(rng.normal(np.log(1 / 25), 0.6, n))  # orders per day
+    rate = np.exp(rng.normal(np.log(order_rate), 0.6, n))  # orders per day
     unhappy = rng.beta(1.5, 4.0, n)
     hazard = 0.0006 * np.exp(4.0 * unhappy)  # churn per day
     churn_at = signup + rng.exponential(1 / hazard)
@@ -174,7 +179,7 @@ def synthesize_core(
     })
 
     # service tickets: more and worse for dissatisfied customers, more in the months before churn
-    t_rate = 0.002 + 0.02 * unhappy
+    t_rate = ticket_scale * (0.002 + 0.02 * unhappy)
     t_k = rng.poisson(t_rate * np.maximum(span - signup, 0))
     t_owner = np.repeat(np.arange(n), t_k)
     t_day = signup[t_owner] + rng.uniform(0, 1, t_owner.size) * (span - signup[t_owner])
@@ -209,7 +214,7 @@ def synthesize_core(
     })
 
     # interactions: routine contacts
-    i_k = rng.poisson(0.01 * np.maximum(stop - signup, 0))
+    i_k = rng.poisson(interaction_rate * np.maximum(stop - signup, 0))
     i_owner = np.repeat(np.arange(n), i_k)
     i_day = signup[i_owner] + rng.uniform(0, 1, i_owner.size) * (stop[i_owner] - signup[i_owner])
     n_i = i_owner.size

@@ -130,9 +130,10 @@ class ChurnSettings:
     # purchase in the next ``horizon_days`` is churned (non-contractual churn).
     horizon_days: int = 90
     lookback_days: int = 365
-    # Risk model: training snapshots before the out-of-time test snapshot (test = as_of - horizon).
+    # Snapshots are month starts. The out-of-time test snapshot is the latest month start whose label
+    # is fully observed (month + horizon <= as_of); the model trains on the train_snapshots month
+    # starts before it whose label windows close by the test date.
     train_snapshots: int = 6
-    snapshot_step_days: int = 30
     # Monthly snapshots kept for marts.churn_by_segment (months with a fully observed label).
     history_months: int = 12
     model_seed: int = 42

@@ -2,7 +2,8 @@
 -- Point in time: every input row is filtered to strictly before the as-of date (order_ts, opened_at,
 -- occurred_at, resolved_at, first_response_at, paid_at, due_date < as_of), so adding later data never
 -- changes the features of an earlier as-of date. Money is summed as DECIMAL and ratios are rounded to 6
--- places, so the parallel summation order cannot change a value either. Parameter: $sla_hours (first-response SLA).
+-- places, so the parallel summation order cannot change a value either. Parameters: $sla_hours (first-response SLA), $slow_hours (slow
+-- resolution), $low_satisfaction (highest low satisfaction score).
 with
 
 as_of_dates as (
@@ -81,15 +82,46 @@ customer_products as (
     group by all
 ),
 
+-- running count of distinct products (categories) per customer at each first-purchase moment
+product_running as (
+    select
+        customer_id,
+        first_bought_at,
+        sum(count(*)) over (partition by customer_id order by first_bought_at) as products_so_far
+    from customer_products
+    group by customer_id, first_bought_at
+),
+
+category_running as (
+    select
+        customer_id,
+        first_bought_at,
+        sum(count(*)) over (partition by customer_id order by first_bought_at) as categories_so_far
+    from (
+        select customer_id, category, min(first_bought_at) as first_bought_at
+        from customer_products
+        where category is not null
+        group by all
+    )
+    group by customer_id, first_bought_at
+),
+
+customer_as_of as (
+    select as_of, as_of::timestamp as as_of_ts, customer_id from purchase_windows
+),
+
+-- as-of joins: the latest running count strictly before the as-of date
 product_breadth as (
     select
-        a.as_of,
-        cp.customer_id,
-        count(distinct cp.product_id) as distinct_products,
-        count(distinct cp.category) as distinct_categories
-    from as_of_dates as a
-    inner join customer_products as cp on cp.first_bought_at < a.as_of_ts
-    group by all
+        c.as_of,
+        c.customer_id,
+        coalesce(pr.products_so_far, 0) as distinct_products,
+        coalesce(cr.categories_so_far, 0) as distinct_categories
+    from customer_as_of as c
+    asof left join product_running as pr
+        on pr.customer_id = c.customer_id and pr.first_bought_at < c.as_of_ts
+    asof left join category_running as cr
+        on cr.customer_id = c.customer_id and cr.first_bought_at < c.as_of_ts
 ),
 
 tickets as (
@@ -121,6 +153,17 @@ ticket_windows as (
                 case when t.first_response_at < a.as_of_ts then t.first_response_at else a.as_of_ts end
             ) > $sla_hours * 3600
         ) as sla_breaches_90d,
+        count(*) filter (
+            where t.opened_at >= a.as_of_ts - to_days(90)
+            and date_diff(
+                'second', t.opened_at,
+                case when t.resolved_at < a.as_of_ts then t.resolved_at else a.as_of_ts end
+            ) > $slow_hours * 3600
+        ) as slow_resolutions_90d,
+        count(*) filter (
+            where t.opened_at >= a.as_of_ts - to_days(90) and t.satisfaction <= $low_satisfaction
+            and coalesce(t.resolved_at, t.first_response_at, t.opened_at) < a.as_of_ts
+        ) as low_satisfaction_90d,
         arg_max(t.satisfaction, coalesce(t.resolved_at, t.first_response_at, t.opened_at)) filter (
             where t.satisfaction is not null
             and coalesce(t.resolved_at, t.first_response_at, t.opened_at) < a.as_of_ts
@@ -210,6 +253,8 @@ final as (
         round(tw.mean_resolution_hours, 6)::double as mean_resolution_hours,
         round(tw.worst_resolution_hours, 6)::double as worst_resolution_hours,
         coalesce(tw.sla_breaches_90d, 0)::integer as sla_breaches_90d,
+        coalesce(tw.slow_resolutions_90d, 0)::integer as slow_resolutions_90d,
+        coalesce(tw.low_satisfaction_90d, 0)::integer as low_satisfaction_90d,
         tw.last_satisfaction::smallint as last_satisfaction,
         date_diff('day', cw.last_contact_at::date, pw.as_of)::integer as days_since_last_contact,
         coalesce(cw.contacts_365d_n, 0)::integer as contacts_365d,

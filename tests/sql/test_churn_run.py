@@ -64,8 +64,11 @@ def test_model_card_out_of_time(warehouse) -> None:
     row = card[0]
     dates = snapshot_dates(AS_OF, settings)
     assert row["status"] == "trained"
-    assert row["test_as_of"] == dates["test"][0] == AS_OF - dt.timedelta(days=settings.churn.horizon_days)
-    assert row["train_as_of_last"] + dt.timedelta(days=settings.churn.horizon_days) <= row["test_as_of"]
+    horizon = dt.timedelta(days=settings.churn.horizon_days)
+    # the test snapshot is the latest month start whose label is observed by the as-of date
+    assert row["test_as_of"] == dates["test"][0] == dt.date(2025, 10, 1)
+    assert row["test_as_of"] + horizon <= AS_OF < dt.date(2025, 11, 1) + horizon
+    assert row["train_as_of_last"] + horizon <= row["test_as_of"]
     assert row["train_snapshots"] == settings.churn.train_snapshots
     assert row["roc_auc"] > 0.7 and 0 < row["brier"] < 0.25 and row["top_decile_lift"] > 1
     assert row["train_rows"] > 0 and row["test_rows"] > 0 and len(row["features"]) > 10
