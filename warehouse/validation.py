@@ -44,11 +44,18 @@ REF_PREFIX = "_ref__"
 # Reference sets a ``_ref__<col>`` column resolves against: name -> candidate (table, key column)
 # pairs; tables that do not exist (yet) are skipped. Staging (this run and the current rows kept
 # between runs) first, then the core dimensions (``_src_id`` is the CRM's integer id).
-REFERENCE_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
-    "products": (("staging.stg_crm__products", "product_code"), ("core.dim_product", "product_id")),
-    "orders": (("staging.stg_crm__orders", "order_id"),),
-    "customers": (("staging.stg_crm__customers", "customer_id"), ("core.dim_customer", "_src_id")),
-    "employees": (("staging.stg_crm__employees", "employee_id"), ("core.dim_employee", "_src_id")),
+REFERENCE_SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "products": (("staging.stg_crm__products", "product_code", "true"),
+                 ("core.dim_product", "product_id", "true")),
+    # file drops create the products they describe: a code with a description anywhere in staged file lines
+    "described_products": (("staging.stg_crm__products", "product_code", "true"),
+                           ("core.dim_product", "product_id", "true"),
+                           ("staging.stg_files__sales_lines", "product_code", "description is not null")),
+    "orders": (("staging.stg_crm__orders", "order_id", "true"),),
+    "customers": (("staging.stg_crm__customers", "customer_id", "true"),
+                  ("core.dim_customer", "_src_id", "true")),
+    "employees": (("staging.stg_crm__employees", "employee_id", "true"),
+                  ("core.dim_employee", "_src_id", "true")),
 }
 
 # Expectation types evaluated per row (quarantine candidates) and per table.
@@ -58,6 +65,7 @@ ROW_TYPES = frozenset({
     "expect_column_values_to_be_in_set",
     "expect_column_values_to_not_be_in_set",
     "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex",
     "expect_column_pair_values_a_to_be_greater_than_b",
     "expect_column_pair_values_to_be_equal",
 })
@@ -266,6 +274,8 @@ def failure_predicate(rule: Rule, params: dict[str, Any]) -> str:
             pred = f"{column} is not null and {column} in ({items})"
         elif t == "expect_column_values_to_match_regex":
             pred = f"{column} is not null and not regexp_matches({column}::varchar, {_literal(kw['regex'])})"
+        elif t == "expect_column_values_to_not_match_regex":
+            pred = f"{column} is not null and regexp_matches({column}::varchar, {_literal(kw['regex'])})"
         else:
             raise ValueError(f"rule {rule.rule_id}: {t} is not a row rule")
     return f"coalesce(({cond}) and ({pred}), false)"
@@ -317,9 +327,9 @@ def _table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, 
 
 def _reference_sql(con: duckdb.DuckDBPyConnection, reference: str) -> str | None:
     parts = []
-    for qualified, key in REFERENCE_SOURCES.get(reference, ()):
+    for qualified, key, where in REFERENCE_SOURCES.get(reference, ()):
         if _table_exists(con, qualified) and key in _table_columns(con, qualified):
-            parts.append(f"select distinct {_col(key)}::varchar as k from {qualified}")  # noqa: S608
+            parts.append(f"select distinct {_col(key)}::varchar as k from {qualified} where {where}")  # noqa: S608
     return " union ".join(parts) if parts else None
 
 
@@ -542,8 +552,15 @@ def _source_columns_mapped(con: duckdb.DuckDBPyConnection, suite: Suite, rule: R
     staging = f"staging.{checked_identifier(suite.table)}"
     if not {"_profile", "_raw"} <= set(_table_columns(con, staging)):
         return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0, {"skipped": "not a file drop"})
-    row = con.execute(f"select _profile, json_keys(_raw::json) from {staging} where _batch_id = ? limit 1",  # noqa: S608
-                      [batch_id]).fetchone()
+    # the file's own record (its header) is kept in raw._record; staging's _raw may be canonical already
+    source = staging
+    record = "_raw"
+    raw_table = rule.kwargs.get("raw_table")
+    if raw_table and _table_exists(con, raw_table) and "_record" in _table_columns(con, raw_table):
+        source, record = raw_table, "_record"
+    row = con.execute(
+        f"select (select _profile from {staging} where _batch_id = ? limit 1), json_keys({record}::json) "  # noqa: S608
+        f"from {source} where _batch_id = ? limit 1", [batch_id, batch_id]).fetchone()
     if row is None or row[0] is None:
         return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0)
     from warehouse.profiles import load_profile
