@@ -346,15 +346,22 @@ def _pii_reference_sql(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def _pii_predicates(cfg: PublishSettings, value: str) -> dict[str, str]:
-    """SQL predicates on one text value: contains an e-mail; is shaped like a phone number."""
+    """SQL predicates on one text value: contains an e-mail; is shaped like a phone number.
+
+    Written as CASE so the cheap test runs on every value and the costly ones only on candidates.
+    """
     digits = f"length(regexp_replace({value}, '[^0-9]', '', 'g'))"
     return {
-        "contain an e-mail address": f"regexp_matches({value}, {quote_literal(cfg.pii_email_pattern)})",
+        "contain an e-mail address": (
+            f"(case when contains({value}, '@') "
+            f"then regexp_matches({value}, {quote_literal(cfg.pii_email_pattern)}) else false end)"
+        ),
         "look like phone numbers": (
-            f"(regexp_full_match({value}, {quote_literal(cfg.pii_phone_pattern)})"
-            f" and not regexp_full_match({value}, {quote_literal(cfg.pii_phone_exclude_pattern)})"
+            f"(case when regexp_full_match({value}, {quote_literal(cfg.pii_phone_pattern)}) then"
+            f" not regexp_full_match({value}, {quote_literal(cfg.pii_phone_exclude_pattern)})"
             f" and {digits} >= {int(cfg.pii_phone_min_digits)}"
-            f" and (regexp_matches({value}, '[ ().+-]') or {digits} >= {int(cfg.pii_bare_digits_min)}))"
+            f" and (regexp_matches({value}, '[ ().+-]') or {digits} >= {int(cfg.pii_bare_digits_min)})"
+            " else false end)"
         ),
     }
 
@@ -388,13 +395,17 @@ def pii_content_findings(con: duckdb.DuckDBPyConnection, tables: Sequence[MartTa
                         checks.append((column.name, f"value(s) {PII_REFERENCE_FINDING}",
                                        f"count(*) filter (where {col} in (select ref from {PII_REFERENCE_TABLE}))"))
                 elif column.data_type == "VARCHAR[]":
-                    for finding, predicate in _pii_predicates(cfg, "x").items():
-                        checks.append((column.name, f"row(s) hold values that {finding}",
-                                       f"count(*) filter (where len(list_filter({col}, lambda x: {predicate})) > 0)"))
+                    list_checks = [(f"list value(s) {f}", f"count(*) filter (where {p})")
+                                   for f, p in _pii_predicates(cfg, "v").items()]
                     if reference is not None:
-                        checks.append((column.name, f"row(s) hold values that {PII_REFERENCE_FINDING}",
-                                       f"count(*) filter (where len(list_intersect({col}, "
-                                       f"(select list(ref) from {PII_REFERENCE_TABLE}))) > 0)"))
+                        list_checks.append((f"list value(s) {PII_REFERENCE_FINDING}",
+                                            f"count(*) filter (where v in (select ref from {PII_REFERENCE_TABLE}))"))
+                    counts = con.execute(
+                        f"select {', '.join(e for _, e in list_checks)} from (select unnest({col}) as v "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+                        f"from {SOURCE_SCHEMA}.{quote_ident(table.name)})"
+                    ).fetchone()
+                    findings.extend(f"{table.name}.{column.name}: {n} {finding}"
+                                    for (finding, _), n in zip(list_checks, counts, strict=True) if n)
             if not checks:
                 continue
             counts = con.execute(

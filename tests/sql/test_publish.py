@@ -143,7 +143,7 @@ def test_failed_validation_is_refused_and_the_published_version_stays(settings: 
         ("create or replace table marts.customer_contacts as select 'C000001' as customer_id, "
          "'x' as customer_name", r"customer_contacts\.customer_name: column name"),
         ("create or replace table marts.customer_contacts as select 'C000001' as customer_id, "
-         "['ok', 'a.b@shop.example.org'] as tags", r"customer_contacts\.tags: 1 row\(s\) hold values that contain an e-mail"),
+         "['ok', 'a.b@shop.example.org'] as tags", r"customer_contacts\.tags: 1 list value\(s\) contain an e-mail"),
         ("create or replace table marts.customer_contacts as select 'C000001' as customer_id, "
          "'Ada Lovelace' as owner", r"customer_contacts\.owner: 1 value\(s\) equal a customer"),
     ],
