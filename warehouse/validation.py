@@ -515,7 +515,8 @@ def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite:
     staging = f"staging.{checked_identifier(suite.table)}"
     quarantine = f"quarantine.{checked_identifier(suite.table)}"
     key_type = _table_columns(con, staging).get(key, "varchar")
-    raw_key, raw_amount = _literal(f"$.{key}"), _literal(f"$.{amount}")
+    raw_key, raw_amount, raw_id = _literal(f"$.{key}"), _literal(f"$.{amount}"), _literal(f"$.{kw['line_id']}")
+    version = _col(kw.get("order_version") or "_source_row")
     bad = con.execute(
         f"""with touched as (select distinct {line_key} as k from {CHECK_TABLE} where {line_key} is not null),
                  lines as (
@@ -528,10 +529,12 @@ def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite:
                      select try_cast(json_extract_string(q.raw_record, {raw_key}) as {key_type}), null,
                             try_cast(json_extract_string(q.raw_record, {raw_amount}) as decimal(18, 2))
                      from {quarantine} q where q._batch_id <> ? and q.replayed_at is null
+                       and coalesce(json_extract_string(q.raw_record, {raw_id}), '') not in
+                           (select {line_id}::varchar from {CHECK_TABLE} where {line_id} is not null)
                  ),
                  sums as (select k, sum(coalesce(amount, 0)) as amount from lines
                           where k in (select k from touched) group by k),
-                 totals as (select {_col(kw["order_key"])} as k, arg_max({_col(kw["order_total"])}, _source_row) as total
+                 totals as (select {_col(kw["order_key"])} as k, arg_max({_col(kw["order_total"])}, {version}) as total
                             from {orders} group by all)
             select count(*), list(s.k::varchar order by s.k)[1:10]
             from sums s join totals t using (k) where abs(s.amount - t.total) > {tol}""",  # noqa: S608

@@ -80,6 +80,37 @@ def test_duplicates_keep_the_first_and_quarantine_the_rest(con, settings):
     assert out.result("order_line_id_unique").unexpected_count == 3  # GE counts every member
 
 
+def test_a_repeated_line_number_of_an_order_is_a_duplicate(con, settings):
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES,
+          [good_line(1, order_id="100", line_number="1"), good_line(2, order_id="100", line_number="1"),
+           good_line(3, order_id="100", line_number="2")])
+    out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    assert _quarantined(con, "stg_crm__order_lines") == {
+        2: (["order_line_number_unique"], "line 1 of order 100 appears more than once (a duplicated line; "
+                                          "the first one loads)")}
+    assert out.result("order_line_number_unique").unexpected_count == 2
+
+
+def test_order_totals_reconcile_over_batches_and_quarantine(con, settings):
+    """The source's order total counts every stored line, also one we quarantined in an earlier batch."""
+    con.execute("create table staging.stg_crm__orders as select 100::bigint as order_id, 15.00::decimal(18,2) "
+                "as order_total, 1 as _source_row, timestamp '2024-03-01' as updated_at")
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES,
+          [good_line(1, order_id="100"), good_line(2, order_id="100", quantity="0", line_amount="5.00", line_number="2")])
+    first = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    assert first.rows_quarantined == 1 and not first.critical_failures
+    # later: a third line arrives with the order's new total (10 + 5 quarantined + 10)
+    con.execute("insert into staging.stg_crm__orders values (100, 25.00, 2, timestamp '2024-03-02')")
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(3, order_id="100", line_number="3")], batch_id="b2")
+    second = validate_staged(con, settings, "stg_crm__order_lines", "b2")
+    assert second.result("line_amounts_reconcile_with_order_totals").success
+    # a total that no stored lines explain is critical
+    con.execute("insert into staging.stg_crm__orders values (100, 99.00, 3, timestamp '2024-03-03')")
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(4, order_id="100", line_number="4")], batch_id="b3")
+    with pytest.raises(CriticalValidationError, match="line_amounts_reconcile_with_order_totals"):
+        validate_staged(con, settings, "stg_crm__order_lines", "b3")
+
+
 def test_dates_before_the_business_or_after_extraction_are_quarantined(con, settings):
     stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES,
           [good_line(1, created_at="1999-12-31 23:00:00"), good_line(2, created_at="2024-07-01 00:00:00"),
@@ -105,7 +136,7 @@ def test_ticket_rules_order_satisfaction_and_references(con, settings):
 
 def test_critical_totals_failure_raises_and_moves_nothing(con, settings):
     con.execute("create table staging.stg_crm__orders as select 100::bigint as order_id, 99.00::decimal(18,2) "
-                "as order_total, 1 as _source_row")
+                "as order_total, 1 as _source_row, timestamp '2024-03-01' as updated_at")
     stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(1), good_line(2), good_line(3, quantity="0")])
     con.execute("begin transaction")  # the pipeline validates inside its own transaction and rolls back
     with pytest.raises(CriticalValidationError, match="line_amounts_reconcile_with_order_totals"):
@@ -120,7 +151,7 @@ def test_critical_totals_failure_raises_and_moves_nothing(con, settings):
 
 def test_totals_that_reconcile_pass(con, settings):
     con.execute("create table staging.stg_crm__orders as select 100::bigint as order_id, 20.00::decimal(18,2) "
-                "as order_total, 1 as _source_row")
+                "as order_total, 1 as _source_row, timestamp '2024-03-01' as updated_at")
     stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, [good_line(1), good_line(2)])
     out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
     assert out.critical_failures == [] and out.rows_quarantined == 0
