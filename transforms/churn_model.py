@@ -1,7 +1,7 @@
 """Churn risk model: scaled logistic regression on point-in-time features, with plain-word reasons.
 
 Trained on earlier snapshots (as-of dates with an observed label) and tested out of time on a later
-one. Deterministic: fixed solver and seed, rows sorted by (as_of, customer_id) before fitting.
+one. Deterministic: fixed solver (Newton-Cholesky) and seed, rows sorted by (as_of, customer_id) before fitting.
 
 Reasons: each feature's contribution to a customer's log-odds is ``coefficient x standardized value``
 (how far the customer sits from the training population, in standard deviations, times the weight).
@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 # Model inputs, in a fixed order (the order also breaks ties between equal contributions).
 MODEL_FEATURES: tuple[str, ...] = (
@@ -203,8 +204,10 @@ def train_model(
     scales = raw.std(axis=0)
     scales[scales == 0] = 1.0
     z = (raw - means) / scales
-    clf = LogisticRegression(C=c, solver="lbfgs", max_iter=2000, random_state=seed)
-    clf.fit(z, y)
+    clf = LogisticRegression(C=c, solver="newton-cholesky", max_iter=200, random_state=seed)
+    # one BLAS thread: on a small shared machine, threaded BLAS is several times slower here
+    with threadpool_limits(limits=1):
+        clf.fit(z, y)
     return ChurnModel(features=features, fill_values=fill, means=means, scales=scales,
                       coef=clf.coef_[0].copy(), intercept=float(clf.intercept_[0]),
                       train_rows=frame.height, train_as_of=sorted(set(frame["as_of"].to_list())))
@@ -242,23 +245,42 @@ def top_reasons(model: ChurnModel, frame: pl.DataFrame, k: int = 3) -> list[list
     n_eligible = eligible.sum(axis=1)
     groups = [REASON_GROUP.get(f, f) for f in model.features]
     columns = {c: frame[c].to_list() for c in frame.columns if c in REASON_COLUMNS}
+    texts = [REASON_TEXT[f] for f in model.features]
+    top = order[:, : min(order.shape[1], 3 * k)].tolist()  # enough candidates for k distinct groups
+    counts = n_eligible.tolist()
     out: list[list[str]] = []
     for i in range(frame.height):
         reasons: list[str] = []
-        if n_eligible[i]:
+        if counts[i]:
             seen: set[str] = set()
-            row = None
-            for j in order[i, : n_eligible[i]]:
+            row = _Row(columns, i)
+            candidates = top[i][: counts[i]] if counts[i] <= len(top[i]) else order[i, : counts[i]].tolist()
+            for j in candidates:
                 if groups[j] in seen:
                     continue
                 seen.add(groups[j])
-                if row is None:
-                    row = {c: values[i] for c, values in columns.items()}
-                reasons.append(REASON_TEXT[model.features[j]](row))
+                reasons.append(texts[j](row))
                 if len(reasons) == k:
                     break
         out.append(reasons)
     return out
+
+
+class _Row:
+    """Read access to row ``i`` of column lists, as the reason texts expect (``r[name]``, ``r.get``)."""
+
+    __slots__ = ("_columns", "_i")
+
+    def __init__(self, columns: dict[str, list], i: int) -> None:
+        self._columns = columns
+        self._i = i
+
+    def __getitem__(self, name: str):  # noqa: ANN204 - any column type
+        return self._columns[name][self._i]
+
+    def get(self, name: str, default=None):  # noqa: ANN001, ANN201
+        values = self._columns.get(name)
+        return default if values is None else values[self._i]
 
 
 REASON_COLUMNS = frozenset(MODEL_FEATURES) | {"monetary_prev_90d", "monetary_90d", "orders_prev_90d"}

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from transforms.churn_features import FEATURE_DESCRIPTIONS, LABEL_DESCRIPTIONS, churn_labels, compute_features
-from transforms.churn_model import MODEL_FEATURES, ChurnModel, evaluate, risk_band, top_reasons, train_model
+from transforms.churn_model import MODEL_FEATURES, ChurnModel, evaluate, top_reasons, train_model
 from transforms.segments import abc_class, credit_grade, lifecycle_stage, pyramid, recommended_action, rfm
 from warehouse.db import read_sql, transaction
 from warehouse.errors import CrmwhError
@@ -282,7 +282,7 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
         "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
         "status": "not_trained",
         "note": "",
-        "algorithm": "logistic regression (L2, lbfgs) on standardized features, log1p on counts/amounts/durations",
+        "algorithm": "logistic regression (L2, Newton-Cholesky) on standardized features, log1p on counts/amounts/durations",
         "horizon_days": cs.horizon_days,
         "lookback_days": cs.lookback_days,
         "train_as_of_first": min(train["as_of"]) if train.height else None,
@@ -332,13 +332,15 @@ def _scores(model: ChurnModel | None, data: pl.DataFrame, settings: Settings, mo
             reasons[i] = r
     else:
         risk = np.full(data.height, np.nan)
-    padded = [r + [None] * (3 - len(r)) for r in reasons]
+    low, high = cutoffs
+    band = np.where(np.isnan(risk), None, np.where(risk < low, "low", np.where(risk < high, "medium", "high")))
+    padded = [r + [None] * (3 - len(r)) if r else [None, None, None] for r in reasons]
     return pl.DataFrame({
         "customer_id": data["customer_id"],
         "as_of": data["as_of"],
         "model_id": pl.Series([model_id if model is not None else None] * data.height, dtype=pl.String),
         "risk_score": pl.Series(np.round(risk, 6)).fill_nan(None),
-        "risk_band": pl.Series([risk_band(float(s), cutoffs) for s in risk], dtype=pl.String),
+        "risk_band": pl.Series(band.tolist(), dtype=pl.String),
         "reason_1": pl.Series([p[0] for p in padded], dtype=pl.String),
         "reason_2": pl.Series([p[1] for p in padded], dtype=pl.String),
         "reason_3": pl.Series([p[2] for p in padded], dtype=pl.String),
