@@ -61,8 +61,21 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+_CONTEXTS: dict[tuple[str, str], Any] = {}
+
+
 def get_context(settings: Settings) -> Any:
-    """A file-backed GE context rooted in the data directory, with the crmwh Data Docs site."""
+    """A file-backed GE context rooted in the data directory, with the crmwh Data Docs site (cached per
+    process: opening one costs about half a second)."""
+    key = (str(gx_root(settings)), str(settings.data_docs_dir))
+    if key in _CONTEXTS and (gx_root(settings) / "great_expectations.yml").is_file():
+        return _CONTEXTS[key]
+    context = _open_context(settings)
+    _CONTEXTS[key] = context
+    return context
+
+
+def _open_context(settings: Settings) -> Any:
     _quiet()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -110,8 +123,8 @@ def _ge_suite(suite: Suite, *, sampled: bool) -> Any:
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    ge_suite = gx.ExpectationSuite(name=suite.table, meta={k: v for k, v in (suite.raw.get("meta") or {}).items()
-                                                           if k != "references"})
+    meta = {k: v for k, v in (suite.raw.get("meta") or {}).items() if k not in ("references", "notes")}
+    ge_suite = gx.ExpectationSuite(name=suite.table, meta=meta, notes=suite.raw.get("notes"))
     for rule in suite.rules:
         if not rule.expectation_type.startswith("expect_"):
             continue  # crmwh_* table checks (e.g. totals reconcile) have no GE implementation
