@@ -2,7 +2,8 @@
 
 1. Generate the demo source unless it already exists (the existing one is kept as it is).
 2. Prepare the embedded Airflow (metadata DB, pool) and run ``airflow dags test crm_ingest DATE``, then
-   ``crm_analytics`` when that DAG exists; DATE defaults to the source's business-clock date.
+   ``crm_analytics`` when that DAG exists; DATE defaults to the source's business clock (its last
+   second, e.g. ``2025-12-31T23:59:59``: the DAGs extract ``updated_at <=`` the logical date).
 3. Print what was built and where: the source, row counts per table of every warehouse schema (the
    DuckDB file opened read-only), the published file and its tables, the Data Docs and the report.
 """
@@ -106,7 +107,9 @@ def run_demo(settings: Settings, *, scale: str | None = None, seed: int | None =
         state = read_state(engine)
     finally:
         engine.dispose()
-    run_date = parse_date(date).isoformat() if date else state.business_clock.date().isoformat()
+    # the DAGs treat the logical date as the extraction cut-off (updated_at <= it): by default run at
+    # the business clock itself so the whole last business day is included
+    run_date = parse_date(date).isoformat() if date else state.business_clock.isoformat(timespec="seconds")
     summary = DemoRunSummary(source_url=safe_url, generated=generated, run_date=run_date)
 
     folder = dags_folder(settings)
@@ -160,7 +163,8 @@ def _count_lines(counts: dict[str, dict[str, int]]) -> list[str]:
     out = []
     for schema_name, tables in counts.items():
         for table, n in tables.items():
-            out.append(f"  {schema_name}.{table:<40} {n:>12,}")
+            name = f"{schema_name}.{table}"
+            out.append(f"  {name:<48} {n:>12,}")
     if not out:
         out.append("  (no tables)")
     return out
