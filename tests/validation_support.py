@@ -61,3 +61,30 @@ def stage(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str], row
         con.execute(f"insert into staging.{table} {select}")
     else:
         con.execute(f"create table staging.{table} as {select}")
+
+
+def write_raw_crm_batch(con: duckdb.DuckDBPyConnection, csv_path: str, entity: str, batch_id: str,
+                        extracted_at: str = "2024-06-01 00:00:00") -> int:
+    """Put a CSV of CRM source rows (text) into ``raw.crm__<entity>`` as an extracted, running batch."""
+    raw = f"raw.crm__{entity}"
+    con.execute("create or replace temp table _csv as select * from read_csv(?, all_varchar = true, header = true)",
+                [csv_path])
+    columns = [r[0] for r in con.execute("describe _csv").fetchall()]
+    con.execute(f"create table if not exists {raw} (_batch_id varchar, _source varchar, _source_row bigint, "
+                f"_extracted_at timestamp, {', '.join(f'{c} varchar' for c in columns)})")
+    n = con.execute(f"insert into {raw} select ?, 'crm', row_number() over (), ?::timestamp, * from _csv",
+                    [batch_id, extracted_at]).fetchone()[0]
+    con.execute("""insert into audit.load_batches (batch_id, source, entity, source_kind, started_at, rows_read,
+                   status, step, staging_table) values (?, 'crm', ?, 'database', ?::timestamp, ?, 'running',
+                   'extracted', ?)""", [batch_id, entity, extracted_at, n, f"stg_crm__{entity}"])
+    return int(n)
+
+
+def reference_data(con: duckdb.DuckDBPyConnection) -> None:
+    """Customers 1-3, employee 7 and products P1-P3 already known to the warehouse (staging)."""
+    con.execute("create table staging.stg_crm__customers as select range::bigint as customer_id, "
+                "'C' || range as customer_code, '' as _batch_id, range as _source_row from range(1, 4)")
+    con.execute("create table staging.stg_crm__employees as select 7::bigint as employee_id, 'E7' as employee_code, "
+                "'' as _batch_id, 1 as _source_row")
+    con.execute("create table staging.stg_crm__products as select 'P' || range as product_code, "
+                "'' as _batch_id, range as _source_row from range(1, 4)")

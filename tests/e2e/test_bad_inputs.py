@@ -4,12 +4,12 @@ and reason, or in a rejected / refused batch with a clear error; the accounting 
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from validation_support import reference_data, write_raw_crm_batch
 
 from warehouse.errors import CriticalValidationError, RejectedBatchError
 from warehouse.settings import Settings, load_settings
@@ -108,34 +108,13 @@ def test_file_drop_defect(case: dict[str, Any], corpus_settings: Settings) -> No
 
 
 # --- CRM entities: raw.crm__<entity> -> the ETL's staging SQL -> validate_staged -----------------------
-def _reference_data(con: duckdb.DuckDBPyConnection) -> None:
-    """Customers 1-3, employee 7 and products P1-P3 already known to the warehouse."""
-    con.execute("create table staging.stg_crm__customers as select range::bigint as customer_id, "
-                "'C' || range as customer_code, '' as _batch_id, range as _source_row from range(1, 4)")
-    con.execute("create table staging.stg_crm__employees as select 7::bigint as employee_id, 'E7' as employee_code, "
-                "'' as _batch_id, 1 as _source_row")
-    con.execute("create table staging.stg_crm__products as select 'P' || range as product_code, "
-                "'' as _batch_id, range as _source_row from range(1, 4)")
-
-
 def _stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, entity: str) -> tuple[str, int]:
     from warehouse.staging import stage_batches
 
     batch_id = f"crm.{entity}.{path.stem}"
-    raw = f"raw.crm__{entity}"
-    con.execute("create or replace temp table _csv as select * from read_csv(?, all_varchar = true, header = true)",
-                [str(path)])
-    columns = [r[0] for r in con.execute("describe _csv").fetchall()]
-    con.execute(f"create table if not exists {raw} (_batch_id varchar, _source varchar, _source_row bigint, "
-                f"_extracted_at timestamp, {', '.join(f'{c} varchar' for c in columns)})")
-    extracted = datetime(2024, 6, 1)
-    n = con.execute(f"insert into {raw} select ?, 'crm', row_number() over (), ?, * from _csv",
-                    [batch_id, extracted]).fetchone()[0]
-    con.execute("""insert into audit.load_batches (batch_id, source, entity, source_kind, started_at, rows_read,
-                   status, step, staging_table) values (?, 'crm', ?, 'database', ?, ?, 'running', 'extracted', ?)""",
-                [batch_id, entity, extracted, n, f"stg_crm__{entity}"])
+    n = write_raw_crm_batch(con, str(path), entity, batch_id)
     stage_batches(con, settings, [batch_id])
-    return batch_id, int(n)
+    return batch_id, n
 
 
 @pytest.mark.parametrize("case", _params("staged"))
@@ -146,7 +125,7 @@ def test_crm_entity_defect(case: dict[str, Any], corpus_settings: Settings) -> N
 
     table = f"stg_crm__{case['entity']}"
     with warehouse_writer(corpus_settings) as con:
-        _reference_data(con)
+        reference_data(con)
         for before in case.get("before", []):
             batch, _ = _stage_csv(con, corpus_settings, CORPUS / before["file"], before["entity"])
             with transaction(con):
