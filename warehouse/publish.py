@@ -700,3 +700,45 @@ def validation_status_from_audit(con: duckdb.DuckDBPyConnection) -> str:
     if critical:
         return "failed"
     return "warning" if failed else "passed"
+
+
+def verify_published(settings: Settings) -> Manifest:
+    """Check that the current published version is complete: every table of its manifest, in the DuckDB
+    file and in Parquet, has the manifest's row count. Returns the manifest; raises PublishError if not.
+
+    Resolves the version once, so a publish running meanwhile cannot mix two versions into the check.
+    """
+    folder = current_version_dir(settings)
+    if folder is None:
+        raise PublishError(f"nothing is published yet under {settings.published_dir}")
+    manifest_path = folder / MANIFEST_FILE_NAME
+    if not manifest_path.is_file():
+        raise PublishError(f"published version {folder.name} has no {MANIFEST_FILE_NAME}")
+    manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
+    problems: list[str] = []
+    con = duckdb.connect(str(folder / PUBLISHED_FILE_NAME), read_only=True)
+    try:
+        rows = con.execute(f"select distinct run_id, table_name, row_count from {MANIFEST_TABLE}").fetchall()  # noqa: S608 - constant name
+        if {r[0] for r in rows} != {manifest.run_id}:
+            problems.append(f"{MANIFEST_TABLE} names runs {sorted({r[0] for r in rows})}, manifest.json {manifest.run_id}")
+        if {r[1]: r[2] for r in rows} != manifest.row_counts:
+            problems.append(f"{MANIFEST_TABLE} row counts differ from manifest.json")
+        for table, expected in manifest.row_counts.items():
+            (actual,) = con.execute(f"select count(*) from {quote_ident(table)}").fetchone()  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+            if actual != expected:
+                problems.append(f"{table}: {actual} rows in DuckDB, manifest says {expected}")
+            parquet = folder / PARQUET_DIR_NAME / f"{table}.parquet"
+            if not parquet.is_file():
+                problems.append(f"{table}: no Parquet file")
+                continue
+            (n_parquet,) = con.execute(
+                f"select count(*) from read_parquet({quote_literal(str(parquet))})").fetchone()  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+            if n_parquet != expected:
+                problems.append(f"{table}: {n_parquet} rows in Parquet, manifest says {expected}")
+    except duckdb.Error as exc:
+        problems.append(f"cannot read the published file: {str(exc).splitlines()[0]}")
+    finally:
+        con.close()
+    if problems:
+        raise PublishError(f"published version {folder.name} is not complete: " + "; ".join(problems))
+    return manifest

@@ -240,3 +240,18 @@ def test_manifest_round_trips_through_json(settings: Settings) -> None:
     _, manifest = _publish_sample(settings)
     assert type(manifest).from_json(manifest.to_json()) == manifest
     assert dataclasses.replace(manifest, run_id="x") != manifest
+
+
+def test_verify_published_checks_the_current_version_against_its_manifest(settings: Settings) -> None:
+    from warehouse.publish import current_version_dir, verify_published
+
+    with pytest.raises(PublishError, match="nothing is published yet"):
+        verify_published(settings)
+    _, manifest = _publish_sample(settings)
+    assert verify_published(settings) == manifest
+    # a damaged version is caught: a Parquet file from another version
+    folder = current_version_dir(settings)
+    other = folder / "parquet" / "cohort_retention.parquet"
+    (folder / "parquet" / "churn_by_segment.parquet").replace(other)
+    with pytest.raises(PublishError, match=r"cohort_retention: \d+ rows in Parquet, manifest says"):
+        verify_published(settings)

@@ -201,3 +201,5 @@ def test_publish_command(settings: Settings, capsys: pytest.CaptureFixture) -> N
     assert "validation not_validated" in out
     assert main(["publish", "--validation-status", "failed"]) == 2
     assert "publish refused" in capsys.readouterr().err
+    assert main(["publish", "--verify-only"]) == 0
+    assert "is complete: 3 tables match" in capsys.readouterr().out

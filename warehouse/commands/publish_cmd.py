@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validation status to record (default: derived from audit.validation_results; "
              "'failed' is refused)",
     )
+    pub.add_argument("--verify-only", action="store_true",
+                     help="publish nothing: check the current version (DuckDB and Parquet) against its manifest")
     pub.set_defaults(handler=_publish)
 
     query = subparsers.add_parser(
@@ -51,6 +53,13 @@ def _publish(args: argparse.Namespace) -> int:
     from warehouse.publish import publish, validation_status_from_audit
 
     settings = get_settings()
+    if args.verify_only:
+        from warehouse.publish import verify_published
+
+        manifest = verify_published(settings)
+        print(f"published version {manifest.version} (run {manifest.run_id}) is complete: "
+              f"{len(manifest.row_counts)} tables match the manifest in DuckDB and Parquet")
+        return 0
     run_id = args.run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     with warehouse_writer(settings) as con:
         status = args.validation_status or validation_status_from_audit(con)
