@@ -213,6 +213,7 @@ def main() -> int:
     parser.add_argument("--source", default="demo", choices=("demo", "synthetic"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the DuckDB file here")
+    parser.add_argument("--reuse", action="store_true", help="reuse a core file prepared earlier in --workdir")
     parser.add_argument("--measure", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
@@ -220,11 +221,16 @@ def main() -> int:
         return 0
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_churn_"))
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / f"churn_{args.source}_{args.scale}.duckdb"
-    path.unlink(missing_ok=True)
+    path = workdir / f"churn_{args.source}_{args.scale}_{args.seed}.duckdb"
+    truth_path = path.with_suffix(".truth.json")
     print(f"machine: {machine()}")
     t0 = time.perf_counter()
-    truth = (prepare_demo if args.source == "demo" else prepare_synthetic)(path, args.scale, args.seed)
+    if args.reuse and path.exists() and truth_path.exists():
+        truth = json.loads(truth_path.read_text())
+    else:
+        path.unlink(missing_ok=True)
+        truth = (prepare_demo if args.source == "demo" else prepare_synthetic)(path, args.scale, args.seed)
+        truth_path.write_text(json.dumps(truth))
     con = duckdb.connect(str(path), read_only=True)
     sizes = {t: con.execute(f"select count(*) from core.{t}").fetchall()[0][0] for t in (
         "dim_customer", "fct_sales_line", "fct_service_ticket", "fct_interaction", "fct_payment")}

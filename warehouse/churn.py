@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import math
 import time
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -352,7 +353,11 @@ def _scores(model: ChurnModel | None, data: pl.DataFrame, settings: Settings, mo
 
 def _segments(data: pl.DataFrame, scores: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     cs = settings.churn
-    frame = data.join(scores.select("customer_id", "as_of", "risk_score"), on=["customer_id", "as_of"])
+    needed = ["customer_id", "as_of", "recency_days", "orders_total", "monetary_total", "monetary_365d",
+              "trend_monetary_90d", "monetary_prev_90d", "payments_due_365d", "overdue_share_365d",
+              "mean_days_late_365d", "recency_gap_ratio", "tenure_days", "orders_365d"]
+    frame = data.select(needed).join(scores.select("customer_id", "as_of", "risk_score"),
+                                     on=["customer_id", "as_of"])
     frame = frame.with_columns(
         pl.col("monetary_365d").alias("value_365d"),
         pl.when(pl.col("risk_score").is_not_null()).then(1 - pl.col("risk_score"))
@@ -468,6 +473,19 @@ def run_churn(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date
 
     check_inputs(con)
     as_of = as_of or default_as_of(con)
+    previous_limit = None
+    if settings.churn.memory_limit:
+        previous_limit = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+        con.execute(f"set memory_limit = {_sql_text(settings.churn.memory_limit)}")
+    try:
+        return _run(con, settings, as_of, timings, lap)
+    finally:
+        if previous_limit is not None:
+            con.execute(f"set memory_limit = {_sql_text(previous_limit)}")
+
+
+def _run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, timings: dict[str, float],
+         lap: Callable[[str], None]) -> dict[str, int]:
     cs = settings.churn
     dates = snapshot_dates(as_of, settings)
     all_dates = sorted({d for ds in dates.values() for d in ds})

@@ -21,17 +21,30 @@ products as (
     select product_key, category from core.dim_product
 ),
 
--- one row per customer per day with sales activity
-sales_days as (
+-- one row per order, then one row per customer per day with sales activity
+sales_orders as (
     select
         customer_id,
+        order_id,
         order_ts::date as day,
-        count(distinct order_id) filter (where not is_return) as orders,
-        coalesce(sum(net_amount), 0)::decimal(18, 2) as amount,
+        bool_or(not is_return) as is_purchase,
+        sum(net_amount) as amount,
         coalesce(sum(quantity) filter (where not is_return), 0) as units_bought,
         coalesce(sum(-quantity) filter (where is_return), 0) as units_returned
     from sales
-    group by all
+    group by customer_id, order_id, day
+),
+
+sales_days as (
+    select
+        customer_id,
+        day,
+        count(*) filter (where is_purchase) as orders,
+        coalesce(sum(amount), 0)::decimal(18, 2) as amount,
+        sum(units_bought) as units_bought,
+        sum(units_returned) as units_returned
+    from sales_orders
+    group by customer_id, day
 ),
 
 gapped_days as (
@@ -43,7 +56,7 @@ gapped_days as (
     from sales_days
 ),
 
-purchase_windows as (
+purchase_windows as materialized (
     select
         a.as_of,
         d.customer_id,
