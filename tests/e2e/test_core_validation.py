@@ -1,0 +1,43 @@
+"""validate_core: after a load, core facts hold exactly what staging kept (staging totals - quarantined)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from warehouse.errors import CriticalValidationError
+from warehouse.settings import Settings, load_settings
+
+SALES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "sales"
+
+
+@pytest.fixture
+def quick(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
+    settings = load_settings()
+    settings.ensure_dirs()
+    return settings
+
+
+def test_core_reconciles_with_staging_and_catches_a_lost_or_doubled_row(quick: Settings) -> None:
+    files = pytest.importorskip("warehouse.files")
+    from warehouse.db import warehouse_writer
+    from warehouse.validation import validate_core
+
+    batch = files.ingest_file(quick, SALES / "duplicated_lines.csv")
+    assert (batch.rows_loaded, batch.rows_quarantined) == (3, 2)
+    with warehouse_writer(quick) as con:
+        outcome = validate_core(con, quick, "fct_sales_line", [batch.batch_id])
+        assert outcome.critical_failures == []
+        totals = outcome.result("loaded_totals_reconcile").details["sources"]["staging.stg_files__sales_lines"]
+        assert totals == {"rows": "3", "quantity": "6", "net_amount": "17.75"}  # 2 x 3.50 + 1 x 4.00 + 3 x 2.25
+        con.execute("delete from core.fct_sales_line where sales_line_id = 'canonical:A2:1'")
+        with pytest.raises(CriticalValidationError, match="loaded_totals_reconcile"):
+            validate_core(con, quick, "fct_sales_line", [batch.batch_id])
+        con.execute("insert into core.fct_sales_line select * from core.fct_sales_line where sales_line_id = 'canonical:A1:1'")
+        with pytest.raises(CriticalValidationError, match="sales_line_id_unique"):
+            validate_core(con, quick, "fct_sales_line", [batch.batch_id])
+        failed = {r[0] for r in con.execute("select rule from audit.validation_results where table_name = "
+                                            "'fct_sales_line' and not success").fetchall()}
+        assert {"loaded_totals_reconcile", "sales_line_id_unique"} <= failed
