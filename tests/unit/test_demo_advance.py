@@ -72,6 +72,13 @@ def test_advance_only_adds_or_updates_rows_with_later_updated_at(tmp_path: Path,
             assert result.inserted.get(name, 0) > 0, name
         assert result.updated.get("service_tickets", 0) > 0  # open tickets got responses or resolutions
         assert result.updated.get("customers", 0) > 0  # attribute changes
+    if profile == "services":  # monthly invoices continue for subscribers
+        from warehouse.demo.config import get_profile, load_catalog
+
+        catalog = load_catalog(get_profile("services"))
+        monthly = set(catalog.codes[catalog.billing == "monthly"].tolist())
+        new_lines = after["order_lines"].loc[sorted(set(after["order_lines"].index) - set(before["order_lines"].index))]
+        assert new_lines["product_code"].str.strip().isin(monthly).sum() > 20
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     assert len(truth["advances"]) == (2 if profile == "retail" else 1)
     # customers whose true churn date has passed place no orders after it

@@ -127,6 +127,17 @@ class _Advancer:
             self.employees = conn.execute(
                 sa.select(emp.c.employee_id, emp.c.role).where(emp.c.is_deleted.is_(False))
                 .order_by(emp.c.employee_id)).all()
+            self.recurring_rows: list[Any] = []
+            monthly = sorted(set(self.catalog.codes[self.catalog.billing == "monthly"].tolist()))
+            if self.profile.recurring_share > 0 and monthly:
+                ol = schema.order_lines
+                self.recurring_rows = conn.execute(
+                    sa.select(o.c.customer_id, o.c.order_ts, sa.func.trim(ol.c.product_code))
+                    .join(ol, ol.c.order_id == o.c.order_id)
+                    .where(o.c.customer_id.is_not(None), o.c.order_ts > _dt(self.old - 45 * DAY),
+                           o.c.status != "cancelled", ol.c.quantity > 0,
+                           sa.func.trim(ol.c.product_code).in_(monthly))
+                    .order_by(o.c.customer_id, o.c.order_ts)).all()
             it = schema.interactions
             self.interaction_ids = conn.execute(
                 sa.select(it.c.interaction_id)
@@ -258,8 +269,35 @@ class _Advancer:
         n_guest = int(round(len(oc) * prof.guest_share / max(1 - prof.guest_share, 1e-9)))
         oc = np.concatenate([oc, np.full(n_guest, -1)])
         ts = np.concatenate([ts, self.times(n_guest)])
+        # recurring monthly invoices continue 30 days after each subscriber's latest one
+        code_to_idx = {c: i for i, c in enumerate(self.prod_code.tolist())}
+        latest: dict[int, tuple[int, list[int]]] = {}
+        for cid, ots, code in self.recurring_rows:
+            t = _sec(ots)
+            prev = latest.get(cid)
+            if prev is None or t > prev[0]:
+                latest[cid] = (t, [code_to_idx[code]] if code in code_to_idx else [])
+            elif t == prev[0] and code in code_to_idx:
+                prev[1].append(code_to_idx[code])
+        rec_c, rec_t, rec_products = [], [], []
+        for cid, (t, products) in latest.items():
+            i = int(np.searchsorted(self.cust_id, cid))
+            if not products or i >= n or self.cust_id[i] != cid or not active[i]:
+                continue
+            t += PERIOD_DAYS * DAY
+            while t <= self.new:
+                if t > self.old and t < self.churn_at[i]:
+                    rec_c.append(i)
+                    rec_t.append(t)
+                    rec_products.append(products)
+                t += PERIOD_DAYS * DAY
+        lists: list[list[int] | None] = [None] * len(oc) + rec_products
+        is_rec = np.r_[np.zeros(len(oc), dtype=bool), np.ones(len(rec_c), dtype=bool)]
+        oc = np.concatenate([oc, np.array(rec_c, dtype=np.int64)])
+        ts = np.concatenate([ts, np.array(rec_t, dtype=np.int64)])
         order = np.lexsort((oc, ts))
-        oc, ts = oc[order], ts[order]
+        oc, ts, is_rec = oc[order], ts[order], is_rec[order]
+        rec_products = [p for p in (lists[j] for j in order.tolist()) if p is not None]
         m = len(oc)
         o_id = np.arange(self.ids["orders"] + 1, self.ids["orders"] + 1 + m)
         cust = np.where(oc >= 0, self.cust_id[np.maximum(oc, 0)], NULL_INT)
@@ -269,22 +307,26 @@ class _Advancer:
         rep = np.where((oc >= 0) & (business | np.isin(chan, ["phone", "store"])),
                        self.cust_rep[np.maximum(oc, 0)], NULL_INT)
         # lines: popular products plus the planted bundles of the ground truth
-        code_to_idx = {c: i for i, c in enumerate(self.prod_code.tolist())}
         cat_weight = {c: w for c, w in zip(self.catalog.codes.tolist(), self.catalog.popularity.tolist(),
                                            strict=True)}
         weights = np.array([cat_weight.get(c, 0.1) if mch else 0.0
                             for c, mch in zip(self.prod_code.tolist(), self.prod_merch.tolist(), strict=True)])
+        billing = {c: b for c, b in zip(self.catalog.codes.tolist(), self.catalog.billing.tolist(), strict=True)}
         if self.profile.name == "retail":
-            billing = {c: b for c, b in zip(self.catalog.codes.tolist(), self.catalog.billing.tolist(), strict=True)}
             weights = np.where([billing.get(c, "one_off") == "one_off" for c in self.prod_code.tolist()], weights, 0)
+        else:  # monthly services are billed by the recurring invoices only
+            weights = np.where([billing.get(c) != "monthly" for c in self.prod_code.tolist()], weights, 0)
         if weights.sum() <= 0:
             weights = self.prod_merch.astype(np.float64) + 1e-9
-        kl = 1 + rng.poisson(max(prof.lines_per_order - 1.5, 0.2), size=m)
+        kl = np.where(is_rec, 0, 1 + rng.poisson(max(prof.lines_per_order - 1.5, 0.2), size=m))
         li = [np.repeat(np.arange(m), kl)]
         lp = [_choice_idx(rng, weights, len(li[0]))]
+        rec_idx = np.nonzero(is_rec)[0]
+        li.append(np.repeat(rec_idx, [len(p) for p in rec_products]).astype(np.int64))
+        lp.append(np.array([x for p in rec_products for x in p], dtype=np.int64))
         for bundle in (self.truth or {}).get("bundles", []):
             members = [code_to_idx[c] for c in bundle["product_codes"] if c in code_to_idx]
-            hit = np.nonzero(rng.random(m) < float(bundle["share_of_baskets"]))[0]
+            hit = np.nonzero(~is_rec & (rng.random(m) < float(bundle["share_of_baskets"])))[0]
             for prod in members:
                 li.append(hit)
                 lp.append(np.full(len(hit), prod))
@@ -301,7 +343,7 @@ class _Advancer:
         disc = np.where(rng.random(len(oi)) < 0.12, np.rint(qty * price * 0.1), 0).astype(np.int64)
         amount = qty * price - disc
         total = np.rint(np.bincount(oi, weights=amount, minlength=m)).astype(np.int64)
-        cancelled = rng.random(m) < prof.cancel_share
+        cancelled = (rng.random(m) < prof.cancel_share) & ~is_rec
         upd = np.where(cancelled, np.minimum(ts + 3600, self.new), ts)
         self.inserted["orders"] = {
             "order_id": o_id, "order_number": _fmt_ids("SO", o_id, 8), "customer_id": cust, "order_ts": ts,
