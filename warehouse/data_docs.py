@@ -177,8 +177,9 @@ def run_suite(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, 
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
         name=suite.table, validation_definitions=[definition],
         actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}))
-    run_name = f"{batch_id}{' (sampled)' if sampled else ''}"
+        result_format={"result_format": settings.validation.ge_result_format, "partial_unexpected_count": 10}))
+    total = int(con.execute(f"select count(*) from {check_table}").fetchone()[0])  # noqa: S608
+    run_name = f"{batch_id} (GE saw {len(frame)} of {total} rows: every flagged row + a sample)" if sampled else batch_id
     result = checkpoint.run(batch_parameters={"dataframe": frame},
                             expectation_parameters=ge_parameters(params),
                             run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(UTC)))

@@ -176,3 +176,17 @@ def test_great_expectations_agrees_with_duckdb_and_renders_data_docs(con, settin
     assert index.is_file()
     pages = list(settings.data_docs_dir.rglob("*.html"))
     assert any("stg_crm__order_lines" in p.read_text(encoding="utf-8") for p in pages)
+
+
+def test_great_expectations_on_a_sampled_batch_still_counts_every_bad_row(con, settings):
+    settings = dataclasses.replace(settings, validation=dataclasses.replace(
+        settings.validation, data_docs_enabled=True, ge_max_rows=20))
+    rows = [good_line(i) for i in range(1, 80)]
+    rows += [good_line(100 + i, quantity="0") for i in range(5)] + [good_line(200, unit_price="-1"), good_line(7)]
+    stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, rows)
+    out = validate_staged(con, settings, "stg_crm__order_lines", "b1")
+    ge = out.result("great_expectations_run")
+    assert ge.details["sampled"] and ge.details["element_count"] < out.rows_checked
+    assert ge.success, ge.details
+    assert out.result("quantity_not_zero").details["ge_unexpected_count"] == 5
+    assert out.result("order_line_id_unique").details["ge_unexpected_count"] == 2
