@@ -225,9 +225,14 @@ def split_table_comment(comment: str | None) -> tuple[str | None, str | None]:
     return grain, rest
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
         return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise PublishError(f"data interval bound {value!r} is not an ISO date-time") from None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
