@@ -71,6 +71,7 @@ SEGMENT_DESCRIPTIONS: dict[str, str] = {
     "value_365d": "current value: net revenue in the 365 days before the as-of date",
     "revenue_share_before": "share of total positive 365-day revenue held by the customers ranked above",
     "abc_class": "ABC class by cumulative revenue share (settings.churn.abc_bands: A first 80%, B to 90%, C rest)",
+    "value_tier": "value tier read by other areas (mining splits baskets by it): the ABC class",
     "growth_potential": "growth potential: 1 - risk score (expected to keep buying); spend trend when unscored",
     "pyramid_tier": "customer pyramid: platinum (IV), gold (III), iron (II), lead (I)",
     "pyramid_action": "suggested action for the tier",
@@ -365,6 +366,7 @@ def _segments(data: pl.DataFrame, scores: pl.DataFrame, settings: Settings) -> p
     )
     frame = rfm(frame, cs.rfm_segment_rules)
     frame = abc_class(frame, "value_365d", tuple(cs.abc_bands))
+    frame = frame.with_columns(pl.col("abc_class").alias("value_tier"))
     frame = pyramid(frame, "value_365d", "growth_potential", cs.pyramid_value_quantile,
                     cs.pyramid_potential_quantile)
     frame = credit_grade(frame, tuple(cs.credit_max_overdue_share), tuple(cs.credit_max_mean_days_late))
