@@ -51,3 +51,26 @@ def test_writers_take_the_warehouse_pool_and_publish_emits_the_mart_assets(dag) 
     assert {a.uri for a in dag.get_task("publish").outlets} == {a.uri for a in PUBLISHED_ASSETS.values()}
     assert dag.get_task("report").pool != WAREHOUSE_POOL  # reads the published file only
     assert "mining" in dag.doc_md and "publish" in dag.doc_md
+
+
+@pytest.mark.slow
+def test_task_callables_run_in_order_on_a_small_warehouse(dag, settings) -> None:
+    """The DAG's own task functions (no scheduler): mining -> churn -> publish -> report."""
+    import datetime as dt
+
+    from warehouse.churn_synth import synthesize_core
+    from warehouse.db import warehouse_writer
+    from warehouse.publish import read_manifest
+
+    with warehouse_writer(settings) as con:
+        synthesize_core(con, n_customers=200, seed=3)
+        (last_sale,) = con.execute("select max(order_ts)::date from core.fct_sales_line").fetchone()
+    as_of = dag.get_task("mining").python_callable(params={"as_of": None})
+    assert as_of == (last_sale + dt.timedelta(days=1)).isoformat()  # default: the day after the last sale
+    assert dag.get_task("churn").python_callable(as_of) == as_of
+    published = dag.get_task("publish").python_callable(as_of, run_id="manual__test",
+                                                        data_interval_start=None, data_interval_end=None)
+    assert read_manifest(settings).version == published["version"]
+    assert published["row_counts"]["customer_retention"] > 0
+    path = dag.get_task("report").python_callable(published)
+    assert path == str(settings.reports_dir / "report.html")
