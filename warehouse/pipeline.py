@@ -49,8 +49,8 @@ class Interval:
 
 
 def _as_datetime(value: str | date | datetime, *, end_of_day: bool) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone().replace(tzinfo=None)
+    if isinstance(value, datetime):  # source timestamps are naive UTC
+        return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
     if isinstance(value, date):
         return datetime.combine(value, time.max.replace(microsecond=0) if end_of_day else time.min)
     text = value.strip()
