@@ -80,9 +80,8 @@ def _open_context(settings: Settings) -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    root = gx_root(settings)
-    root.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(root))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(settings.data_dir))  # -> <data_dir>/gx
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     sites = context.get_config().data_docs_sites or {}
     wanted = str(settings.data_docs_dir)
@@ -100,6 +99,28 @@ def _open_context(settings: Settings) -> Any:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         })
     return context
+
+
+def prune_history(settings: Settings, suite_name: str, keep: int) -> int:
+    """Keep the newest ``keep`` stored validation results of a suite (and their Data Docs pages): the
+    site's index is rebuilt from the store on every run, so an unbounded history slows every run."""
+    import shutil
+
+    removed = 0
+    stores = [gx_root(settings) / "uncommitted" / "validations" / suite_name,
+              settings.data_docs_dir / "validations" / suite_name]
+    results = sorted((p for p in stores[0].glob("*/*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in results[max(keep, 0):]:
+        relative = old.relative_to(stores[0])
+        for store in stores:
+            target = store / relative
+            if target.exists():
+                shutil.rmtree(target, ignore_errors=True)
+            parent = target.parent
+            if parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+        removed += 1
+    return removed
 
 
 def ge_parameters(params: dict[str, Any]) -> dict[str, Any]:
@@ -159,9 +180,11 @@ def run_suite(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, 
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
-    needed = sorted({c for rule in suite.rules for c in rule.columns})
+    present = {r[0] for r in con.execute(f"select * from {check_table} limit 0").description}  # noqa: S608
+    needed = sorted({c for rule in suite.rules for c in rule.columns} & present)
     frame, sampled = _frame(con, check_table, needed, flagged_sql, settings.validation.ge_max_rows)
     context = get_context(settings)
+    prune_history(settings, suite.table, keep=settings.validation.data_docs_keep_runs - 1)
     ge_suite = context.suites.add_or_update(_ge_suite(suite, sampled=sampled))
     source = context.data_sources.add_or_update_pandas(DATASOURCE)
     try:

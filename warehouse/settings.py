@@ -74,6 +74,8 @@ class ValidationSettings:
     ge_max_rows: int = 100_000
     # Great Expectations result format for the Data Docs (BASIC | SUMMARY | COMPLETE).
     ge_result_format: str = "SUMMARY"
+    # Validation runs kept per table in GE's result store and the Data Docs (older ones are pruned).
+    data_docs_keep_runs: int = 30
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,27 @@ def test_great_expectations_on_a_sampled_batch_still_counts_every_bad_row(con, s
     assert ge.success, ge.details
     assert out.result("quantity_not_zero").details["ge_unexpected_count"] == 5
     assert out.result("order_line_id_unique").details["ge_unexpected_count"] == 2
+
+
+def test_data_docs_keep_a_bounded_history(con, settings):
+    settings = dataclasses.replace(settings, validation=dataclasses.replace(
+        settings.validation, data_docs_enabled=True, data_docs_keep_runs=2))
+    con.execute("drop table staging.stg_crm__employees")  # the fixture's reference rows
+    for batch in ("b1", "b2", "b3"):
+        stage(con, "stg_crm__employees", {"employee_id": "bigint", "employee_code": "varchar", "name": "varchar",
+                                          "role": "varchar", "hire_date": "date", "created_at": "timestamp",
+                                          "updated_at": "timestamp"},
+              [{"employee_id": "7", "employee_code": "E7", "name": "Ann", "role": "manager", "hire_date": "2020-01-01",
+                "created_at": "2020-01-01", "updated_at": "2020-01-01"}], batch_id=batch)
+        validate_staged(con, settings, "stg_crm__employees", batch)
+    pages = sorted(p.parent.parent.name for p in (settings.data_docs_dir / "validations").rglob("*.html"))
+    assert pages == ["b2", "b3"]
+    index = (settings.data_docs_dir / "index.html").read_text(encoding="utf-8")
+    assert "b3" in index and "b1" not in index
+
+
+def test_a_staging_table_without_a_contract_column_is_refused_clearly(con, settings):
+    types = {k: v for k, v in ORDER_LINE_TYPES.items() if k != "quantity"}
+    stage(con, "stg_crm__order_lines", types, [good_line(1)])
+    with pytest.raises(CriticalValidationError, match=r"quantity_not_zero \(column\(s\) quantity missing\)"):
+        validate_staged(con, settings, "stg_crm__order_lines", "b1")
