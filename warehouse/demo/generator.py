@@ -52,17 +52,17 @@ WINDOW_PERIODS = 4  # churn drivers are counted over this many previous periods
 DRIVER_CAP = 4
 
 # Churn process (declared once; written to the ground truth).
-CHURN_BASE_MONTHLY_HAZARD = 0.002
+CHURN_BASE_MONTHLY_HAZARD = 0.0006
 CHURN_COEFFICIENTS = {
-    "complaints": 1.0,  # per complaint ticket in the previous WINDOW_PERIODS periods (capped)
+    "complaints": 1.1,  # per complaint ticket in the previous WINDOW_PERIODS periods (capped)
     "slow_resolutions": 0.5,  # per ticket resolved after more than SLOW_RESOLUTION_HOURS
-    "low_satisfaction": 0.9,  # per satisfaction score <= 2
-    "purchase_decline": 3.5,  # purchase-rate fall since the onset of decline, 0..1
+    "low_satisfaction": 1.0,  # per satisfaction score <= 2
+    "purchase_decline": 4.0,  # purchase-rate fall since the onset of decline, 0..1
 }
 SLOW_RESOLUTION_HOURS = 72.0
 DECLINE_SHARE = 0.4
 DECLINE_TAU_DAYS = 90.0
-DECLINE_TICKET_BOOST = 5.0  # ticket rate multiplier 1 + boost * decline
+DECLINE_TICKET_BOOST = 8.0  # ticket rate multiplier 1 + boost * decline
 DECLINE_COMPLAINT_BOOST = 3.0  # added to the complaint log-odds at full decline
 
 # Planted bundles: shares of ordinary baskets that receive each bundle.
@@ -320,7 +320,7 @@ class _Builder:
                               for k in range(n_periods)]
         # ticket rate calibrated on the exposure without churn (about 80% of it survives churn)
         exposure = np.clip(self.clock - np.maximum(self.signup, self.start), 0, None) / (PERIOD_DAYS * DAY)
-        ticket_rate = self.scale.tickets / max(1.0 * float((exposure * self.ticket_trait).sum()), 1.0)
+        ticket_rate = self.scale.tickets / max(1.12 * float((exposure * self.ticket_trait).sum()), 1.0)
         churn = np.full(n, np.inf)
         window: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         tickets: dict[str, list[np.ndarray]] = {k: [] for k in (
