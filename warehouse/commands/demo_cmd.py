@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
-from warehouse.settings import get_settings
+from warehouse.settings import Settings, get_settings
+
+
+def ground_truth_for(settings: Settings, url: str, explicit: str | None = None) -> Path:
+    """The ground-truth file of a source: the settings' path for the default source, else one per URL."""
+    if explicit:
+        return Path(explicit)
+    if url == settings.source_url:
+        return settings.ground_truth_path
+    import sqlalchemy as sa
+
+    u = sa.engine.make_url(url)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{u.get_backend_name()}_{u.host or ''}_{u.database or ''}").strip("_")
+    return settings.source_dir / f"ground_truth.{name}.json"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,18 +36,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--end-date", default=None, help="last day of history, YYYY-MM-DD (default: settings)")
     gen.add_argument("--dirt-rate", type=float, default=None, help="share of rows with planted dirt")
     gen.add_argument("--force", action="store_true", help="replace an existing source")
+    gen.add_argument("--ground-truth", default=None,
+                     help="where the planted structure goes (default: settings' path for the default source, "
+                          "else ground_truth.<url>.json beside it)")
     gen.set_defaults(handler=_generate)
 
     adv = demo.add_parser("advance", help="move the demo business forward by N days")
     adv.add_argument("--days", type=int, required=True, help="business days to add (1-366)")
     adv.add_argument("--url", default=None, help="SQLAlchemy URL of the source (default: settings.source_url)")
     adv.add_argument("--seed", type=int, default=None, help="random seed (default: the source's seed)")
+    adv.add_argument("--ground-truth", default=None, help="the source's ground-truth file (see generate)")
     adv.set_defaults(handler=_advance)
 
     run = demo.add_parser("run", help="generate the source if needed, run the DAGs through Airflow, summarize")
-    run.add_argument("--scale", choices=("small", "medium", "large"), default=None)
-    run.add_argument("--seed", type=int, default=None)
-    run.add_argument("--profile", choices=("retail", "services"), default=None)
+    run.add_argument("--scale", choices=("small", "medium", "large"), default=None,
+                     help="used only when the source has to be generated")
+    run.add_argument("--seed", type=int, default=None, help="used only when the source has to be generated")
+    run.add_argument("--profile", choices=("retail", "services"), default=None,
+                     help="used only when the source has to be generated")
     run.add_argument("--date", default=None, help="logical date of the DAG runs (default: the business clock)")
     run.set_defaults(handler=_run)
 
@@ -44,7 +65,7 @@ def _generate(args: argparse.Namespace) -> int:
     url = args.url or settings.source_url
     opts = options_from_settings(settings, scale=args.scale, seed=args.seed, profile=args.profile,
                                  end_date=args.end_date, dirt_rate=args.dirt_rate)
-    result = generate(url, settings.ground_truth_path, opts, force=args.force)
+    result = generate(url, ground_truth_for(settings, url, args.ground_truth), opts, force=args.force)
     print(f"generated the {opts.profile} demo source (scale {opts.scale}, seed {opts.seed}, history to "
           f"{opts.end_date}) in {result.seconds:.1f}s at {result.url}")
     for table, count in result.counts.items():
@@ -58,7 +79,7 @@ def _advance(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     url = args.url or settings.source_url
-    result = advance(url, settings.ground_truth_path, args.days, seed=args.seed)
+    result = advance(url, ground_truth_for(settings, url, args.ground_truth), args.days, seed=args.seed)
     print(f"advanced the demo business from {result.old_clock} to {result.new_clock}")
     for table in sorted(set(result.inserted) | set(result.updated)):
         print(f"  {table:<16} +{result.inserted.get(table, 0):>8,} new  {result.updated.get(table, 0):>8,} updated")

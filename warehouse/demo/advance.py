@@ -544,6 +544,9 @@ def advance(url: str, ground_truth_path: Path | None, days: int, *, seed: int | 
     """Advance the demo source at ``url`` by ``days`` business days (see the module docstring)."""
     if not 1 <= days <= MAX_ADVANCE_DAYS:
         raise DemoError(f"--days must be between 1 and {MAX_ADVANCE_DAYS}; got {days}")
+    sa_url = sa.engine.make_url(url)
+    if sa_url.get_backend_name() == "sqlite" and not Path(sa_url.database or "").is_file():
+        raise DemoError(f"there is no source at {url} (not a demo source yet); run `crmwh demo generate` first")
     engine = sa.create_engine(url)
     try:
         state = read_state(engine)
