@@ -55,6 +55,7 @@ BUILDING_PREFIX = ".building-"
 DICTIONARY_TABLE = "data_dictionary"
 MANIFEST_TABLE = "publish_manifest"
 PUBLISH_OWNED_TABLES: tuple[str, ...] = (DICTIONARY_TABLE, MANIFEST_TABLE)
+PUBLISHED_FILE_MODE = 0o444
 
 # What a validation status means for publishing. Anything else is refused as unknown.
 PUBLISHABLE_STATUSES: tuple[str, ...] = ("passed", "warning", "not_validated")
@@ -626,6 +627,7 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
     )
     (building / MANIFEST_FILE_NAME).write_text(manifest.to_json(), encoding="utf-8")
     for path in [db_path, building / MANIFEST_FILE_NAME, *parquet_dir.iterdir()]:
+        os.chmod(path, PUBLISHED_FILE_MODE)  # a published version never changes: read-only on disk too
         _fsync_path(path)
     _fsync_path(parquet_dir)
     _fsync_path(building)

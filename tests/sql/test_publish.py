@@ -81,6 +81,8 @@ def test_publish_writes_every_mart_with_dictionary_and_manifest(settings: Settin
 
     for table, n in manifest.row_counts.items():
         assert pq.read_metadata(settings.parquet_dir / f"{table}.parquet").num_rows == n
+        assert (settings.parquet_dir / f"{table}.parquet").stat().st_mode & 0o777 == 0o444
+    assert settings.published_path.stat().st_mode & 0o777 == 0o444  # read-only on disk as well
     assert read_manifest(settings) == manifest
     assert manifest.warnings == ()
 
