@@ -637,10 +637,14 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
 
 
 def _remove_stale_builds(root: Path) -> None:
-    """Folders left by a publish that crashed half-way (we hold the publish lock: none is in progress)."""
+    """Leftovers of a publish killed half-way (we hold the publish lock: none is in progress): version
+    folders being built and temporary symlinks of an interrupted swap."""
     for path in root.iterdir():
         if path.name.startswith(BUILDING_PREFIX):
             shutil.rmtree(path, ignore_errors=True)
+    for path in root.parent.glob(".*.tmp-*"):
+        if path.is_symlink():
+            path.unlink(missing_ok=True)
 
 
 def _swap_current(settings: Settings, version: str) -> None:

@@ -196,6 +196,8 @@ def test_views_in_marts_are_published_as_tables_and_a_crashed_build_is_cleaned(s
     stale = settings.published_dir / "versions" / ".building-20000101T000000000000Z-crashed"
     stale.mkdir(parents=True)
     (stale / "marts.duckdb").write_bytes(b"half written")
+    half_swapped = settings.published_dir / ".current.tmp-999-deadbeef"
+    half_swapped.symlink_to("versions/gone")
     with warehouse_writer(settings) as con:
         create_sample_marts(con, only=("customer_retention",))
         con.execute("create or replace view marts.high_risk as "
@@ -204,7 +206,7 @@ def test_views_in_marts_are_published_as_tables_and_a_crashed_build_is_cleaned(s
         (n_high,) = con.execute("select count(*) from marts.high_risk").fetchone()
         manifest = publish(settings, "view-run", None, "passed", con=con)
     assert manifest.row_counts["high_risk"] == n_high > 0
-    assert not stale.exists()
+    assert not stale.exists() and not half_swapped.is_symlink()
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:
         assert con.execute("select table_type from information_schema.tables where table_name = 'high_risk'"
