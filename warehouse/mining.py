@@ -202,8 +202,11 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
                             [schema, table]).fetchall()[0][0])
 
 
-def _value_tiers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """customer_id -> value_tier from analytics.customer_segments (the churn area), if it is there."""
+def _value_tiers(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame | None:
+    """customer_id -> value_tier from analytics.customer_segments (the churn area), if it is there.
+
+    The table holds one snapshot per as-of date: the latest snapshot on or before ``as_of`` is used
+    (mining runs before churn in crm_analytics, so that is usually the previous run's)."""
     if not _table_exists(con, "analytics", "customer_segments"):
         return None
     cols = {r[0] for r in con.execute(
@@ -211,6 +214,10 @@ def _value_tiers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
         "and table_name = 'customer_segments'").fetchall()}
     if not {"customer_id", "value_tier"} <= cols:
         return None
+    if "as_of" in cols:
+        return con.execute(
+            "select customer_id, arg_max(value_tier, as_of) as value_tier from analytics.customer_segments "
+            "where as_of <= ? group by customer_id", [as_of]).df()
     return con.execute("select customer_id, any_value(value_tier) as value_tier "
                        "from analytics.customer_segments group by customer_id").df()
 
@@ -339,7 +346,7 @@ def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.dat
     mining = settings.mining
     as_of_date, as_of_end = _end_of_day(as_of)
     lines = load_sales_lines(con, as_of_end)
-    tiers = _value_tiers(con)
+    tiers = _value_tiers(con, as_of_date)
     if tiers is not None and "customer_id" in lines.columns:
         lines = lines.merge(tiers, on="customer_id", how="left")
     names = item_names(con, mining.item_level)

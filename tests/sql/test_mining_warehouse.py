@@ -134,9 +134,11 @@ def test_drift_segments_and_idempotence(star: Path, mining_settings: Settings) -
         ts = dt.datetime.combine(AS_OF, dt.time(9)) - dt.timedelta(days=k % 60)
         add_line(con, f"N{k}", 3, "P030", ts=ts)
         add_line(con, f"N{k}", 3, "P031", ts=ts)
-    con.execute("create table analytics.customer_segments as select customer_id, "
-                "case when customer_key % 3 = 0 then 'A' else 'B' end as value_tier "
-                "from core.dim_customer where customer_id is not null")
+    # two snapshots: the one on or before as_of is used, the later one is not
+    con.execute("create table analytics.customer_segments as select customer_id, d.as_of, "
+                "case when d.as_of > ? then 'Z' when customer_key % 3 = 0 then 'A' else 'B' end as value_tier "
+                "from core.dim_customer, (select unnest([?::date, ?::date]) as as_of) d "
+                "where customer_id is not null", [AS_OF, AS_OF - dt.timedelta(days=30), AS_OF + dt.timedelta(days=1)])
     first = run_mining(con, mining_settings, AS_OF)
     drift = _table(con, "analytics.rule_drift", "rule_id")
     appeared = drift[drift["status"] == "appeared"]
@@ -151,6 +153,7 @@ def test_drift_segments_and_idempotence(star: Path, mining_settings: Settings) -
                              "from analytics.association_rules").fetchall())
     assert {("all", "all", "all"), ("all", "all", "current"), ("all", "all", "previous"), ("segment", "consumer", "all"),
             ("region", "north", "all"), ("value_tier", "B", "all")} <= scopes
+    assert not [s for s in scopes if s[0] == "value_tier" and s[1] == "Z"]
     before = {t: _table(con, t, "all") for t in TABLE_DOCS}
     second = run_mining(con, mining_settings, AS_OF)
     assert first == second
