@@ -1012,14 +1012,20 @@ def _drop_everything(writer: BulkWriter) -> None:
     schema.metadata.drop_all(writer.engine)
 
 
-def write_dataset(dataset: Dataset, url: str, ground_truth_path: Path | None) -> dict[str, int]:
+def write_dataset(dataset: Dataset, url: str, ground_truth_path: Path | None, *,
+                  use_adbc: bool = True) -> dict[str, int]:
     """Create the tables and bulk-load every generated column; write the ground truth file."""
-    writer = BulkWriter(url)
+    writer = BulkWriter(url, use_adbc=use_adbc)
+    safe_url = writer.sa_url.render_as_string(hide_password=True)
     try:
         path = writer.database_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        schema.metadata.create_all(writer.engine)
+        try:
+            schema.metadata.create_all(writer.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise DemoError(f"cannot create the source tables at {safe_url}: "
+                            f"{str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}") from exc
         counts = {}
         for name in schema.SOURCE_TABLES:
             counts[name] = writer.append(schema.metadata.tables[name], dataset.tables[name])

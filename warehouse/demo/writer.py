@@ -148,11 +148,12 @@ def row_count(columns: Mapping[str, Any]) -> int:
 class BulkWriter:
     """Loads whole tables of generated columns into one database, in chunks, in one transaction each."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, use_adbc: bool = True) -> None:
         self.url = url
         self.sa_url = sa.engine.make_url(url)
         self.dialect = self.sa_url.get_backend_name()
         self.engine = sa.create_engine(url)
+        self.use_adbc = use_adbc and self.dialect in ("sqlite", "postgresql")
 
     # ADBC connections --------------------------------------------------------------------------
     @contextmanager
@@ -179,7 +180,7 @@ class BulkWriter:
         total = row_count(columns)
         if total == 0:
             return 0
-        if self.dialect in ("sqlite", "postgresql"):
+        if self.use_adbc:
             with self._adbc() as conn:
                 with conn.cursor() as cur:
                     for start in range(0, total, chunk_rows):
