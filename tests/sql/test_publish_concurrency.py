@@ -88,3 +88,49 @@ def test_the_reader_catches_a_half_swapped_version(tmp_path: Path) -> None:
     con.close()
     result = read_duckdb(db)
     assert not result["ok"] and result["run_ids"] == ["new", "old"]
+
+
+CHILD = """
+import sys
+from sample_marts import create_sample_marts
+from warehouse.db import warehouse_writer
+from warehouse.publish import publish
+from warehouse.settings import load_settings
+
+settings = load_settings()
+with warehouse_writer(settings) as con:
+    create_sample_marts(con, scale=int(sys.argv[1]))
+    for i in range(50):  # publish again and again until killed
+        publish(settings, f"child-{sys.argv[1]}-{i}", None, "passed", con=con)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_publisher_killed_at_any_moment_leaves_one_complete_version(settings: Settings) -> None:
+    import os
+    import random
+    import signal
+
+    from warehouse.publish import list_versions, verify_published
+
+    with warehouse_writer(settings) as con:
+        create_sample_marts(con, scale=1)
+        publish(settings, "base", None, "passed", con=con)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    rng = random.Random(6)
+    seen_runs = set()
+    for trial in range(3):
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(trial + 2)], env=env)  # noqa: S603
+        time.sleep(1.5 + rng.uniform(0.0, 1.5))  # start-up, then somewhere inside a publish
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        manifest = verify_published(settings)  # one complete version, whatever the moment of the kill
+        seen_runs.add(manifest.run_id)
+    with warehouse_writer(settings) as con:  # and the next publish cleans up after the killed ones
+        create_sample_marts(con, scale=9)
+        final = publish(settings, "after-kills", None, "passed", con=con)
+    assert verify_published(settings) == final
+    assert not [p for p in (settings.published_dir / "versions").iterdir() if p.name.startswith(".")]
+    assert len(list_versions(settings)) <= settings.publish.keep_versions + 1
+    assert any(r.startswith("child-") for r in seen_runs), "the children never got to publish: kill later"
