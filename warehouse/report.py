@@ -77,6 +77,7 @@ class Panel:
     description: str
     figure: go.Figure | None = None
     missing: str | None = None
+    table: tuple[tuple[str, ...], list[tuple[Any, ...]]] | None = None  # (header, rows) under the chart
 
 
 class Marts:
@@ -306,13 +307,37 @@ CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
 )
 
 
+def table_top_rules(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+    """The ten strongest overall rules in words, for the marketer who does not hover."""
+    table = "cross_sell_rules"
+    c = marts.require(table, "support", "confidence", "lift")
+    names = marts.optional(table, "antecedent", "consequent")
+    if len(names) < 2:
+        return None
+    where = _overall_filter(marts, table, ("rule_segment_dimension", "rule_segment", "rule_window"))
+    rows = marts.rows(table,
+        f"select {_q(names['antecedent'])}, {_q(names['consequent'])}, {_q(c['confidence'])}, {_q(c['lift'])}, "  # noqa: S608 - quoted identifiers
+        f"{_q(c['support'])} from {_q(table)}{where} "
+        f"order by {_q(c['lift'])} desc nulls last, {_q(c['confidence'])} desc limit 10"
+    )
+    return (("customers who buy", "are offered", "confidence", "lift", "support"),
+            [(_label(a), _label(b), f"{float(conf):.0%}", f"{float(lift):.1f}", f"{float(sup):.2%}")
+             for a, b, conf, lift, sup in rows])
+
+
+TableFn = Callable[[Marts, Settings], tuple[tuple[str, ...], list[tuple[Any, ...]]] | None]
+TABLES: dict[str, TableFn] = {"cross_sell_rules": table_top_rules}
+
+
 def build_panels(con: duckdb.DuckDBPyConnection | None, settings: Settings) -> list[Panel]:
     """One panel per chart: a figure, or the reason it has no data yet."""
     marts = Marts(con)
     panels = []
     for key, title, description, fn in CHARTS:
         try:
-            panels.append(Panel(key, title, description, figure=fn(marts, settings)))
+            figure = fn(marts, settings)
+            table = TABLES[key](marts, settings) if key in TABLES else None
+            panels.append(Panel(key, title, description, figure=figure, table=table))
         except MissingData as exc:
             panels.append(Panel(key, title, description, missing=str(exc)))
         except (duckdb.Error, ValueError, TypeError) as exc:  # odd types in a mart: say so, keep the report
@@ -341,6 +366,7 @@ footer { padding: 8px 32px 32px 32px; }
 table.meta { border-collapse: collapse; font-size: 13px; background: white; }
 table.meta td, table.meta th { border: 1px solid #dde2e6; padding: 3px 8px; text-align: left; vertical-align: top; }
 details { margin: 12px 0; }
+table.top { width: 100%; margin-top: 8px; }
 """
 
 
@@ -402,6 +428,11 @@ def render_html(panels: Sequence[Panel], info: dict[str, Any], dictionary: Seque
         if panel.figure is not None:
             parts.append(panel.figure.to_html(full_html=False, include_plotlyjs=False, config=config,
                                               div_id=f"chart-{panel.key}"))
+            if panel.table is not None:
+                header, rows = panel.table
+                parts.append("<table class='meta top'><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+                parts.extend("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+                parts.append("</table>")
         else:
             parts.append(f'<div class="no-data"><strong>No data yet</strong><span>{esc(panel.missing or "")}</span></div>')
         parts.append("</section>")

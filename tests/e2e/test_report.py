@@ -56,6 +56,10 @@ def test_report_with_every_mart_is_one_offline_file(settings: Settings) -> None:
     assert html.count("Plotly.newPlot(") == len(CHARTS)
     assert len(html) > 1_000_000  # the library itself is in the file
     assert "report-run" in html and "validation: passed" in html
+    top = html[html.index("<th>customers who buy</th>"):]
+    top = top[: top.index("</table>")]
+    assert top.count("<tr>") == 10  # the ten strongest overall rules, in words
+    assert "Product " in top
     assert "Data dictionary" in html and "cohort_month" in html
 
 
