@@ -95,46 +95,49 @@ customer_products as (
     group by all
 ),
 
--- running count of distinct products (categories) per customer at each first-purchase moment
-product_running as (
+-- one row per customer per moment new products (and maybe a new category) were first bought
+breadth_steps as (
     select
         customer_id,
         first_bought_at,
-        sum(count(*)) over (partition by customer_id order by first_bought_at) as products_so_far
-    from customer_products
+        count(*) as new_products,
+        count(*) filter (where category_rank = 1) as new_categories
+    from (
+        select
+            customer_id,
+            first_bought_at,
+            case when category is not null then
+                row_number() over (partition by customer_id, category order by first_bought_at, product_id)
+            end as category_rank
+        from customer_products
+    )
     group by customer_id, first_bought_at
 ),
 
-category_running as (
+breadth_running as (
     select
         customer_id,
         first_bought_at,
-        sum(count(*)) over (partition by customer_id order by first_bought_at) as categories_so_far
-    from (
-        select customer_id, category, min(first_bought_at) as first_bought_at
-        from customer_products
-        where category is not null
-        group by all
-    )
-    group by customer_id, first_bought_at
+        sum(new_products) over w as products_so_far,
+        sum(new_categories) over w as categories_so_far
+    from breadth_steps
+    window w as (partition by customer_id order by first_bought_at)
 ),
 
 customer_as_of as (
     select as_of, as_of::timestamp as as_of_ts, customer_id from purchase_windows
 ),
 
--- as-of joins: the latest running count strictly before the as-of date
+-- as-of join: the latest running counts strictly before the as-of date
 product_breadth as (
     select
         c.as_of,
         c.customer_id,
-        coalesce(pr.products_so_far, 0) as distinct_products,
-        coalesce(cr.categories_so_far, 0) as distinct_categories
+        coalesce(br.products_so_far, 0) as distinct_products,
+        coalesce(br.categories_so_far, 0) as distinct_categories
     from customer_as_of as c
-    asof left join product_running as pr
-        on pr.customer_id = c.customer_id and pr.first_bought_at < c.as_of_ts
-    asof left join category_running as cr
-        on cr.customer_id = c.customer_id and cr.first_bought_at < c.as_of_ts
+    asof left join breadth_running as br
+        on br.customer_id = c.customer_id and br.first_bought_at < c.as_of_ts
 ),
 
 tickets as (
