@@ -132,3 +132,18 @@ def test_missing_core_tables_is_a_clear_error(tmp_path: Path) -> None:
     create_core_tables(con)
     with pytest.raises(ChurnInputError, match="no rows"):
         run_churn(con, load_settings(environ={}, data_dir=str(tmp_path)))
+
+
+def test_short_history_writes_tables_without_a_model(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "short.duckdb"))
+    for schema in ("analytics", "marts"):
+        con.execute(f"create schema {schema}")
+    synthesize_core(con, n_customers=40, start=dt.date(2025, 8, 1), end=dt.date(2025, 10, 30), seed=2)
+    counts = run_churn(con, load_settings(environ={}, data_dir=str(tmp_path)), dt.date(2025, 11, 1))
+    card = con.sql("select status, note, roc_auc from analytics.model_card").fetchall()
+    assert card[0][0] == "not_trained" and "training needs churned and retained" in card[0][1]
+    assert card[0][2] is None
+    assert counts["marts.customer_retention"] > 0
+    rows = con.execute("select risk_score, risk_band, recommended_action, rfm_segment "
+                       "from marts.customer_retention").fetchall()
+    assert all(r[0] is None and r[1] is None and r[2] and r[3] for r in rows)
