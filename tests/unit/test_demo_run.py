@@ -135,7 +135,13 @@ def test_demo_run_drives_real_airflow_and_fails_clearly(
     with pytest.raises(DemoError, match=r"DAG crm_analytics failed for 2025-12-31T23:59:59 \(airflow exit code"):
         run_demo(settings, seed=5, say=said.append)
     # crm_ingest ran first, through Airflow, with the business clock as its cut-off
-    assert "demo: airflow dags test crm_ingest 2025-12-31T23:59:59" in said
+    assert any(line.startswith("demo: airflow dags test crm_ingest 2025-12-31T23:59:59 (output: ")
+               for line in said)
+    assert any(line.startswith("demo: crm_ingest succeeded") for line in said)
+    # the failing DAG's output is kept and its tail shown
+    logs = sorted((settings.airflow_home / "logs" / "demo").glob("crm_analytics_*.log"))
+    assert logs and "planted failure" in logs[0].read_text(encoding="utf-8")
+    assert any(line.startswith("  | ") for line in said)
     assert duckdb_table_counts(settings.warehouse_path) == {"core": {"dim_demo": 7}}
     interval = json.loads((settings.data_dir / "interval.json").read_text(encoding="utf-8"))
     assert interval["end"].startswith("2025-12-31 23:59:59")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from warehouse.settings import Settings
 
 INGEST_DAG = "crm_ingest"
 ANALYTICS_DAG = "crm_analytics"
+TAIL_LINES = 25
 
 
 @dataclass
@@ -77,13 +79,24 @@ def duckdb_table_counts(path: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _run_dag(settings: Settings, dag_id: str, run_date: str, say: Callable[[str], None]) -> None:
-    say(f"demo: airflow dags test {dag_id} {run_date}")
-    result = airflow_env.run_airflow(settings, ["dags", "test", dag_id, run_date], check=False)
+def _run_dag(settings: Settings, dag_id: str, run_date: str, say: Callable[[str], None]) -> Path:
+    """``airflow dags test`` with its (long) output kept in a log file; the tail is shown on failure."""
+    home = Path(airflow_env.airflow_environment(settings)["AIRFLOW_HOME"])
+    log = home / "logs" / "demo" / f"{dag_id}_{run_date.replace(':', '')}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    say(f"demo: airflow dags test {dag_id} {run_date} (output: {log})")
+    started = time.perf_counter()
+    result = airflow_env.run_airflow(settings, ["dags", "test", dag_id, run_date], check=False, capture=True)
+    log.write_text((result.stdout or "") + (result.stderr or ""), encoding="utf-8")
     if result.returncode != 0:
-        home = airflow_env.airflow_environment(settings)["AIRFLOW_HOME"]
+        lines = log.read_text(encoding="utf-8").splitlines()
+        say(f"demo: the last lines of {log}:")
+        for line in lines[-TAIL_LINES:]:
+            say(f"  | {line[:300]}")
         raise DemoError(f"DAG {dag_id} failed for {run_date} (airflow exit code {result.returncode}); "
-                        f"task logs are under {home}/logs")
+                        f"see {log} and the task logs under {home / 'logs'}")
+    say(f"demo: {dag_id} succeeded in {time.perf_counter() - started:.0f}s")
+    return log
 
 
 def run_demo(settings: Settings, *, scale: str | None = None, seed: int | None = None,
