@@ -229,15 +229,15 @@ def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: s
     for fact, (fid, ts) in FACT_TIME.items():
         if key == "product_key" and fact != "core.fct_sales_line":
             continue
-        joins, expr = _version_lookup(dim, key, bid, "d", "s", f"s.{bid}", f"s.{ts}")
-        extra = ""
-        if key == "product_key":
-            extra = ", (select is_merchandise from core.dim_product p where p.product_key = " \
-                    f"{expr}) as is_merchandise"
+        joins, expr = _version_lookup(dim, key, bid, "d", "s", f"s.{bid}", "s._ts")
+        con.execute(f"""create or replace temp table _rekey_src as
+                        select {fid} as fid, {bid}, {ts} as _ts from {fact}
+                        where {bid} in (select id from _scd_aff)""")
+        extra = ", p.is_merchandise" if key == "product_key" else ""
         con.execute(f"""
             create or replace temp table _rekey as
-            select s.{fid} as fid, {expr} as k {extra}
-            from {fact} s {joins} where s.{bid} in (select id from _scd_aff)
+            select r.*{extra} from (select s.fid, {expr} as k from _rekey_src s {joins}) r
+            {"left join core.dim_product p on p.product_key = r.k" if key == "product_key" else ""}
         """)
         set_extra = ", is_merchandise = r.is_merchandise" if key == "product_key" else ""
         cond = "f.is_merchandise is distinct from r.is_merchandise" if key == "product_key" else "false"
@@ -285,14 +285,15 @@ def _upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql:
               and not c.endswith("_key")] + ["is_deleted"]
     con.execute(f"""
         create or replace temp table _fact_new as
-        select *, {_hash_expr(hashed)} as _hash from ({keyed_sql})
+        select *, hash({", ".join(hashed)})::varchar as _hash from ({keyed_sql})
         qualify row_number() over (partition by {fid} order by _updated_at desc nulls last, _batch_id desc) = 1
     """)
+    # changed = new id, or a different hash from a version that is not newer than the incoming one
     con.execute(f"""
         create or replace temp table _fact_changed as
-        select n.* from _fact_new n
-        where not exists (select 1 from {fact} f where f.{fid} = n.{fid}
-                          and (f._hash = n._hash or f._updated_at > n._updated_at))
+        select n.* from _fact_new n left join {fact} f on f.{fid} = n.{fid}
+        where f.{fid} is null
+           or (f._hash is distinct from n._hash and coalesce(f._updated_at <= n._updated_at, true))
     """)
     con.execute(f"delete from {fact} where {fid} in (select {fid} from _fact_changed)")
     written = con.execute(f"insert into {fact} by name select {', '.join(columns)} from _fact_changed "
@@ -314,13 +315,14 @@ def _sales_lines(con: duckdb.DuckDBPyConnection) -> None:
     pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n", "n.product_id",
                              "n.order_ts")
     keyed = f"""
-        select n.*, {ck} as customer_key, {pk} as product_key,
-               (select is_merchandise from core.dim_product x where x.product_key = {pk}) as is_merchandise,
-               ch.channel_key, e.employee_key, year(n.order_ts) * 10000 + month(n.order_ts) * 100
-               + day(n.order_ts) as date_key
-        from _sl n {cj} {pj}
-        left join core.dim_channel ch on ch.channel_code = n.channel
-        left join core.dim_employee e on e._src_id = n.employee_src_id
+        select k.*, x.is_merchandise from (
+            select n.*, {ck} as customer_key, {pk} as product_key,
+                   ch.channel_key, e.employee_key, year(n.order_ts) * 10000 + month(n.order_ts) * 100
+                   + day(n.order_ts) as date_key
+            from _sl n {cj} {pj}
+            left join core.dim_channel ch on ch.channel_code = n.channel
+            left join core.dim_employee e on e._src_id = n.employee_src_id
+        ) k left join core.dim_product x on x.product_key = k.product_key
     """
     _upsert_fact(con, "core.fct_sales_line", "sales_line_id", keyed)
 

@@ -91,12 +91,14 @@ def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity:
     _write_staging(con, table, crm_staging_sql(con, settings, entity))
     # latest updated_at per business key wins: drop older versions from batches already loaded
     con.execute(
-        f"""delete from staging.{table} s
-            where s._batch_id not in (select batch_id from _stage_batches)
-              and s._batch_id in (select batch_id from audit.load_batches where status = 'succeeded')
-              and exists (select 1 from staging.{table} n
-                          where n._batch_id in (select batch_id from _stage_batches)
-                            and n.{key} = s.{key} and n.updated_at >= s.updated_at)"""
+        f"""delete from staging.{table} where rowid in (
+                select s.rowid from staging.{table} s
+                join (select {key}, max(updated_at) as newest from staging.{table}
+                      where _batch_id in (select batch_id from _stage_batches) group by {key}) n
+                  on n.{key} = s.{key}
+                where s.updated_at <= n.newest
+                  and s._batch_id not in (select batch_id from _stage_batches)
+                  and s._batch_id in (select batch_id from audit.load_batches where status = 'succeeded'))"""
     )
 
 
