@@ -491,34 +491,38 @@ def _run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, tim
     cs = settings.churn
     dates = snapshot_dates(as_of, settings)
     all_dates = sorted({d for ds in dates.values() for d in ds})
-    features = compute_features(con, all_dates, sla_hours=settings.validation.first_response_sla_hours,
-                                slow_resolution_hours=cs.slow_resolution_hours,
-                                low_satisfaction_max=cs.low_satisfaction_max)
-    lap("features")
-    labels = churn_labels(con, all_dates, horizon_days=cs.horizon_days, lookback_days=cs.lookback_days,
-                          data_end=as_of)
-    lap("labels")
-    data = features.join(labels.select("customer_id", "as_of", "active_in_lookback", "churned"),
-                         on=["customer_id", "as_of"], how="left").sort("as_of", "customer_id")
-    model, card = _fit(data, dates, settings, as_of)
-    lap("model")
-    scores = _scores(model, data, settings, card["model_id"], reasons_for=as_of)
-    lap("scores_and_reasons")
-    card["scored_rows"] = scores.filter(pl.col("as_of") == as_of).height
-    segments = _segments(data, scores, settings)
-    attrs = _customer_attributes(con, all_dates)
-    retention = _retention_mart(con, scores, segments, attrs, as_of)
-    by_segment = _churn_by_segment(scores, segments, attrs, dates["history"])
-    lap("segments")
-    card_frame = pl.DataFrame([card], schema_overrides={
-        "features": pl.List(pl.String), "coefficients": pl.String, "note": pl.String,
-        "train_as_of_first": pl.Date, "train_as_of_last": pl.Date, "test_as_of": pl.Date, "as_of": pl.Date,
-        "test_base_rate": pl.Float64, "roc_auc": pl.Float64, "pr_auc": pl.Float64, "brier": pl.Float64,
-        "top_decile_lift": pl.Float64})
     counts: dict[str, int] = {}
+    # One transaction for every table; the features are written (and their frame freed) first.
     with transaction(con):
+        features = compute_features(con, all_dates, sla_hours=settings.validation.first_response_sla_hours,
+                                    slow_resolution_hours=cs.slow_resolution_hours,
+                                    low_satisfaction_max=cs.low_satisfaction_max)
+        lap("features")
+        labels = churn_labels(con, all_dates, horizon_days=cs.horizon_days, lookback_days=cs.lookback_days,
+                              data_end=as_of)
+        lap("labels")
         counts["analytics.customer_features"] = _replace_snapshot_rows(
             con, "analytics.customer_features", features, all_dates)
+        lap("write")
+        data = features.join(labels.select("customer_id", "as_of", "active_in_lookback", "churned"),
+                             on=["customer_id", "as_of"], how="left").sort("as_of", "customer_id")
+        del features, labels
+        model, card = _fit(data, dates, settings, as_of)
+        lap("model")
+        scores = _scores(model, data, settings, card["model_id"], reasons_for=as_of)
+        lap("scores_and_reasons")
+        card["scored_rows"] = scores.filter(pl.col("as_of") == as_of).height
+        segments = _segments(data, scores, settings)
+        del data
+        attrs = _customer_attributes(con, all_dates)
+        retention = _retention_mart(con, scores, segments, attrs, as_of)
+        by_segment = _churn_by_segment(scores, segments, attrs, dates["history"])
+        lap("segments")
+        card_frame = pl.DataFrame([card], schema_overrides={
+            "features": pl.List(pl.String), "coefficients": pl.String, "note": pl.String,
+            "train_as_of_first": pl.Date, "train_as_of_last": pl.Date, "test_as_of": pl.Date, "as_of": pl.Date,
+            "test_base_rate": pl.Float64, "roc_auc": pl.Float64, "pr_auc": pl.Float64, "brier": pl.Float64,
+            "top_decile_lift": pl.Float64})
         counts["analytics.churn_scores"] = _replace_snapshot_rows(con, "analytics.churn_scores", scores, all_dates)
         counts["analytics.customer_segments"] = _replace_snapshot_rows(
             con, "analytics.customer_segments", segments, all_dates)
@@ -527,7 +531,7 @@ def _run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, tim
         cohort = con.sql(read_sql("marts/cohort_retention.sql"), params={"as_of": as_of}).pl()
         counts["marts.cohort_retention"] = _replace_table(con, "marts.cohort_retention", cohort)
         counts["marts.churn_by_segment"] = _replace_table(con, "marts.churn_by_segment", by_segment)
-    lap("write")
+        lap("write")
     return counts
 
 
