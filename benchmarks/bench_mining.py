@@ -325,9 +325,11 @@ def main() -> int:
             same = Path(by["ours-sparse"]["dump"]).read_text() == Path(by["pyfim"]["dump"]).read_text()
             print(f"ours-sparse vs pyfim: identical itemsets and counts: {same}; "
                   f"time ratio {by['ours-sparse']['mine_s'] / by['pyfim']['mine_s']:.2f}x")
-        if "ours-mlxtend" in by and by["ours-mlxtend"].get("status") == "ok" and "ours-sparse" in by:
-            same = Path(by["ours-sparse"]["dump"]).read_text() == Path(by["ours-mlxtend"]["dump"]).read_text()
-            print(f"ours-sparse vs ours-mlxtend: identical itemsets and counts: {same}")
+        for other in ("ours-mlxtend", "dense"):
+            if other in by and by[other].get("status") == "ok" and "ours-sparse" in by and \
+                    by[other]["baskets"] == by["ours-sparse"]["baskets"]:
+                same = Path(by["ours-sparse"]["dump"]).read_text() == Path(by[other]["dump"]).read_text()
+                print(f"ours-sparse vs {other}: identical itemsets and counts: {same}")
         if args.json:
             args.json.write_text(json.dumps({"machine": machine(), "baskets": args.baskets, "min_count": min_count,
                                              "itemsets": found, "results": results}, indent=2))
