@@ -52,10 +52,11 @@ SCORE_DESCRIPTIONS: dict[str, str] = {
     "risk_score": "probability of churn in the next horizon days (settings.churn.horizon_days), 0-1; "
                   "NULL when no model could be trained",
     "risk_band": "low / medium / high by settings.churn.risk_band_cutoffs",
-    "reason_1": "strongest reason behind the score, in plain words (written for the scoring as-of date only)",
+    "reason_1": "strongest reason behind the score, in plain words (scoring as-of date only; NULL on history "
+                "snapshots)",
     "reason_2": "second reason",
     "reason_3": "third reason",
-    "reasons": "all reasons joined with '; ' (empty for history snapshots)",
+    "reasons": "all reasons joined with '; ' (NULL on history snapshots)",
     "is_active": "bought in the look-back window before the as-of date (the population the label covers)",
     "churned": "observed churn label for this snapshot (NULL when not yet observable or not active)",
 }
@@ -325,28 +326,29 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
 def _scores(model: ChurnModel | None, data: pl.DataFrame, settings: Settings, model_id: str,
             reasons_for: dt.date) -> pl.DataFrame:
     """Scores for every snapshot row; plain-word reasons for the rows of the ``reasons_for`` date."""
-    cutoffs = tuple(settings.churn.risk_band_cutoffs)
-    reasons: list[list[str]] = [[] for _ in range(data.height)]
-    if model is not None and data.height:
+    low, high = settings.churn.risk_band_cutoffs
+    n = data.height
+    reason_cols = {name: pl.repeat(None, n, dtype=pl.String, eager=True) for name in
+                   ("reason_1", "reason_2", "reason_3", "reasons")}
+    if model is not None and n:
         risk = model.predict(data)
         rows = np.nonzero((data["as_of"] == reasons_for).to_numpy())[0]
-        for i, r in zip(rows.tolist(), top_reasons(model, data[rows]), strict=True):
-            reasons[i] = r
+        reasons = top_reasons(model, data[rows])
+        for k, name in enumerate(("reason_1", "reason_2", "reason_3")):
+            values = pl.Series([r[k] if len(r) > k else None for r in reasons], dtype=pl.String)
+            reason_cols[name] = reason_cols[name].scatter(rows, values)
+        reason_cols["reasons"] = reason_cols["reasons"].scatter(
+            rows, pl.Series(["; ".join(r) for r in reasons], dtype=pl.String))
     else:
-        risk = np.full(data.height, np.nan)
-    low, high = cutoffs
+        risk = np.full(n, np.nan)
     band = np.where(np.isnan(risk), None, np.where(risk < low, "low", np.where(risk < high, "medium", "high")))
-    padded = [r + [None] * (3 - len(r)) if r else [None, None, None] for r in reasons]
     return pl.DataFrame({
         "customer_id": data["customer_id"],
         "as_of": data["as_of"],
-        "model_id": pl.Series([model_id if model is not None else None] * data.height, dtype=pl.String),
+        "model_id": pl.repeat(model_id if model is not None else None, n, dtype=pl.String, eager=True),
         "risk_score": pl.Series(np.round(risk, 6)).fill_nan(None),
         "risk_band": pl.Series(band.tolist(), dtype=pl.String),
-        "reason_1": pl.Series([p[0] for p in padded], dtype=pl.String),
-        "reason_2": pl.Series([p[1] for p in padded], dtype=pl.String),
-        "reason_3": pl.Series([p[2] for p in padded], dtype=pl.String),
-        "reasons": pl.Series(["; ".join(r) for r in reasons], dtype=pl.String),
+        **reason_cols,
         "is_active": data["active_in_lookback"].fill_null(False),
         "churned": data["churned"],
     })
