@@ -82,9 +82,10 @@ def test_sqlalchemy_column_reflection(settings: Settings, published: dict[str, i
             except sa.exc.DBAPIError as exc:
                 if "pg_collation" in str(exc):
                     pytest.xfail(
-                        f"upstream: SQLAlchemy {sa.__version__} (>= 2.0.45) reflects columns through "
-                        "pg_catalog.pg_collation, which this DuckDB lacks (Mause/duckdb_engine#1379, #1391; "
-                        "fix in duckdb/duckdb#22160 and Mause/duckdb_engine#1393)")
+                        f"upstream: SQLAlchemy {sa.__version__} reflects columns with a pg_collation subquery "
+                        "(since 2.0.45) joined on collnamespace, a column DuckDB's pg_catalog.pg_collation stub "
+                        "lacks (Mause/duckdb_engine#1379, #1391; duckdb/duckdb#22069, #22160; "
+                        "fix pending in Mause/duckdb_engine#1393)")
                 raise
     finally:
         engine.dispose()
