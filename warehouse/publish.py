@@ -56,6 +56,10 @@ DICTIONARY_TABLE = "data_dictionary"
 MANIFEST_TABLE = "publish_manifest"
 PUBLISH_OWNED_TABLES: tuple[str, ...] = (DICTIONARY_TABLE, MANIFEST_TABLE)
 PUBLISHED_FILE_MODE = 0o444
+# Parquet file-level key-value metadata: the DuckDB comments and the run, for Parquet-only readers.
+PARQUET_TABLE_COMMENT_KEY = "crmwh.table_comment"
+PARQUET_COLUMN_COMMENTS_KEY = "crmwh.column_comments"
+PARQUET_RUN_ID_KEY = "crmwh.run_id"
 
 # What a validation status means for publishing. Anything else is refused as unknown.
 PUBLISHABLE_STATUSES: tuple[str, ...] = ("passed", "warning", "not_validated")
@@ -609,9 +613,16 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
 
         for table in all_tables:
             target = parquet_dir / f"{table.name}.parquet"
+            # the comments travel with the Parquet file too (file key-value metadata, JSON for columns)
+            metadata = {
+                PARQUET_TABLE_COMMENT_KEY: table.comment or "",
+                PARQUET_COLUMN_COMMENTS_KEY: json.dumps({c.name: c.comment for c in table.columns if c.comment}),
+                PARQUET_RUN_ID_KEY: run_id,
+            }
+            kv = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in metadata.items())
             con.execute(
                 f"copy {quote_ident(catalog)}.main.{quote_ident(table.name)} to {quote_literal(str(target))} "
-                "(format parquet, compression zstd)"
+                f"(format parquet, compression zstd, kv_metadata {{{kv}}})"
             )
         con.execute(f"checkpoint {quote_ident(catalog)}")
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +84,10 @@ def test_publish_writes_every_mart_with_dictionary_and_manifest(settings: Settin
         assert pq.read_metadata(settings.parquet_dir / f"{table}.parquet").num_rows == n
         assert (settings.parquet_dir / f"{table}.parquet").stat().st_mode & 0o777 == 0o444
     assert settings.published_path.stat().st_mode & 0o777 == 0o444  # read-only on disk as well
+    kv = pq.read_metadata(settings.parquet_dir / "cohort_retention.parquet").metadata
+    assert kv[b"crmwh.table_comment"].decode() == MARTS_SQL["cohort_retention"][1]
+    assert json.loads(kv[b"crmwh.column_comments"]) == MARTS_SQL["cohort_retention"][2]
+    assert kv[b"crmwh.run_id"].decode() == "manual__2026-11-02T00:00:00+00:00"
     assert read_manifest(settings) == manifest
     assert manifest.warnings == ()
 
