@@ -102,6 +102,7 @@ with warehouse_writer(settings) as con:
     create_sample_marts(con, scale=int(sys.argv[1]))
     for i in range(50):  # publish again and again until killed
         publish(settings, f"child-{sys.argv[1]}-{i}", None, "passed", con=con)
+        print(f"published {i}", flush=True)
 """
 
 
@@ -121,8 +122,10 @@ def test_a_publisher_killed_at_any_moment_leaves_one_complete_version(settings: 
     rng = random.Random(6)
     seen_runs = set()
     for trial in range(3):
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(trial + 2)], env=env)  # noqa: S603
-        time.sleep(1.5 + rng.uniform(0.0, 1.5))  # start-up, then somewhere inside a publish
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(trial + 2)], env=env,  # noqa: S603
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().startswith("published"), "the child could not publish"
+        time.sleep(rng.uniform(0.0, 0.8))  # somewhere inside one of the next publishes (each takes ~0.3-1 s)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         manifest = verify_published(settings)  # one complete version, whatever the moment of the kill
