@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -90,9 +90,20 @@ def _mark_failed(con: duckdb.DuckDBPyConnection, batch_ids: Iterable[str], error
                 "(select unnest(?::varchar[])) and status = 'running'", [ids])
 
 
-def _guarded(settings: Settings, batch_ids: list[str], step: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+@contextlib.contextmanager
+def _writer(settings: Settings, con: duckdb.DuckDBPyConnection | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The caller's open writer connection (one per in-process run), else a new one under the lock."""
+    if con is not None:
+        yield con
+        return
+    with warehouse_writer(settings) as opened:
+        yield opened
+
+
+def _guarded(settings: Settings, batch_ids: list[str], step: Callable[[duckdb.DuckDBPyConnection], T],
+             con: duckdb.DuckDBPyConnection | None = None) -> T:
     """Run a step under the writer lock; on failure mark the batches failed and re-raise."""
-    with warehouse_writer(settings) as con:
+    with _writer(settings, con) as con:
         try:
             return step(con)
         except BaseException as exc:
@@ -114,22 +125,24 @@ def _running(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> list[str]:
 
 # --- task functions --------------------------------------------------------------------------------
 
-def extract_source(settings: Settings, source: str, interval: Interval, run_id: str | None = None) -> list[str]:
+def extract_source(settings: Settings, source: str, interval: Interval, run_id: str | None = None, *,
+                   con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
     """Extract every table of a database source changed up to ``interval.end``; returns batch ids."""
     if source != extract_mod.CRM_SOURCE:
         raise CrmwhError(f"unknown database source {source!r} (known: {extract_mod.CRM_SOURCE})")
-    with warehouse_writer(settings) as con:
-        return extract_mod.extract_crm(con, settings, interval_start=interval.start, cutoff=interval.end,
+    with _writer(settings, con) as writer:
+        return extract_mod.extract_crm(writer, settings, interval_start=interval.start, cutoff=interval.end,
                                        run_id=run_id)
 
 
-def extract_files(settings: Settings, run_id: str | None = None) -> list[str]:
+def extract_files(settings: Settings, run_id: str | None = None, *,
+                  con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
     """Register and extract every new file in the landing folder; rejected files are recorded, skipped."""
     batch_ids: list[str] = []
-    with warehouse_writer(settings) as con:
+    with _writer(settings, con) as writer:
         for path, profile in files_mod.scan_landing(settings):
             try:
-                result = files_mod.extract_file(con, settings, path, profile, run_id)
+                result = files_mod.extract_file(writer, settings, path, profile, run_id)
             except RejectedBatchError as exc:
                 log.warning("rejected file drop: %s", exc)
                 continue
@@ -138,9 +151,9 @@ def extract_files(settings: Settings, run_id: str | None = None) -> list[str]:
     return batch_ids
 
 
-def stage(settings: Settings, batch_ids: list[str]) -> list[str]:
+def stage(settings: Settings, batch_ids: list[str], *, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
     """Type and trim the batches into ``staging`` (one transaction)."""
-    return _guarded(settings, batch_ids, lambda con: staging_mod.stage_batches(con, settings, batch_ids))
+    return _guarded(settings, batch_ids, lambda c: staging_mod.stage_batches(c, settings, batch_ids), con)
 
 
 def _validate_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> dict[str, Any]:
@@ -169,7 +182,8 @@ def _validate_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: 
     return summary
 
 
-def validate(settings: Settings, batch_ids: list[str]) -> dict[str, Any]:
+def validate(settings: Settings, batch_ids: list[str], *,
+             con: duckdb.DuckDBPyConnection | None = None) -> dict[str, Any]:
     """Run each staged batch through ``warehouse.validation.validate_staged`` (quarantine + results).
 
     A critical failure marks that batch failed and re-raises ``CriticalValidationError``: nothing of
@@ -179,10 +193,11 @@ def validate(settings: Settings, batch_ids: list[str]) -> dict[str, Any]:
             return _validate_in(con, settings, batch_ids)
         except CriticalValidationError:
             raise
-    return _guarded(settings, batch_ids, step)
+    return _guarded(settings, batch_ids, step, con)
 
 
-def load_dimensions(settings: Settings, batch_ids: list[str]) -> None:
+def load_dimensions(settings: Settings, batch_ids: list[str], *,
+                    con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Load every dimension from the staged batches (one transaction)."""
     def step(con: duckdb.DuckDBPyConnection) -> None:
         ids = _running(con, batch_ids)
@@ -190,10 +205,11 @@ def load_dimensions(settings: Settings, batch_ids: list[str]) -> None:
             return
         with transaction(con):
             load_mod.load_dimensions_in(con, settings, ids)
-    _guarded(settings, batch_ids, step)
+    _guarded(settings, batch_ids, step, con)
 
 
-def load_facts(settings: Settings, batch_ids: list[str], cutoff: datetime | None = None) -> None:
+def load_facts(settings: Settings, batch_ids: list[str], cutoff: datetime | None = None, *,
+               con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Load the facts, close the batches' accounting, advance watermarks (one transaction)."""
     def step(con: duckdb.DuckDBPyConnection) -> None:
         ids = _running(con, batch_ids)
@@ -212,14 +228,15 @@ def load_facts(settings: Settings, batch_ids: list[str], cutoff: datetime | None
             as_of = max(candidates) if candidates else None
         with transaction(con):
             load_mod.load_facts_in(con, settings, ids, as_of)
-    _guarded(settings, batch_ids, step)
+    _guarded(settings, batch_ids, step, con)
 
 
-def batch_summary(settings: Settings, batch_ids: list[str]) -> list[dict[str, Any]]:
+def batch_summary(settings: Settings, batch_ids: list[str], *,
+                  con: duckdb.DuckDBPyConnection | None = None) -> list[dict[str, Any]]:
     if not batch_ids:
         return []
-    with warehouse_writer(settings) as con:
-        rows = con.execute(
+    with _writer(settings, con) as writer:
+        rows = writer.execute(
             "select batch_id, source, entity, status, rows_read, rows_loaded, rows_quarantined, warnings, error "
             "from audit.load_batches where batch_id in (select unnest(?::varchar[])) order by started_at",
             [batch_ids]).fetchall()
@@ -228,14 +245,15 @@ def batch_summary(settings: Settings, batch_ids: list[str]) -> list[dict[str, An
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def process(settings: Settings, batch_ids: list[str], cutoff: datetime | None = None) -> None:
+def process(settings: Settings, batch_ids: list[str], cutoff: datetime | None = None, *,
+            con: duckdb.DuckDBPyConnection | None = None) -> None:
     """stage -> validate -> load dimensions -> load facts for extracted batches."""
     if not batch_ids:
         return
-    stage(settings, batch_ids)
-    validate(settings, batch_ids)
-    load_dimensions(settings, batch_ids)
-    load_facts(settings, batch_ids, cutoff)
+    stage(settings, batch_ids, con=con)
+    validate(settings, batch_ids, con=con)
+    load_dimensions(settings, batch_ids, con=con)
+    load_facts(settings, batch_ids, cutoff, con=con)
 
 
 def run(settings: Settings, interval: Interval, *, include_crm: bool = True, include_files: bool = True,
@@ -244,18 +262,18 @@ def run(settings: Settings, interval: Interval, *, include_crm: bool = True, inc
     run_id = run_id or f"run.{datetime.now().strftime('%Y%m%dT%H%M%S')}.{uuid.uuid4().hex[:6]}"
     settings.ensure_dirs()
     batch_ids: list[str] = []
-    if include_crm:
-        batch_ids += extract_source(settings, extract_mod.CRM_SOURCE, interval, run_id)
-    if include_files:
-        batch_ids += extract_files(settings, run_id)
-    process(settings, batch_ids, interval.end if include_crm else None)
-    summary = RunSummary(run_id, batch_ids)
-    for row in batch_summary(settings, batch_ids):
-        summary.rows_read += row["rows_read"]
-        summary.rows_loaded += row["rows_loaded"]
-        summary.rows_quarantined += row["rows_quarantined"]
-        summary.warnings += row["warnings"]
-    with warehouse_writer(settings) as con:
+    with warehouse_writer(settings) as con:  # one connection and one hold of the lock for the whole run
+        if include_crm:
+            batch_ids += extract_source(settings, extract_mod.CRM_SOURCE, interval, run_id, con=con)
+        if include_files:
+            batch_ids += extract_files(settings, run_id, con=con)
+        process(settings, batch_ids, interval.end if include_crm else None, con=con)
+        summary = RunSummary(run_id, batch_ids)
+        for row in batch_summary(settings, batch_ids, con=con):
+            summary.rows_read += row["rows_read"]
+            summary.rows_loaded += row["rows_loaded"]
+            summary.rows_quarantined += row["rows_quarantined"]
+            summary.warnings += row["warnings"]
         summary.rejected = [r[0] for r in con.execute(
             "select batch_id from audit.load_batches where run_id = ? and status = 'rejected'", [run_id]).fetchall()]
     return summary
@@ -271,10 +289,10 @@ def ingest_file(settings: Settings, path: Path, profile: str | None = None) -> f
     placed = files_mod.place_in_landing(settings, Path(path), profile)
     with warehouse_writer(settings) as con:
         result = files_mod.extract_file(con, settings, placed, profile)
-    if result.status != "running" or not result.batch_id:
-        return result
-    process(settings, [result.batch_id], None)
-    row = batch_summary(settings, [result.batch_id])[0]
+        if result.status != "running" or not result.batch_id:
+            return result
+        process(settings, [result.batch_id], None, con=con)
+        row = batch_summary(settings, [result.batch_id], con=con)[0]
     result.status = row["status"]
     result.rows_read, result.rows_loaded = row["rows_read"], row["rows_loaded"]
     result.rows_quarantined, result.warnings, result.error = row["rows_quarantined"], row["warnings"], row["error"]
