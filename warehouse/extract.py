@@ -14,6 +14,7 @@ transaction that commits the batch's facts, never here.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -95,8 +96,8 @@ def _text_select(driver: str, table: str, columns: list[str], marked: bool) -> s
         cols = [f'"{c}"::text as "{c}"' for c in columns]
         where = 'where "updated_at" > $1::timestamp and "updated_at" <= $2::timestamp'
     else:
-        # marked: prefix every value so no column is all-NULL in the first batch (type inference)
-        cols = ([f"""'v' || cast("{c}" as text) as "{c}\"""" for c in columns] if marked
+        # marked: never NULL ('' = NULL, 'v' + text = a value) so no column is all-NULL in the first batch
+        cols = ([f"""coalesce('v' || cast("{c}" as text), '') as "{c}\"""" for c in columns] if marked
                 else [f'cast("{c}" as text) as "{c}"' for c in columns])
         where = 'where "updated_at" > ? and "updated_at" <= ?'
     pk = PRIMARY_KEYS[table]
@@ -104,10 +105,12 @@ def _text_select(driver: str, table: str, columns: list[str], marked: bool) -> s
 
 
 def read_source_table(cur: Any, target: SourceUri, table: str, lower: datetime | None,
-                      cutoff: datetime, batch_rows: int) -> pa.RecordBatchReader | pa.Table:
-    """The rows of ``table`` with ``lower < updated_at <= cutoff`` as Arrow (all columns text).
+                      cutoff: datetime, batch_rows: int, *, marked: bool = False) -> pa.RecordBatchReader:
+    """A stream of the rows of ``table`` with ``lower < updated_at <= cutoff`` (all columns text).
 
-    ``cur`` is an ADBC cursor the caller keeps open until the returned stream has been consumed."""
+    ``cur`` is an ADBC cursor the caller keeps open until the stream has been consumed. ``marked``
+    (SQLite only) prefixes every non-NULL value with one character, for a column that is NULL
+    throughout the first batch (the SQLite driver infers column types from the first batch)."""
     columns = [c.name for c in metadata.tables[table].columns]
     low = lower or datetime(1, 1, 1)
     params: tuple[str, str]
@@ -118,17 +121,8 @@ def read_source_table(cur: Any, target: SourceUri, table: str, lower: datetime |
     try:
         if target.driver == "sqlite":
             cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
-        cur.execute(_text_select(target.driver, table, columns, marked=False), params)
-        return cur.fetch_arrow_table() if target.driver == "sqlite" else cur.fetch_record_batch()
-    except OSError as exc:
-        if target.driver != "sqlite" or "Type mismatch" not in str(exc):
-            raise SourceError(f"cannot read {table} from the source: {str(exc).splitlines()[0]}") from exc
-        # a column is NULL throughout the first batch: read values prefixed, strip the prefix in Arrow
-        cur.execute(_text_select(target.driver, table, columns, marked=True), params)
-        marked = cur.fetch_arrow_table()
-        import pyarrow.compute as pc
-
-        return pa.table({name: pc.utf8_slice_codeunits(marked[name], 1) for name in marked.column_names})
+        cur.execute(_text_select(target.driver, table, columns, marked=marked), params)
+        return cur.fetch_record_batch()
     except Exception as exc:  # noqa: BLE001
         raise SourceError(f"cannot read {table} from the source: {str(exc).splitlines()[0]}") from exc
 
@@ -176,25 +170,47 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
     lower = lower_bound(watermark(con, CRM_SOURCE, table), interval_start, settings.ingest.overlap_minutes)
     started = datetime.now()
     batch_id = new_batch_id(CRM_SOURCE, table, started)
-    cur = source_con.cursor()
     columns = [c.name for c in metadata.tables[table].columns]
+    for marked in (False, True):
+        cur = source_con.cursor()
+        try:
+            _extract_into_raw(con, cur, target, table, columns, batch_id=batch_id, started=started, lower=lower,
+                              interval_start=interval_start, cutoff=cutoff, run_id=run_id,
+                              batch_rows=settings.ingest.fetch_batch_rows, marked=marked)
+            break
+        except (duckdb.Error, OSError) as exc:
+            if marked or target.driver != "sqlite" or "Type mismatch" not in str(exc):
+                raise SourceError(f"cannot read {table} from the source: {str(exc).splitlines()[0]}") from exc
+        finally:
+            cur.close()
+    return batch_id
+
+
+def _extract_into_raw(con: duckdb.DuckDBPyConnection, cur: Any, target: SourceUri, table: str, columns: list[str],
+                      *, batch_id: str, started: datetime, lower: datetime | None, interval_start: datetime | None,
+                      cutoff: datetime, run_id: str | None, batch_rows: int, marked: bool) -> None:
+    """Stream the source rows into ``raw.crm__<table>`` and open the batch (one transaction)."""
     raw_table = f"crm__{table}"
     pk = PRIMARY_KEYS[table]
     con.execute("begin transaction")
     try:
-        data = read_source_table(cur, target, table, lower, cutoff, settings.ingest.fetch_batch_rows)
+        data = read_source_table(cur, target, table, lower, cutoff, batch_rows, marked=marked)
         ensure_raw_table(con, raw_table, columns)
         con.register("_extract_src", data)
         col_list = ", ".join(f'"{c}"' for c in columns)
+        def unmark(c: str) -> str:
+            return f"""case when "{c}" = '' then null else substr("{c}", 2) end""" if marked else f'"{c}"'
+        values = ", ".join(unmark(c) for c in columns)
+        key = unmark(pk)
         con.execute(
             f"insert into raw.{raw_table} (_batch_id, _source, _source_row, _extracted_at, {col_list}) "
-            f"select ?, ?, try_cast(\"{pk}\" as bigint), ?, {col_list} from _extract_src",
+            f"select ?, ?, try_cast({key} as bigint), ?, {values} from _extract_src",
             [batch_id, CRM_SOURCE, started],
         )
         con.unregister("_extract_src")
         rows, max_ts = con.execute(
             f"select count(*), max(try_cast(updated_at as timestamp)) from raw.{raw_table} where _batch_id = ?",
-            [batch_id]).fetchone()
+            [batch_id]).fetchall()[0]
         con.execute(
             """insert into audit.load_batches (batch_id, run_id, source, entity, source_kind, interval_start,
                interval_end, started_at, rows_read, status, step, lower_bound, max_source_ts, staging_table)
@@ -204,11 +220,10 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
         )
         con.execute("commit")
     except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_extract_src")
         con.execute("rollback")
         raise
-    finally:
-        cur.close()
-    return batch_id
 
 
 def extract_crm(con: duckdb.DuckDBPyConnection, settings: Settings, *, interval_start: datetime | None,

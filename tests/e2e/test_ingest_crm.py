@@ -275,3 +275,26 @@ def test_incremental_run_reads_only_changes_since_the_watermark(ingest_settings:
     discounts = _read(ingest_settings, "select sales_line_id, discount from core.fct_sales_line "
                                        "where sales_line_id in ('crm:2', 'crm:3') order by 1")
     assert discounts == [("crm:2", Decimal("1.00")), ("crm:3", Decimal("1.00"))]
+
+
+def test_sqlite_column_null_throughout_the_first_batch_still_reads(data_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQLite driver infers column types from the first Arrow batch: NULLs there must not break it."""
+    monkeypatch.setenv("CRMWH_INGEST__FETCH_BATCH_ROWS", "1")
+    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
+    settings = load_settings()
+    settings.ensure_dirs()
+    counts = build_source(settings.source_url)
+    update_rows(settings.source_url, "customers", "customer_id = 1", {"email": None, "phone": None}, T0_UPDATE)
+    from warehouse.db import warehouse_writer
+    from warehouse.extract import extract_crm
+    with warehouse_writer(settings) as con:
+        extract_crm(con, settings, interval_start=None, cutoff=datetime(2024, 6, 1), tables=("customers",))
+        emails = con.execute("select _source_row, email from raw.crm__customers order by _source_row "
+                             "limit 2").fetchall()
+        n = con.execute("select count(*) from raw.crm__customers").fetchall()[0][0]
+    assert n == counts["customers"]
+    assert emails == [(1, None), (2, "c2@example.com")]
+
+
+T0_UPDATE = datetime(2024, 1, 2)
