@@ -165,8 +165,9 @@ def measure(path: Path) -> dict:
     counts = run_churn(con, settings, timings=timings)
     seconds = time.perf_counter() - start
     con.close()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "peak_rss_gib": peak_kib / 2**20, "timings": timings, "counts": counts}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "peak_rss_gib": usage.ru_maxrss / 2**20, "timings": timings, "counts": counts}
 
 
 # 3. evaluate --------------------------------------------------------------------------------------
@@ -237,14 +238,17 @@ def main() -> int:
     orders = con.execute("select count(distinct order_id) from core.fct_sales_line").fetchall()[0][0]
     con.close()
     print(f"prepared {args.source} core ({args.scale}) in {time.perf_counter() - t0:.1f}s: {sizes}, orders {orders}")
+    load_before = os.getloadavg()[0]
     child = subprocess.run([sys.executable, __file__, "--measure", str(path)], capture_output=True, text=True,
                            check=False)
+    load_after = os.getloadavg()[0]
     if child.returncode != 0:
         print(child.stdout, child.stderr, file=sys.stderr)
         return child.returncode
     result = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"run_churn: {result['seconds']:.1f}s wall, peak RSS {result['peak_rss_gib']:.2f} GiB "
-          f"(limits 60 s, 4 GiB)")
+    print(f"run_churn: {result['seconds']:.1f}s wall, {result['cpu_seconds']:.1f}s CPU (whole child process, "
+          f"imports included), peak RSS {result['peak_rss_gib']:.2f} GiB (limits 60 s, 4 GiB); "
+          f"1-min load average {load_before:.1f} before, {load_after:.1f} after")
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result["timings"].items()))
     print(f"rows: {result['counts']}")
     ev = evaluate_planted(path, truth)
