@@ -50,7 +50,7 @@ def writer_lock(settings: Settings, *, timeout_s: float | None = None) -> Iterat
     """Hold the warehouse's exclusive write lock (an OS lock, released if the process dies)."""
     lock_path = settings.lock_path
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    timeout = float(os.environ.get("CRMWH_LOCK_TIMEOUT_S", "600")) if timeout_s is None else timeout_s
+    timeout = settings.lock_timeout_s if timeout_s is None else timeout_s
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     try:

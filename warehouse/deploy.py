@@ -37,7 +37,7 @@ class CeleryProfile:
     workers: int = 2
     worker_concurrency: int = 2
     first_worker_log_port: int = 8794
-    jwt_secret_env: str = "CRMWH_AIRFLOW_JWT_SECRET"
+    jwt_secret_env: str = "AIRFLOW__API_AUTH__JWT_SECRET"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CRMWH_"
+# CRMWH_ variables that are not settings: the config file's path and the test suite's PostgreSQL URL.
+ENV_NOT_SETTINGS = frozenset({"CONFIG", "TEST_PG_URL"})
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_ROOT / "sql"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -241,6 +243,8 @@ class Settings:
     warehouse_path: Path | None = None
     published_dir: Path | None = None
     airflow_home: Path | None = None
+    # How long a pipeline run waits for another run's warehouse write lock before it gives up.
+    lock_timeout_s: float = 600.0
     ingest: IngestSettings = field(default_factory=IngestSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     mining: MiningSettings = field(default_factory=MiningSettings)
@@ -356,7 +360,7 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
 def _env_values(environ: typing.Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in (ENV_PREFIX + "CONFIG",):
+        if not key.startswith(ENV_PREFIX) or key[len(ENV_PREFIX):] in ENV_NOT_SETTINGS:
             continue
         path = key[len(ENV_PREFIX):].lower().split("__")
         target = values
