@@ -13,6 +13,7 @@ always have one item as consequent, so ``max_consequent`` must be 1 here.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -69,36 +70,40 @@ def mine_spark(baskets: BasketSet, params: MiningParams, *, spark: Any = None, m
     own = spark is None
     session = spark_session(master) if own else spark
     try:
-        min_count = support_count(params.min_support, n)
-        schema = StructType([StructField("items", ArrayType(StringType()), False)])
-        frame = session.createDataFrame([(b,) for b in baskets.to_lists()], schema)
-        # Spark keeps itemsets with freq >= ceil(minSupport * N): just below count/N gives min_count.
-        model = FPGrowth(itemsCol="items", minSupport=(min_count - 0.5) / n, minConfidence=0.0).fit(frame)
-        max_len = params.max_len
-        freq = model.freqItemsets.toPandas()
-        itemsets = [tuple(sorted(i)) for i in freq["items"]]
-        counts = freq["freq"].astype(np.int64).to_numpy()
-        keep = np.array([c >= min_count and (max_len is None or len(i) <= max_len)
-                         for i, c in zip(itemsets, counts, strict=True)], dtype=bool)
-        itemsets = [i for i, k in zip(itemsets, keep, strict=True) if k]
-        counts = counts[keep]
-        table = pd.DataFrame({"itemset": pd.Series(itemsets, dtype=object),
-                              "length": np.array([len(i) for i in itemsets], dtype=np.int64),
-                              "count": counts})
-        table["support"] = table["count"] / n
-        table = table.sort_values(["length", "count", "itemset"], ascending=[True, False, True], ignore_index=True)
-        count_of = dict(zip(table["itemset"], table["count"].astype(int), strict=True))
-        rules = model.associationRules.select("antecedent", "consequent").toPandas()
-        ante_l: list[tuple[str, ...]] = []
-        cons_l: list[tuple[str, ...]] = []
-        for a, c in zip(rules["antecedent"], rules["consequent"], strict=True):
-            a_t, c_t = tuple(sorted(a)), tuple(sorted(c))
-            if max_len is not None and len(a_t) + len(c_t) > max_len:
-                continue
-            ante_l.append(a_t)
-            cons_l.append(c_t)
-        scored = score_rules(ante_l, cons_l, count_of, n, params.min_confidence, params.min_lift, fdr_alpha)
-        return MiningResult(itemsets=table, rules=scored, n_baskets=n, min_count=min_count)
+        with warnings.catch_warnings():
+            # pyspark warns about pandas >= 3 on every toPandas(); the columns used here convert fine
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message=".*copy keyword is deprecated.*")
+            min_count = support_count(params.min_support, n)
+            schema = StructType([StructField("items", ArrayType(StringType()), False)])
+            frame = session.createDataFrame([(b,) for b in baskets.to_lists()], schema)
+            # Spark keeps itemsets with freq >= ceil(minSupport * N): just below count/N gives min_count.
+            model = FPGrowth(itemsCol="items", minSupport=(min_count - 0.5) / n, minConfidence=0.0).fit(frame)
+            max_len = params.max_len
+            freq = model.freqItemsets.toPandas()
+            itemsets = [tuple(sorted(i)) for i in freq["items"]]
+            counts = freq["freq"].astype(np.int64).to_numpy()
+            keep = np.array([c >= min_count and (max_len is None or len(i) <= max_len)
+                             for i, c in zip(itemsets, counts, strict=True)], dtype=bool)
+            itemsets = [i for i, k in zip(itemsets, keep, strict=True) if k]
+            counts = counts[keep]
+            table = pd.DataFrame({"itemset": pd.Series(itemsets, dtype=object),
+                                  "length": np.array([len(i) for i in itemsets], dtype=np.int64),
+                                  "count": counts})
+            table["support"] = table["count"] / n
+            table = table.sort_values(["length", "count", "itemset"], ascending=[True, False, True], ignore_index=True)
+            count_of = dict(zip(table["itemset"], table["count"].astype(int), strict=True))
+            rules = model.associationRules.select("antecedent", "consequent").toPandas()
+            ante_l: list[tuple[str, ...]] = []
+            cons_l: list[tuple[str, ...]] = []
+            for a, c in zip(rules["antecedent"], rules["consequent"], strict=True):
+                a_t, c_t = tuple(sorted(a)), tuple(sorted(c))
+                if max_len is not None and len(a_t) + len(c_t) > max_len:
+                    continue
+                ante_l.append(a_t)
+                cons_l.append(c_t)
+            scored = score_rules(ante_l, cons_l, count_of, n, params.min_confidence, params.min_lift, fdr_alpha)
+            return MiningResult(itemsets=table, rules=scored, n_baskets=n, min_count=min_count)
     finally:
         if own:
             session.stop()
