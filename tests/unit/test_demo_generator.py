@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -256,3 +257,21 @@ def test_services_profile_sells_recurring_bilingual_services(tmp_path: Path) -> 
     invoiced = payments.merge(orders[["order_id", "order_ts"]], on="order_id")
     terms = (pd.to_datetime(invoiced["due_date"]) - invoiced["order_ts"].dt.normalize()).dt.days
     assert (terms == 15).mean() > 0.9
+
+
+def test_dirt_rate_is_a_parameter_and_the_calendar_ends_on_the_given_date() -> None:
+    clean = build_dataset(GenerateOptions(scale="small", seed=2, dirt_rate=0.0, end_date=dt.date(2024, 6, 30)))
+    assert set(clean.ground_truth["dirt"]["counts"].values()) == {0}
+    lines = clean.tables["order_lines"]
+    keys = pd.DataFrame({"o": lines["order_id"], "n": lines["line_number"]})
+    assert not keys.duplicated().any()
+    assert (lines["quantity"] != 0).all() and (lines["unit_price"] > 0).all()
+    end = (dt.date(2024, 7, 1) - dt.date(1970, 1, 1)).days * 86_400
+    for name, table in clean.tables.items():
+        assert int(np.max(table["updated_at"])) < end, name
+    assert clean.state.business_clock == dt.datetime(2024, 6, 30, 23, 59, 59)
+    dirty = build_dataset(GenerateOptions(scale="small", seed=2, dirt_rate=0.05))
+    base = build_dataset(GenerateOptions(scale="small", seed=2, dirt_rate=0.01))
+    for kind, n in base.ground_truth["dirt"]["counts"].items():
+        if n >= 20:
+            assert dirty.ground_truth["dirt"]["counts"][kind] == pytest.approx(5 * n, rel=0.25), kind
