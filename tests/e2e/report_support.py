@@ -14,6 +14,8 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--virtual-time-budget=10000",
+    # offline: every host name fails to resolve, so a page that needs a CDN shows it (no chart, errors)
+    "--host-resolver-rules=MAP * ~NOTFOUND",
 )
 CONSOLE_LINE = re.compile(r":(INFO|WARNING|ERROR|VERBOSE\d*):CONSOLE[^\]]*\] \"(?P<message>.*)\", source: (?P<source>.*)$")
 

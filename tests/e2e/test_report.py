@@ -123,6 +123,18 @@ def test_report_with_missing_marts_renders_cleanly_in_chromium(settings: Setting
 
 @pytest.mark.browser
 @needs_chromium
+def test_the_browser_is_offline_so_a_cdn_page_fails(tmp_path: Path) -> None:
+    page = tmp_path / "cdn.html"
+    page.write_text(
+        '<html><head><script src="https://cdn.plot.ly/plotly-2.35.2.min.js"></script></head><body>'
+        '<div id="p"></div><script>Plotly.newPlot("p", [{"y": [1, 2]}]);</script></body></html>', encoding="utf-8")
+    rendered = render(page)
+    assert charts_in(rendered.dom).plots == []
+    assert any("Plotly is not defined" in p for p in console_problems(rendered))
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_the_browser_check_catches_a_broken_chart(tmp_path: Path) -> None:
     page = tmp_path / "broken.html"
     page.write_text(
