@@ -41,6 +41,7 @@ VALIDATION_DDL = SQL_DIR / "ddl" / "020_validation.sql"
 SEVERITIES = ("error", "warning", "critical")
 CHECK_TABLE = "_validation_check"
 RAW_PREFIX = "_raw__"
+PARSED = "(parsed)"  # a lazily read _raw__<col> where the typed value parsed (see build_check_relation)
 REF_PREFIX = "_ref__"
 
 # Reference sets a ``_ref__<col>`` column resolves against: name -> candidate (table, key column)
@@ -377,19 +378,30 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
     selects = [f"s.{_col(c)}" for c in columns if c in keep]
     joins: list[str] = []
     raw_cols = sorted(c for c in wanted if c.startswith(RAW_PREFIX))
-    raw_table = _raw_source(con, suite.table, batch_id, [c[len(RAW_PREFIX):] for c in raw_cols])
+    # Where the typed value parsed, the raw text was present: a rule that only asks whether _raw__<col>
+    # is null (required / parses) needs the text only where the typed value is NULL, a tiny share of a
+    # batch. Those columns read the text lazily; columns a rule inspects otherwise read all of it.
+    lazy = {c for c in raw_cols if c[len(RAW_PREFIX):] in columns and "_raw" in columns
+            and c not in _inspected_columns(suite)}
+    full = [c for c in raw_cols if c not in lazy]
+    if raw_cols and "_raw" not in columns and not _raw_source(con, suite.table, batch_id, [c[len(RAW_PREFIX):] for c in full]):
+        raise RejectedBatchError(f"{staging} has no _raw column: cannot check that values parse")
+    keys = _raw_keys(con, staging, batch_id, [c[len(RAW_PREFIX):] for c in raw_cols], columns) if raw_cols else {}
+
+    def json_text(c: str) -> str:
+        key = keys[c[len(RAW_PREFIX):]]
+        return f"nullif(trim(json_extract_string(s._raw, {_literal(chr(36) + '.' + chr(34) + key.replace(chr(34), '') + chr(34))})), '')"
+
+    for c in sorted(lazy):
+        selects.append(f"case when s.{_col(c[len(RAW_PREFIX):])} is not null then {_literal(PARSED)} "
+                       f"else {json_text(c)} end as {_col(c)}")
+    raw_table = _raw_source(con, suite.table, batch_id, [c[len(RAW_PREFIX):] for c in full])
     if raw_table:
-        # the raw layer holds the same text as _raw, column by column: a join is ~4x cheaper than JSON
+        # the raw layer holds the same text as _raw, column by column: a join is cheaper than JSON
         joins.append(f"left join {raw_table} rw on rw._batch_id = s._batch_id and rw._source_row = s._source_row")
-        selects += [f"nullif(trim(rw.{_col(c[len(RAW_PREFIX):])}), '') as {_col(c)}" for c in raw_cols]
-    elif raw_cols:
-        if "_raw" not in columns:
-            raise RejectedBatchError(f"{staging} has no _raw column: cannot check that values parse")
-        keys = _raw_keys(con, staging, batch_id, [c[len(RAW_PREFIX):] for c in raw_cols], columns)
-        for c in raw_cols:
-            key = keys[c[len(RAW_PREFIX):]]
-            path = _literal("$." + '"' + key.replace('"', '') + '"')
-            selects.append(f"nullif(trim(json_extract_string(s._raw, {path})), '') as {_col(c)}")
+        selects += [f"nullif(trim(rw.{_col(c[len(RAW_PREFIX):])}), '') as {_col(c)}" for c in full]
+    else:
+        selects += [f"{json_text(c)} as {_col(c)}" for c in full]
     for i, c in enumerate(sorted(c for c in wanted if c.startswith(REF_PREFIX))):
         spec = suite.references.get(c)
         if spec is None:
@@ -412,6 +424,26 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         [batch_id] if batch_id is not None else [],
     )
     return list(_temp_columns(con, CHECK_TABLE))
+
+
+def _inspected_columns(suite: Suite) -> set[str]:
+    """Columns some rule reads for more than "is it null" (regex, ranges, sets, pairs, uniqueness)."""
+    out: set[str] = set()
+    for rule in suite.rules:
+        kw = rule.kwargs
+        if rule.expectation_type != "expect_column_values_to_not_be_null":
+            out |= {kw[k] for k in ("column", "column_A", "column_B") if k in kw}
+            out |= set(kw.get("column_list", []))
+        out |= set(_condition_columns_compared(kw.get("row_condition")))
+    return out
+
+
+def _condition_columns_compared(cond: Any) -> list[str]:
+    if not isinstance(cond, dict):
+        return []
+    if cond.get("type") == "comparison":
+        return [cond["column"]["name"]]
+    return [c for sub in cond.get("conditions", []) for c in _condition_columns_compared(sub)]
 
 
 def _raw_source(con: duckdb.DuckDBPyConnection, table: str, batch_id: str | None, keys: list[str]) -> str | None:
@@ -509,20 +541,27 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
                 row_rules.append((rule, pred))
         elif rule.expectation_type in UNIQUE_TYPES:
             keys = rule.kwargs.get("column_list") or [rule.kwargs["column"]]
-            key_sql = ", ".join(_col(k) for k in keys)
             not_null = " and ".join(f"{_col(k)} is not null" for k in keys)
-            # GE counts every member of a duplicated group; quarantine keeps the first of each group.
-            order = "order by _source_row" if "_source_row" in available else ""
-            pred = (f"coalesce({not_null} and count(*) over (partition by {key_sql}) > 1 "
-                    f"and row_number() over (partition by {key_sql} {order}) > 1, false)")
-            n_members = con.execute(
-                f"select count(*) from (select count(*) over (partition by {key_sql}) as n from {CHECK_TABLE} "  # noqa: S608
-                f"where {not_null}) where n > 1").fetchone()[0]
+            # Duplicated keys by a hash aggregate (cheap), then rank only the few duplicated rows. GE
+            # counts every member of a duplicated group; quarantine keeps the first of each group.
+            dups = f"_dup_{len(flags)}_{len(results)}"
+            order = "c._source_row" if "_source_row" in available else "c.rowid"
+            row_id = "_source_row" if "_source_row" in available else "rowid"
+            keys_alias = ", ".join(f"{_col(k)} as _k{i}" for i, k in enumerate(keys))
+            on = " and ".join(f"c.{_col(k)} = d._k{i}" for i, k in enumerate(keys))
+            con.execute(
+                f"""create or replace temp table {dups} as
+                    with d as (select {keys_alias} from {CHECK_TABLE} where {not_null}
+                               group by all having count(*) > 1)
+                    select c.{row_id} as _row,
+                           row_number() over (partition by {", ".join("c." + _col(k) for k in keys)} order by {order}) as _rank
+                    from {CHECK_TABLE} c join d on {on}""")  # noqa: S608
+            n_members = con.execute(f"select count(*) from {dups}").fetchone()[0]  # noqa: S608
             results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n_members == 0,
                                       int(n_members), {"keys": keys}))
-            flags.append(f"coalesce({not_null} and count(*) over (partition by {key_sql}) > 1, false)")
+            flags.append(f"{row_id} in (select _row from {dups})")
             if rule.severity == "error":
-                row_rules.append((rule, pred))
+                row_rules.append((rule, f"{row_id} in (select _row from {dups} where _rank > 1)"))
         elif rule.expectation_type == "expect_table_row_count_to_be_between":
             lo = resolve(rule.kwargs.get("min_value"), params)
             hi = resolve(rule.kwargs.get("max_value"), params)
@@ -558,8 +597,9 @@ def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite:
     """Per order touched by the batch, the sum of its line amounts equals the order total the source gives.
 
     The order's lines are this batch's lines (before quarantine), the current lines other batches left
-    in staging, and lines held in quarantine (their raw amount): an order whose lines arrive over several
-    batches is judged on all of them. Orders not staged (yet) are not judged.
+    in staging, and lines held in quarantine (their raw amount; also this batch's own when it is
+    validated again): an order whose lines arrive over several batches is judged on all of them.
+    Orders not staged (yet) are not judged.
     """
     kw = rule.kwargs
     orders = kw["orders_table"]
@@ -577,26 +617,27 @@ def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite:
     version = _col(kw.get("order_version") or "_source_row")
     bad = con.execute(
         f"""with touched as (select distinct {line_key} as k from {CHECK_TABLE} where {line_key} is not null),
-                 lines as (
-                     select {line_key} as k, {line_id} as id, {line_amount} as amount from {CHECK_TABLE}
-                     union all
-                     select s.{line_key}, s.{line_id}, s.{line_amount} from {staging} s
+                 batch_ids as (select {line_id} as id from {CHECK_TABLE} where {line_id} is not null),
+                 other as (
+                     select s.{line_key} as k, s.{line_amount} as amount from {staging} s
                      where s._batch_id <> ? and s.{line_key} in (select k from touched)
-                       and s.{line_id} not in (select {line_id} from {CHECK_TABLE} where {line_id} is not null)
+                       and s.{line_id} not in (select id from batch_ids)
                      union all
-                     select try_cast(json_extract_string(q.raw_record, {raw_key}) as {key_type}), null,
+                     select try_cast(json_extract_string(q.raw_record, {raw_key}) as {key_type}),
                             try_cast(json_extract_string(q.raw_record, {raw_amount}) as decimal(18, 2))
-                     from {quarantine} q where q._batch_id <> ? and q.replayed_at is null
+                     from {quarantine} q where q.replayed_at is null
                        and coalesce(json_extract_string(q.raw_record, {raw_id}), '') not in
-                           (select {line_id}::varchar from {CHECK_TABLE} where {line_id} is not null)
+                           (select id::varchar from batch_ids)
                  ),
-                 sums as (select k, sum(coalesce(amount, 0)) as amount from lines
-                          where k in (select k from touched) group by k),
+                 sums as (select k, sum(coalesce(amount, 0)) as amount from (
+                              select {line_key} as k, {line_amount} as amount from {CHECK_TABLE} where {line_key} is not null
+                              union all
+                              select k, amount from other where k in (select k from touched)) group by k),
                  totals as (select {_col(kw["order_key"])} as k, arg_max({_col(kw["order_total"])}, {version}) as total
-                            from {orders} group by all)
+                            from {orders} where {_col(kw["order_key"])} in (select k from touched) group by all)
             select count(*), list(s.k::varchar order by s.k)[1:10]
             from sums s join totals t using (k) where abs(s.amount - t.total) > {tol}""",  # noqa: S608
-        [batch_id, batch_id],
+        [batch_id],
     ).fetchone()
     n = int(bad[0])
     return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n == 0, n,
@@ -670,17 +711,26 @@ def _source_columns_mapped(con: duckdb.DuckDBPyConnection, suite: Suite, rule: R
 
 
 def _quarantine_sql(row_rules: list[tuple[Rule, str]], available: set[str]) -> str:
+    """One row per failing row: every error rule it broke and their filled reasons. The per-rule lists
+    are only built for the (few) rows that fail something."""
+    any_failure = " or ".join(f"({pred})" for _, pred in row_rules)
     rule_items = ", ".join(f"case when {pred} then {_literal(rule.rule_id)} end" for rule, pred in row_rules)
     reason_items = ", ".join(f"case when {pred} then {reason_sql(rule.reason, available)} end"
                              for rule, pred in row_rules)
     return f"""
-        select _source_row, rules, reason from (
-            select _source_row,
-                   list_filter([{rule_items}], lambda x: x is not null) as rules,
-                   array_to_string(list_filter([{reason_items}], lambda x: x is not null), '; ') as reason
-            from {CHECK_TABLE}
-        ) where len(rules) > 0
+        select _source_row,
+               list_filter([{rule_items}], lambda x: x is not null) as rules,
+               array_to_string(list_filter([{reason_items}], lambda x: x is not null), '; ') as reason
+        from (select * from {CHECK_TABLE} where {any_failure})
     """  # noqa: S608
+
+
+def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    names = [r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where database_name = 'temp' "
+        "and (table_name = ? or table_name like '\\_dup\\_%' escape '\\')", [CHECK_TABLE]).fetchall()]
+    for name in names:
+        con.execute(f"drop table if exists temp.{checked_identifier(name)}")
 
 
 def _record(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, rows_checked: int,
@@ -766,7 +816,7 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
             if ev.row_rules:
                 moved = quarantine_from(con, table, batch_id, _quarantine_sql(ev.row_rules, set(columns)))
             _record(con, table, batch_id, ev.rows_checked, ev.results)
-        con.execute(f"drop table if exists {CHECK_TABLE}")
+        _drop_work_tables(con)
         if own:
             con.execute("commit" if not critical else "rollback")
     except BaseException:
@@ -814,7 +864,7 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     if not _table_exists(con, "audit.validation_results"):
         con.execute(VALIDATION_DDL.read_text(encoding="utf-8"))
     _record(con, table, label, ev.rows_checked, ev.results)
-    con.execute(f"drop table if exists {CHECK_TABLE}")
+    _drop_work_tables(con)
     outcome = ValidationOutcome(table, label, ev.rows_checked, 0, warnings, critical, ev.results)
     if critical:
         details = "; ".join(f"{r.rule} ({r.details or r.unexpected_count})" for r in ev.results if r.rule in critical)
