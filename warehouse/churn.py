@@ -11,9 +11,8 @@ Snapshot dates (month starts, so history and training share their features): the
 ``as_of``; the out-of-time test date, the latest month start whose label is fully observed
 (``month + horizon <= as_of``); ``train_snapshots`` training month starts before it whose label
 windows close by the test date; and the last ``history_months`` month starts with an observed label
-(for ``marts.churn_by_segment``). The model card's metrics come from a model trained on the
-training dates only and tested on the test date; scores come from the same model refitted on the
-training and test dates together.
+(for ``marts.churn_by_segment``). The model trained on the training dates and tested on the test
+date (the model card's metrics) is the one that writes the scores.
 """
 
 from __future__ import annotations
@@ -102,7 +101,7 @@ MODEL_CARD_DESCRIPTIONS: dict[str, str] = {
     "brier": "out-of-time Brier score",
     "top_decile_lift": "churn rate in the top 10% of scores / base rate (test snapshot)",
     "features": "model features",
-    "coefficients": "JSON: standardized logistic coefficient per feature (final model)",
+    "coefficients": "JSON: standardized logistic coefficient per feature of the scoring model",
     "scored_rows": "rows scored for the scoring as-of date",
 }
 
@@ -274,7 +273,7 @@ def _replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFra
 # Steps ------------------------------------------------------------------------------------------
 def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings, as_of: dt.date
          ) -> tuple[ChurnModel | None, dict]:
-    """Train on training snapshots, test out of time, refit on both; return final model and card."""
+    """Train on the training snapshots and test out of time; that model scores. Returns it and the card."""
     cs = settings.churn
     labelled = data.filter(pl.col("churned").is_not_null())
     train = labelled.filter(pl.col("as_of").is_in(dates["train"]))
@@ -299,28 +298,33 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
         "coefficients": None,
     }
     try:
-        oot = train_model(train, seed=cs.model_seed, c=cs.model_c)
+        model = train_model(train, seed=cs.model_seed, c=cs.model_c)
     except ValueError as exc:
-        oot = None
+        model = None
         card["note"] = f"no out-of-time evaluation: {exc}"
-    if oot is not None and test.height:
-        metrics = evaluate(test["churned"].cast(pl.Int8).to_numpy(), oot.predict(test))
+    if model is not None and test.height:
+        metrics = evaluate(test["churned"].cast(pl.Int8).to_numpy(), model.predict(test))
         for key, value in (("test_base_rate", "base_rate"), ("roc_auc", "roc_auc"), ("pr_auc", "pr_auc"),
                            ("brier", "brier"), ("top_decile_lift", "top_decile_lift")):
             card[key] = None if math.isnan(metrics[value]) else round(metrics[value], 6)
-        card["note"] = "metrics: trained on the training snapshots, tested out of time on the test snapshot"
-    elif oot is not None:
-        card["note"] = "no labelled rows at the test snapshot: no out-of-time metrics"
-    try:
-        final = train_model(pl.concat([train, test]), seed=cs.model_seed, c=cs.model_c)
-    except ValueError as exc:
-        card["note"] = (card["note"] + "; " if card["note"] else "") + f"no model: {exc}"
-        return None, card
+        card["note"] = ("trained on the training snapshots, tested out of time on the test snapshot; "
+                        "this model writes the scores")
+    elif model is not None:
+        card["note"] = "no labelled rows at the test snapshot: no out-of-time metrics; this model writes the scores"
+    else:
+        # no labelled training snapshot: fall back to the test snapshot alone (metrics would be in-sample)
+        try:
+            model = train_model(test, seed=cs.model_seed, c=cs.model_c)
+            card["note"] += "; scores from a model fitted on the test snapshot alone (no out-of-time metrics)"
+            card["train_as_of_first"] = card["train_as_of_last"] = dates["test"][0]
+            card["train_snapshots"], card["train_rows"] = 1, test.height
+        except ValueError as exc:
+            card["note"] += f"; no model: {exc}"
+            return None, card
     card["status"] = "trained"
-    card["note"] += "; scores: refitted on training and test snapshots"
-    card["coefficients"] = json.dumps({f: round(float(c), 6) for f, c in zip(final.features, final.coef,
+    card["coefficients"] = json.dumps({f: round(float(c), 6) for f, c in zip(model.features, model.coef,
                                                                               strict=True)})
-    return final, card
+    return model, card
 
 
 def _scores(model: ChurnModel | None, data: pl.DataFrame, settings: Settings, model_id: str,
