@@ -31,6 +31,7 @@ from warehouse.demo.generator import (
     PERIOD_DAYS,
     _choice_idx,
     _company_names,
+    _first_occurrences,
     _fmt_ids,
     _people_names,
     _phones,
@@ -331,8 +332,7 @@ class _Advancer:
                 li.append(hit)
                 lp.append(np.full(len(hit), prod))
         oi, pi = np.concatenate(li), np.concatenate(lp)
-        _, first = np.unique(oi.astype(np.int64) * len(self.prod_id) + pi, return_index=True)
-        first.sort()
+        first = _first_occurrences(oi.astype(np.int64) * len(self.prod_id) + pi)
         oi, pi = oi[first], pi[first]
         srt = np.argsort(oi, kind="stable")
         oi, pi = oi[srt], pi[srt]

@@ -131,6 +131,22 @@ def _cumcount(groups: np.ndarray) -> np.ndarray:
     return np.arange(n) - first
 
 
+def _first_occurrences(key: np.ndarray) -> np.ndarray:
+    """Ascending positions of the first occurrence of each value (``np.unique``'s index, sort based)."""
+    order = np.argsort(key, kind="stable")
+    ranked = key[order]
+    starts = np.r_[True, ranked[1:] != ranked[:-1]] if len(ranked) else np.zeros(0, dtype=bool)
+    return np.sort(order[starts])
+
+
+def _without(values: np.ndarray, drop: np.ndarray, size: int) -> np.ndarray:
+    """Sorted ``values`` (positions below ``size``) minus ``drop``: ``np.setdiff1d`` without hashing."""
+    keep = np.zeros(size, dtype=bool)
+    keep[values] = True
+    keep[drop] = False
+    return np.nonzero(keep)[0]
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -532,8 +548,7 @@ class _Builder:
         pi = np.concatenate(p_idx)
         # one line per product per order (clean data); keep the first occurrence, in generation order
         key = oi.astype(np.int64) * len(cat) + pi
-        _, first = np.unique(key, return_index=True)
-        first.sort()
+        first = _first_occurrences(key)
         oi, pi = oi[first], pi[first]
         order = np.argsort(oi, kind="stable")
         oi, pi = oi[order], pi[order]
@@ -597,7 +612,7 @@ class _Builder:
         amount[zero] = 0
         disc[zero] = 0
         self.dirt["order_line_zero_quantity"] = len(zero)
-        cand = np.setdiff1d(np.arange(n_clean), zero)
+        cand = _without(np.arange(n_clean), zero, n_clean)
         neg = rng.choice(cand, size=self.dirt_count(n_clean, 0.05), replace=False)
         price[neg] = -price[neg]
         amount[neg] = qty[neg] * price[neg] - disc[neg]
@@ -712,7 +727,7 @@ class _Builder:
         bad = rng.choice(ans, size=min(len(ans), self.dirt_count(len(ans), 0.5)), replace=False)
         sat[bad] = np.where(rng.random(len(bad)) < 0.5, 0, 9)
         self.dirt["ticket_satisfaction_out_of_range"] = len(bad)
-        res = np.setdiff1d(np.nonzero(done)[0], bad)
+        res = _without(np.nonzero(done)[0], bad, n)
         bad2 = rng.choice(res, size=min(len(res), self.dirt_count(len(res), 0.2)), replace=False)
         resolved[bad2] = opened[bad2] - rng.integers(3600, 2 * DAY, size=len(bad2))
         self.dirt["ticket_resolved_before_opened"] = len(bad2)
@@ -821,7 +836,7 @@ class _Builder:
         for i in sp.tolist():
             names[i] = names[i] + "  "
         self.dirt["customer_name_trailing_space"] = len(sp)
-        rest = np.setdiff1d(np.arange(n), sp)
+        rest = _without(np.arange(n), sp, n)
         cs = rng.choice(rest, size=min(len(rest), k), replace=False)
         for i in cs.tolist():
             names[i] = names[i].upper() if prof.name == "retail" else " " + names[i]
