@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,11 @@ def _query(args: argparse.Namespace) -> int:
     try:
         write_result(columns, batches, args.format, sys.stdout,
                      table_max_rows=settings.publish.query_table_max_rows)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error, and no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     finally:
         con.close()
     return 0
