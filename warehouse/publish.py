@@ -557,10 +557,16 @@ def publish(settings: Settings, run_id: str,
             final = root / version
             os.rename(building, final)
             _fsync_path(root)
+        except OSError as exc:  # disk full, permissions: one clear line, the published version stays
+            shutil.rmtree(building, ignore_errors=True)
+            raise PublishError(f"could not write version {version} under {root}: {exc}") from exc
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
-        _swap_current(settings, version)
+        try:
+            _swap_current(settings, version)
+        except OSError as exc:
+            raise PublishError(f"could not swap in version {version} at {settings.published_dir}: {exc}") from exc
         pruned = prune_versions(settings)
         log.info("published %s (run %s): %s; pruned %d old version(s)", version, run_id,
                  ", ".join(f"{t}={n}" for t, n in manifest.row_counts.items()), len(pruned))

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.offline import get_plotlyjs
 
+from warehouse.errors import CrmwhError
 from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE, quote_ident, resolved_published_path
 from warehouse.settings import Settings
 
@@ -64,6 +65,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "churn_value": ("dimension_value", "segment_value", "value", "segment", "group_value"),
     "churn_rate": ("churn_rate", "churn_pct", "rate"),
 }
+
+
+class ReportError(CrmwhError):
+    """The report could not be written."""
 
 
 class MissingData(Exception):
@@ -470,14 +475,20 @@ def write_report(settings: Settings, out: Path | None = None) -> Path:
     """Write the report (atomically: a half-written file is never left at ``out``); returns its path."""
     target = Path(out) if out is not None else settings.reports_dir / REPORT_FILE_NAME
     target = target.expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
     text, _ = build_report(settings)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report to {target}: {exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ReportError(f"cannot write the report to {target}: {exc}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -144,3 +144,11 @@ def test_the_browser_check_catches_a_broken_chart(tmp_path: Path) -> None:
     found = charts_in(rendered.dom)
     assert found.plots == []  # no plotly.js: nothing rendered
     assert any("Plotly is not defined" in p for p in console_problems(rendered))
+
+
+def test_report_to_an_unwritable_place_is_one_clear_line(settings: Settings, capsys: pytest.CaptureFixture) -> None:
+    blocker = settings.data_dir / "not_a_folder"
+    blocker.write_text("x")
+    assert main(["report", "--out", str(blocker / "r.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write the report" in err[0]
