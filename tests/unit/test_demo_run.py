@@ -87,6 +87,9 @@ def test_missing_ingest_dag_is_named_and_the_source_is_still_generated(
     empty.mkdir()
     settings = _settings_with_dags(monkeypatch, empty)
     said: list[str] = []
+    with pytest.raises(DemoError, match="invalid date"):
+        run_demo(settings, date="2025-13-01", say=said.append)
+    assert not settings.ground_truth_path.exists() and not said
     with pytest.raises(DemoError, match=r"DAG crm_ingest is missing from .*dags"):
         run_demo(settings, seed=3, say=said.append)
     assert Path(settings.source_url.removeprefix("sqlite:///")).is_file()

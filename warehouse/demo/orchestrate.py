@@ -103,6 +103,7 @@ def run_demo(settings: Settings, *, scale: str | None = None, seed: int | None =
              profile: str | None = None, date: str | None = None,
              say: Callable[[str], None] = print) -> DemoRunSummary:
     """Make the demo source exist, run the DAGs through Airflow and describe what was built."""
+    requested = parse_date(date).isoformat() if date else None  # a bad date fails before any work
     url = settings.source_url
     safe_url = sa.engine.make_url(url).render_as_string(hide_password=True)
     generated = False
@@ -122,7 +123,7 @@ def run_demo(settings: Settings, *, scale: str | None = None, seed: int | None =
         engine.dispose()
     # the DAGs treat the logical date as the extraction cut-off (updated_at <= it): by default run at
     # the business clock itself so the whole last business day is included
-    run_date = parse_date(date).isoformat() if date else state.business_clock.isoformat(timespec="seconds")
+    run_date = requested or state.business_clock.isoformat(timespec="seconds")
     summary = DemoRunSummary(source_url=safe_url, generated=generated, run_date=run_date)
 
     folder = dags_folder(settings)
