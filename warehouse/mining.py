@@ -252,6 +252,7 @@ class _Miner:
         self.mining = settings.mining
         self.params = mining_params(settings.mining)
         self._spark: Any = None
+        self._own_spark = False
 
     def mine(self, baskets: BasketSet) -> MiningResult:
         n = baskets.n_baskets
@@ -261,7 +262,11 @@ class _Miner:
             from transforms.spark_engine import mine_spark, spark_session
 
             if self._spark is None:
-                self._spark = spark_session(self.mining.spark_master)
+                from pyspark.sql import SparkSession
+
+                active = SparkSession.getActiveSession()  # a caller's session: use it, leave it running
+                self._own_spark = active is None
+                self._spark = active or spark_session(self.mining.spark_master)
             return mine_spark(baskets, params, spark=self._spark, fdr_alpha=self.mining.fdr_alpha)
         itemsets = frequent_itemsets(baskets, min_count, params.max_len, params.counter)
         rules = association_rules(itemsets, n, params.min_confidence, params.min_lift, params.max_consequent,
@@ -269,9 +274,9 @@ class _Miner:
         return MiningResult(itemsets=itemsets, rules=rules, n_baskets=n, min_count=min_count)
 
     def close(self) -> None:
-        if self._spark is not None:
+        if self._spark is not None and self._own_spark:
             self._spark.stop()
-            self._spark = None
+        self._spark = None
 
 
 def _list_column(values: pd.Series) -> pa.Array:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -38,8 +40,8 @@ CASES = {
              MiningParams(min_support=0.2, max_len=3)),
     "edge": (lambda: baskets_from_lists([["A", "B"]] * 8 + [["A"]] * 2 + [["B"]] * 5 + [["C"]] * 5),
              MiningParams(min_support=0.05, min_confidence=0.8, max_len=2)),
-    "bundles": (lambda: synthesize_baskets(800, n_products=50, mean_size=4, n_bundles=4, seed=9).baskets,
-                MiningParams(min_support=0.01, min_confidence=0.05, min_lift=1.0, max_len=3)),
+    "bundles": (lambda: synthesize_baskets(500, n_products=40, mean_size=4, n_bundles=3, seed=9).baskets,
+                MiningParams(min_support=0.02, min_confidence=0.05, min_lift=1.0, max_len=3)),
 }
 
 
@@ -63,3 +65,26 @@ def test_spark_matches_mlxtend(spark: Any, case: str) -> None:
         pd.testing.assert_series_equal(a[column].astype(float), b[column].astype(float), rtol=1e-12, check_names=False)
     if case == "edge":
         assert (("A",), ("B",)) in set(zip(b["antecedent"], b["consequent"], strict=True))  # 8 of 10 against 0.8
+
+
+def test_warehouse_mining_with_the_spark_engine(spark: Any, tmp_path: Path, data_dir: Path) -> None:
+    from mining_support import AS_OF, build_star
+
+    from warehouse.mining import run_mining
+    from warehouse.settings import load_settings
+
+    mining = {"min_support": 0.02, "min_confidence": 0.1, "segment_dimensions": "segment",
+              "min_segment_baskets": 100}
+    star = build_star(tmp_path / "star.duckdb", n_orders=600)
+    results = {}
+    for engine in ("mlxtend", "spark"):
+        con = duckdb.connect(str(star))
+        run_mining(con, load_settings(mining={**mining, "engine": engine}), AS_OF)
+        results[engine] = con.execute(
+            "select rule_key, antecedent_count, consequent_count, both_count, n_baskets, is_redundant, engine "
+            "from analytics.association_rules order by rule_key").fetchall()
+        con.close()
+    assert results["spark"] and len(results["spark"]) == len(results["mlxtend"])
+    assert [r[:-1] for r in results["spark"]] == [r[:-1] for r in results["mlxtend"]]
+    assert {r[-1] for r in results["spark"]} == {"spark"}
+    assert spark.sparkContext._jsc is not None  # the module's session is still running
