@@ -21,7 +21,7 @@ def _count(baskets: list[set[str]], items: tuple[str, ...]) -> int:
     return sum(1 for b in baskets if set(items) <= b)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(baskets=baskets_st, min_count=st.integers(min_value=1, max_value=6), max_len=st.integers(1, 4))
 def test_counters_equal_brute_force(baskets: list[list[str]], min_count: int, max_len: int) -> None:
     sets = [set(b) for b in baskets]
@@ -37,7 +37,7 @@ def test_counters_equal_brute_force(baskets: list[list[str]], min_count: int, ma
         assert dict(zip(got["itemset"], got["count"], strict=True)) == expected, counter
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(baskets=baskets_st, min_count=st.integers(1, 4), conf=decimal_st, lift=st.sampled_from([0, 0.5, 1, 1.25, 1.5, 2]))
 def test_rules_equal_exact_brute_force(baskets: list[list[str]], min_count: int, conf: float, lift: float) -> None:
     sets = [set(b) for b in baskets]
