@@ -192,10 +192,11 @@ def _extract_into_raw(con: duckdb.DuckDBPyConnection, cur: Any, target: SourceUr
     """Stream the source rows into ``raw.crm__<table>`` and open the batch (one transaction)."""
     raw_table = f"crm__{table}"
     pk = PRIMARY_KEYS[table]
+    # created (and committed) before the data transaction: see warehouse.staging._write_staging
+    ensure_raw_table(con, raw_table, columns)
     con.execute("begin transaction")
     try:
         data = read_source_table(cur, target, table, lower, cutoff, batch_rows, marked=marked)
-        ensure_raw_table(con, raw_table, columns)
         con.register("_extract_src", data)
         col_list = ", ".join(f'"{c}"' for c in columns)
         def unmark(c: str) -> str:

@@ -233,13 +233,14 @@ def extract_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path,
         raise
     source = f"{FILES_SOURCE_PREFIX}:{chosen.name}"
     batch_id = new_batch_id(f"{FILES_SOURCE_PREFIX}_{chosen.name}", ENTITY, started)
+    # created (and committed) before the data transaction: see warehouse.staging._write_staging
+    cols = ", ".join(f'"{c}" varchar' for c in CANONICAL_COLUMNS)
+    con.execute(
+        f"create table if not exists {RAW_TABLE} (_batch_id varchar not null, _source varchar not null, "
+        f"_source_row bigint not null, _extracted_at timestamp not null, _file_name varchar, "
+        f"_profile varchar, {cols}, _record varchar)")
     con.execute("begin transaction")
     try:
-        cols = ", ".join(f'"{c}" varchar' for c in CANONICAL_COLUMNS)
-        con.execute(
-            f"create table if not exists {RAW_TABLE} (_batch_id varchar not null, _source varchar not null, "
-            f"_source_row bigint not null, _extracted_at timestamp not null, _file_name varchar, "
-            f"_profile varchar, {cols}, _record varchar)")
         arrow = lines.to_arrow()
         con.register("_file_src", arrow)
         col_list = ", ".join(CANONICAL_COLUMNS)

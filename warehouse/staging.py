@@ -76,7 +76,11 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
 def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
                    params: dict | None = None) -> None:
     if not _table_exists(con, "staging", table):
+        # DuckDB 2.0: a table created in the transaction that then bulk-inserts more than a row group
+        # answers filtered reads with no rows; so the (empty) table is committed on its own first
+        con.execute("commit")
         con.execute(f"create table staging.{table} as select * from ({select_sql}) limit 0", params or {})
+        con.execute("begin transaction")
     con.execute(f"delete from staging.{table} where _batch_id in (select batch_id from _stage_batches)")
     con.execute(f"insert into staging.{table} by name select * from ({select_sql})", params or {})
 
@@ -117,24 +121,42 @@ def stage_file_batch(con: duckdb.DuckDBPyConnection, settings: Settings, batch: 
     _write_staging(con, "stg_files__sales_lines", read_sql("staging/stg_files__sales_lines.sql"), params)
 
 
+def _check_staged(con: duckdb.DuckDBPyConnection, raw_table: str, staging_table: str, batch_ids: list[str]) -> None:
+    """Every raw row of the batches is in staging (staging never drops or adds a row)."""
+    raw, staged = con.execute(
+        f"""select (select count(*) from raw.{raw_table} where _batch_id in (select unnest($ids::varchar[]))),
+                   (select count(*) from staging.{staging_table} where _batch_id in (select unnest($ids::varchar[])))""",
+        {"ids": batch_ids}).fetchall()[0]
+    if raw != staged:
+        raise CrmwhError(f"staging {staging_table} holds {staged} rows of batch(es) {', '.join(batch_ids)}, "
+                         f"raw.{raw_table} {raw}: refusing to continue")
+
+
 def stage_batches(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> list[str]:
-    """Stage every batch still to be staged, in one transaction; returns the staged batch ids."""
+    """Stage every batch still to be staged; returns the staged batch ids.
+
+    One transaction per staging table (re-staging a batch replaces its rows, so a step cut short is
+    simply run again); each commits only after its row count is checked against ``raw``."""
     infos = [b for b in batch_info(con, batch_ids) if b.status == "running"]
-    con.execute("begin transaction")
-    try:
-        by_entity: dict[str, list[str]] = {}
-        for b in infos:
-            if b.source_kind == "database":
-                by_entity.setdefault(b.entity, []).append(b.batch_id)
-            else:
-                stage_file_batch(con, settings, b)
-        for entity, ids in by_entity.items():
-            stage_crm_entity(con, settings, entity, ids)
-        staged = [b.batch_id for b in infos]
-        con.execute("update audit.load_batches set step = 'staged' where batch_id in (select unnest(?))",
-                    [staged or [""]])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return staged
+    by_entity: dict[str, list[str]] = {}
+    for b in infos:
+        if b.source_kind == "database":
+            by_entity.setdefault(b.entity, []).append(b.batch_id)
+    work: list[tuple[str, str, list[str], object]] = [
+        (f"crm__{entity}", f"stg_crm__{entity}", ids,
+         lambda entity=entity, ids=ids: stage_crm_entity(con, settings, entity, ids))
+        for entity, ids in by_entity.items()]
+    work += [("files__sales_lines", "stg_files__sales_lines", [b.batch_id],
+              lambda b=b: stage_file_batch(con, settings, b)) for b in infos if b.source_kind != "database"]
+    for raw_table, staging_table, ids, step in work:
+        con.execute("begin transaction")
+        try:
+            step()  # type: ignore[operator]
+            _check_staged(con, raw_table, staging_table, ids)
+            con.execute("update audit.load_batches set step = 'staged' where batch_id in (select unnest(?))",
+                        [ids])
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return [b.batch_id for b in infos]

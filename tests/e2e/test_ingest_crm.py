@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -30,6 +31,31 @@ def ingest_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings
     settings = load_settings()
     settings.ensure_dirs()
     return settings
+
+
+@pytest.fixture(scope="module")
+def loaded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """A data directory with the test source and its first load up to END_1 (built once per module)."""
+    directory = tmp_path_factory.mktemp("loaded") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("CRMWH_") and k != "CRMWH_TEST_PG_URL"]:
+            mp.delenv(key)
+        mp.setenv("CRMWH_DATA_DIR", str(directory))
+        mp.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
+        settings = load_settings()
+        settings.ensure_dirs()
+        counts = build_source(settings.source_url)
+        pipeline.run(settings, pipeline.Interval.parse(None, END_1))
+    return directory, counts
+
+
+@pytest.fixture
+def loaded(ingest_settings: Settings, loaded_template: tuple[Path, dict[str, int]]) -> Settings:
+    """``ingest_settings`` whose data directory holds a copy of the loaded template."""
+    template, _ = loaded_template
+    for part in ("source", "warehouse"):
+        shutil.copytree(template / part, Path(ingest_settings.data_dir) / part, dirs_exist_ok=True)
+    return ingest_settings
 
 
 def _read(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
@@ -92,11 +118,10 @@ def _assert_full_load(settings: Settings, url: str, counts: dict[str, int]) -> N
     assert isinstance(total, Decimal) and total == Decimal(str(expected)).quantize(Decimal("0.01"))
 
 
-def test_sqlite_full_load_accounts_for_every_row(ingest_settings: Settings) -> None:
-    counts = build_source(ingest_settings.source_url)
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_1))
-    _assert_full_load(ingest_settings, ingest_settings.source_url, counts)
-    marks = dict(_read(ingest_settings, "select entity, watermark from audit.watermarks"))
+def test_sqlite_full_load_accounts_for_every_row(loaded: Settings,
+                                                 loaded_template: tuple[Path, dict[str, int]]) -> None:
+    _assert_full_load(loaded, loaded.source_url, loaded_template[1])
+    marks = dict(_read(loaded, "select entity, watermark from audit.watermarks"))
     assert marks["orders"] == datetime(2024, 2, 10, 14, 0)  # the newest updated_at read
 
 
@@ -111,10 +136,9 @@ def test_postgresql_source_loads_the_same(pg_schema_url: str, data_dir: Path,
     _assert_full_load(settings, pg_schema_url, counts)
 
 
-def test_rerun_of_the_same_interval_leaves_core_identical(ingest_settings: Settings) -> None:
-    build_source(ingest_settings.source_url)
+def test_rerun_of_the_same_interval_leaves_core_identical(loaded: Settings) -> None:
+    ingest_settings = loaded
     interval = pipeline.Interval.parse(None, END_1)
-    pipeline.run(ingest_settings, interval)
     first = _checksums(ingest_settings)
     assert first["fct_sales_line"][0] > 0
     pipeline.run(ingest_settings, interval)
@@ -132,10 +156,9 @@ def _customer_versions(settings: Settings, customer_id: str) -> list[tuple]:
 
 
 def test_attribute_changes_make_type2_history_and_facts_use_the_version_of_their_time(
-        ingest_settings: Settings) -> None:
+        loaded: Settings) -> None:
+    ingest_settings = loaded
     url = ingest_settings.source_url
-    build_source(url)
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_1))
     (old_key, old_segment, _, old_to, old_current), = _customer_versions(ingest_settings, "C000008")
     assert old_to is None and old_current
     changed_at = datetime(2024, 7, 1, 12, 0)
@@ -185,10 +208,9 @@ def test_attribute_changes_make_type2_history_and_facts_use_the_version_of_their
     assert _checksums(ingest_settings) == before
 
 
-def test_soft_deletes_close_dimensions_and_remove_facts(ingest_settings: Settings) -> None:
+def test_soft_deletes_close_dimensions_and_remove_facts(loaded: Settings) -> None:
+    ingest_settings = loaded
     url = ingest_settings.source_url
-    build_source(url)
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_1))
     lines_before = _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0]
     gone = datetime(2024, 7, 1)
     update_rows(url, "order_lines", "order_line_id = 5", {"is_deleted": True}, gone)
@@ -251,10 +273,9 @@ def test_killed_process_leaves_no_partial_rows(ingest_settings: Settings) -> Non
     assert _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0] == 80
 
 
-def test_incremental_run_reads_only_changes_since_the_watermark(ingest_settings: Settings) -> None:
+def test_incremental_run_reads_only_changes_since_the_watermark(loaded: Settings) -> None:
+    ingest_settings = loaded
     url = ingest_settings.source_url
-    build_source(url)
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_1))
     marks = dict(_read(ingest_settings, "select entity, watermark from audit.watermarks"))
     update_rows(url, "order_lines", "order_line_id in (2, 3)", {"discount": Decimal("1.00")},
                 datetime(2024, 8, 1))

@@ -7,6 +7,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+import duckdb
+
+from warehouse.errors import PipelineBusyError
 from warehouse.settings import Settings, get_settings
 
 STATUS_COLUMNS = ("batch_id", "run_id", "source", "entity", "status", "step", "rows_read", "rows_loaded",
@@ -58,10 +61,18 @@ def _run(args: argparse.Namespace) -> int:
 
 def recent_batches(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """The last ``limit`` batches from ``audit.load_batches`` (newest first)."""
-    from warehouse.db import warehouse_reader
-
     if not settings.warehouse_path.exists():
         return []
+    try:
+        return _recent_batches(settings, limit)
+    except duckdb.IOException as exc:  # a run holds the file open for writing
+        raise PipelineBusyError(f"cannot read {settings.warehouse_path} while a pipeline run writes it; "
+                                f"try again when it finishes ({str(exc).splitlines()[0]})") from exc
+
+
+def _recent_batches(settings: Settings, limit: int) -> list[dict[str, Any]]:
+    from warehouse.db import warehouse_reader
+
     with warehouse_reader(settings) as con:
         exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
                              "and table_name = 'load_batches'").fetchone()[0]
