@@ -84,11 +84,15 @@ def main() -> int:
     interval = pipeline.Interval.parse(None, None)
     proc = psutil.Process()
 
+    cpu: dict[str, float] = {}
+
     def step(name: str, fn, *a):  # noqa: ANN001, ANN002
-        t = time.perf_counter()
+        t, c = time.perf_counter(), sum(proc.cpu_times()[:2])
         out = fn(*a)
         timings[name] = time.perf_counter() - t
-        print(f"  {name:<16} {timings[name]:8.2f} s   rss {proc.memory_info().rss / 2**20:7.0f} MiB", flush=True)
+        cpu[name] = sum(proc.cpu_times()[:2]) - c
+        print(f"  {name:<16} {timings[name]:8.2f} s wall {cpu[name]:8.2f} s cpu   rss "
+              f"{proc.memory_info().rss / 2**20:7.0f} MiB   load {os.getloadavg()[0]:.1f}", flush=True)
         return out
 
     batch_ids = step("extract", pipeline.extract_source, settings, "crm", interval)
@@ -114,6 +118,8 @@ def main() -> int:
     result = {
         "scale": args.scale, "machine": machine(), "great_expectations": not args.no_ge,
         "seconds": {k: round(v, 2) for k, v in timings.items()},
+        "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
+        "cpu_validate_over_load": round(cpu["validate"] / (cpu["load_dimensions"] + cpu["load_facts"]), 3),
         "validate_seconds": round(timings["validate"], 2), "ge_seconds": round(ge_seconds, 2),
         "duckdb_validation_seconds": round(timings["validate"] - ge_seconds, 2),
         "load_seconds": round(load, 2), "validate_over_load": round(ratio, 3),

@@ -73,7 +73,7 @@ class ValidationSettings:
     # decides quarantine; this is the report). Off only for measurements.
     data_docs_enabled: bool = True
     # Batches larger than this go to GE as every flagged row plus a fixed-seed sample of clean rows.
-    ge_max_rows: int = 100_000
+    ge_max_rows: int = 25_000
     # Great Expectations result format for the Data Docs (BASIC | SUMMARY | COMPLETE).
     ge_result_format: str = "SUMMARY"
     # Validation runs kept per table in GE's result store and the Data Docs (older ones are pruned).
