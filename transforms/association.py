@@ -227,7 +227,8 @@ RULE_COLUMNS: tuple[str, ...] = (
 def rule_id(antecedent: Sequence[str], consequent: Sequence[str]) -> str:
     """A stable id for a rule from its item names (same rule, same id, in every run and engine)."""
     text = "\x1f".join(sorted(antecedent)) + "\x1e" + "\x1f".join(sorted(consequent))
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+    # the "r" prefix keeps an id from ever being all digits (which reads like a number or a phone)
+    return "r" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _ge_products(left: list[np.ndarray], right: list[np.ndarray]) -> np.ndarray:

@@ -369,7 +369,7 @@ def _pii_predicates(cfg: PublishSettings, value: str) -> dict[str, str]:
         "look like phone numbers": (
             f"(case when regexp_full_match({value}, {quote_literal(cfg.pii_phone_pattern)}) then"
             f" not regexp_full_match({value}, {quote_literal(cfg.pii_phone_exclude_pattern)})"
-            f" and {digits} >= {int(cfg.pii_phone_min_digits)}"
+            f" and {digits} between {int(cfg.pii_phone_min_digits)} and {int(cfg.pii_phone_max_digits)}"
             f" and (regexp_matches({value}, '[ ().+-]') or {digits} >= {int(cfg.pii_bare_digits_min)})"
             " else false end)"
         ),

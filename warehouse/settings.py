@@ -208,6 +208,8 @@ class PublishSettings:
     pii_phone_pattern: str = r"\+?[0-9(][0-9 ().-]*[0-9]"
     # ... with at least this many digits (order ids and product codes are shorter or unseparated).
     pii_phone_min_digits: int = 9
+    # ... and at most this many (E.164 numbers have at most 15 digits; longer runs are ids or hashes).
+    pii_phone_max_digits: int = 15
     # A bare run of digits only counts as a phone from this many digits on (or with a leading +).
     pii_bare_digits_min: int = 11
     # Values with an ISO date in them are dates or date ranges, not phones.

@@ -181,7 +181,9 @@ def test_pii_guard_lets_ordinary_mart_values_through(settings: Settings) -> None
             "create or replace table marts.channel_mix as select 'C000001' as customer_id, 0.4 as phone_share, "
             "3 as email_contacts, '2025-01-01 - 2025-03-31' as window_label, '536365' as order_id, "
             "'online_retail:12345' as other_id, '85123A' as product_code, 'Product 12' as product_name, "
-            "'4 complaints in 90 days' as reason")
+            "'4 complaints in 90 days' as reason, "
+            # a hash id that happens to be all digits is longer than any phone number (E.164: 15)
+            "'6143120938475521' as rule_hash")
         manifest = publish(settings, "fine-run", None, "warning", con=con)
     assert manifest.row_counts["channel_mix"] == 1
     assert any("channel_mix: no description" in w for w in manifest.warnings)

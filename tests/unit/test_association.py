@@ -256,3 +256,12 @@ def test_pair_affinity_counts() -> None:
     assert (ab.pair_count, ab.count_a, ab.count_b, ab.n_baskets) == (5, 6, 7, 10)
     assert ab.lift == pytest.approx(5 * 10 / (6 * 7))
     assert not ((pairs["item_a"] == "C") & (pairs["item_b"] == "D")).any()  # together once only
+
+
+def test_rule_ids_are_stable_and_never_all_digits():
+    from transforms.association import rule_id
+
+    assert rule_id(["B", "A"], ["C"]) == rule_id(["A", "B"], ["C"])
+    assert rule_id(["A"], ["C"]) != rule_id(["C"], ["A"])
+    ids = [rule_id([f"P{i}"], [f"Q{i}"]) for i in range(5000)]
+    assert not any(i.isdigit() for i in ids)
