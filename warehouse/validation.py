@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.errors import CriticalValidationError, RejectedBatchError
+from warehouse.errors import CriticalValidationError, CrmwhError, RejectedBatchError
 from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from
 from warehouse.settings import EXPECTATIONS_DIR, SQL_DIR, Settings
 
@@ -814,7 +814,13 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
         moved = 0
         if not critical:
             if ev.row_rules:
+                any_failure = " or ".join(f"({pred})" for _, pred in ev.row_rules)
+                expected = con.execute(
+                    f"select count(*) filter (where {any_failure}) from {CHECK_TABLE}").fetchone()[0]  # noqa: S608
                 moved = quarantine_from(con, table, batch_id, _quarantine_sql(ev.row_rules, set(columns)))
+                if moved != expected:  # never lose a bad row silently (e.g. an engine bug in filtered reads)
+                    raise CrmwhError(f"validation of {table} batch {batch_id}: {expected} row(s) broke error rules "
+                                     f"but {moved} moved to quarantine; nothing was changed")
             _record(con, table, batch_id, ev.rows_checked, ev.results)
         _drop_work_tables(con)
         if own:
