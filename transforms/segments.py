@@ -94,7 +94,7 @@ def rfm(frame: pl.DataFrame, rules: tuple[str, ...] | list[str]) -> pl.DataFrame
 
 
 def abc_class(frame: pl.DataFrame, value_col: str, bands: tuple[float, float]) -> pl.DataFrame:
-    """Add revenue_share_before and abc_class.
+    """Add revenue_share_before and abc_class (rows come back ordered by as_of, value desc, customer_id).
 
     Customers sorted by value (descending, then customer_id) within each as-of date; a customer's
     class comes from the cumulative share of positive value held by the customers ranked before it:
@@ -114,7 +114,7 @@ def abc_class(frame: pl.DataFrame, value_col: str, bands: tuple[float, float]) -
         .when(pl.col("revenue_share_before") < a_cut).then(pl.lit("A"))
         .when(pl.col("revenue_share_before") < b_cut).then(pl.lit("B"))
         .otherwise(pl.lit("C")).alias("abc_class")
-    ).sort("as_of", "customer_id")
+    )
 
 
 def pyramid(frame: pl.DataFrame, value_col: str, potential_col: str,

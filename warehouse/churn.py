@@ -363,8 +363,10 @@ def _segments(data: pl.DataFrame, scores: pl.DataFrame, settings: Settings) -> p
     needed = ["customer_id", "as_of", "recency_days", "orders_total", "monetary_total", "monetary_365d",
               "trend_monetary_90d", "monetary_prev_90d", "payments_due_365d", "overdue_share_365d",
               "mean_days_late_365d", "recency_gap_ratio", "tenure_days", "orders_365d"]
-    frame = data.select(needed).join(scores.select("customer_id", "as_of", "risk_score"),
-                                     on=["customer_id", "as_of"])
+    # scores are built row by row from data (same order): take the column instead of joining
+    if not (scores["customer_id"].equals(data["customer_id"]) and scores["as_of"].equals(data["as_of"])):
+        raise RuntimeError("churn scores are not aligned with their feature rows")
+    frame = data.select(needed).with_columns(scores["risk_score"])
     frame = frame.with_columns(
         pl.col("monetary_365d").alias("value_365d"),
         pl.when(pl.col("risk_score").is_not_null()).then(1 - pl.col("risk_score"))
@@ -381,7 +383,7 @@ def _segments(data: pl.DataFrame, scores: pl.DataFrame, settings: Settings) -> p
         decline_recency_days=cs.decline_recency_days, exploration_tenure_days=cs.exploration_tenure_days,
         exploration_max_orders=cs.exploration_max_orders, formation_tenure_days=cs.formation_tenure_days,
         formation_min_orders_365d=cs.formation_min_orders_365d)
-    return frame.select(list(SEGMENT_DESCRIPTIONS)).sort("as_of", "customer_id")
+    return frame.select(list(SEGMENT_DESCRIPTIONS))
 
 
 def _customer_attributes(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> pl.DataFrame:
