@@ -156,7 +156,8 @@ TABLE_COMMENTS: dict[str, str] = {
     "analytics.customer_segments": "grain: one row per customer per as-of date; RFM, ABC, pyramid, credit grade, "
                                    "lifecycle stage",
     "analytics.model_card": "grain: one row per scoring as-of date; churn model metrics (out of time) and inputs",
-    "marts.customer_retention": "grain: one row per customer (latest scoring date); churn risk, reasons, segments "
+    "marts.customer_retention": "grain: one row per customer with a purchase before the latest scoring date; "
+                                "churn risk, reasons, segments "
                                 "and the recommended retention action. Churn = bought in the last lookback days "
                                 "and no purchase in the next horizon days (docs/churn.md)",
     "marts.cohort_retention": "grain: one row per acquisition month per month since first purchase; "
