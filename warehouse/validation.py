@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 VALIDATION_DDL = SQL_DIR / "ddl" / "020_validation.sql"
 SEVERITIES = ("error", "warning", "critical")
 CHECK_TABLE = "_validation_check"
+FLAGGED_TABLE = "_validation_flagged"  # _source_row of the rows any row rule flags (one scan, reused)
 RAW_PREFIX = "_raw__"
 PARSED = "(parsed)"  # a lazily read _raw__<col> where the typed value parsed (see build_check_relation)
 REF_PREFIX = "_ref__"
@@ -501,6 +502,7 @@ class _Evaluation:
     row_rules: list[tuple[Rule, str]]  # error-level rules and their failure predicates
     params: dict[str, Any]
     flag_predicates: list[str]  # every row-level predicate (any severity), for GE's focused frame
+    flagged_table: str | None = None  # temp table of the _source_row of every row some rule flags
 
 
 def _previous_row_count(con: duckdb.DuckDBPyConnection, table: str, batch_id: str) -> int | None:
@@ -589,7 +591,12 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
     for r in results:
         if not r.success and r.details and "message" not in r.details and r.rule in reasons:
             r.details["message"] = reasons[r.rule].format_map(_Blank(r.details))
-    return _Evaluation(rows_checked, results, row_rules, params, flags)
+    flagged = None
+    if flags and "_source_row" in available:
+        con.execute(f"create or replace temp table {FLAGGED_TABLE} as select _source_row from {CHECK_TABLE} "  # noqa: S608
+                    f"where {' or '.join(f'({f})' for f in flags)}")
+        flagged = FLAGGED_TABLE
+    return _Evaluation(rows_checked, results, row_rules, params, flags, flagged)
 
 
 def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, rule: Rule,
@@ -710,7 +717,14 @@ def _source_columns_mapped(con: duckdb.DuckDBPyConnection, suite: Suite, rule: R
                       {"unmapped": ", ".join(unmapped), "profile": row[0]} if unmapped else {})
 
 
-def _quarantine_sql(row_rules: list[tuple[Rule, str]], available: set[str]) -> str:
+def _candidates(ev: _Evaluation) -> str:
+    """The check rows worth looking at for quarantine: the flagged ones when they were collected."""
+    if ev.flagged_table:
+        return f"(select * from {CHECK_TABLE} where _source_row in (select _source_row from {ev.flagged_table}))"  # noqa: S608
+    return CHECK_TABLE
+
+
+def _quarantine_sql(row_rules: list[tuple[Rule, str]], available: set[str], source: str = CHECK_TABLE) -> str:
     """One row per failing row: every error rule it broke and their filled reasons. The per-rule lists
     are only built for the (few) rows that fail something."""
     any_failure = " or ".join(f"({pred})" for _, pred in row_rules)
@@ -721,14 +735,14 @@ def _quarantine_sql(row_rules: list[tuple[Rule, str]], available: set[str]) -> s
         select _source_row,
                list_filter([{rule_items}], lambda x: x is not null) as rules,
                array_to_string(list_filter([{reason_items}], lambda x: x is not null), '; ') as reason
-        from (select * from {CHECK_TABLE} where {any_failure})
+        from (select * from {source} where {any_failure})
     """  # noqa: S608
 
 
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
     names = [r[0] for r in con.execute(
         "select table_name from duckdb_tables() where database_name = 'temp' "
-        "and (table_name = ? or table_name like '\\_dup\\_%' escape '\\')", [CHECK_TABLE]).fetchall()]
+        "and (table_name in (?, ?) or table_name like '\\_dup\\_%' escape '\\')", [CHECK_TABLE, FLAGGED_TABLE]).fetchall()]
     for name in names:
         con.execute(f"drop table if exists temp.{checked_identifier(name)}")
 
@@ -750,7 +764,8 @@ def _great_expectations(con: duckdb.DuckDBPyConnection, settings: Settings, suit
     """Run the suite through GE (report + Data Docs); note its counts beside ours; never decides quarantine."""
     from warehouse.data_docs import run_suite
 
-    flagged = " or ".join(f"({p})" for p in ev.flag_predicates) or None
+    flagged = (f"_source_row in (select _source_row from {ev.flagged_table})" if ev.flagged_table
+               else " or ".join(f"({p})" for p in ev.flag_predicates) or None)
     try:
         report = run_suite(con, settings, suite, batch_id, ev.params, CHECK_TABLE, flagged)
     except Exception as exc:  # noqa: BLE001 - the report must not hide the validation itself
@@ -815,9 +830,10 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
         if not critical:
             if ev.row_rules:
                 any_failure = " or ".join(f"({pred})" for _, pred in ev.row_rules)
+                candidates = _candidates(ev)
                 expected = con.execute(
-                    f"select count(*) filter (where {any_failure}) from {CHECK_TABLE}").fetchone()[0]  # noqa: S608
-                moved = quarantine_from(con, table, batch_id, _quarantine_sql(ev.row_rules, set(columns)))
+                    f"select count(*) filter (where {any_failure}) from {candidates}").fetchone()[0]  # noqa: S608
+                moved = quarantine_from(con, table, batch_id, _quarantine_sql(ev.row_rules, set(columns), candidates))
                 if moved != expected:  # never lose a bad row silently (e.g. an engine bug in filtered reads)
                     raise CrmwhError(f"validation of {table} batch {batch_id}: {expected} row(s) broke error rules "
                                      f"but {moved} moved to quarantine; nothing was changed")
