@@ -38,6 +38,7 @@ class CeleryProfile:
     worker_concurrency: int = 2
     first_worker_log_port: int = 8794
     jwt_secret_env: str = "AIRFLOW__API_AUTH__JWT_SECRET"
+    queue: str = "default"  # the Celery queue the tasks go to and the workers listen on
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -77,6 +78,7 @@ def celery_environment(settings: Settings, profile: CeleryProfile,
         "AIRFLOW__CORE__AUTH_MANAGER":
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": profile.queue,
         **profile.extra,
     })
     return env
@@ -128,7 +130,7 @@ def start_stack(settings: Settings, profile: CeleryProfile, log_dir: Path,
     for i in range(profile.workers):
         commands[f"worker{i + 1}"] = (
             ["celery", "worker", "--celery-hostname", f"worker{i + 1}@%h",
-             "--concurrency", str(profile.worker_concurrency)],
+             "--concurrency", str(profile.worker_concurrency), "--queues", profile.queue],
             {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(profile.first_worker_log_port + i)},
         )
     for name, (args, extra_env) in commands.items():

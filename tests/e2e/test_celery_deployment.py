@@ -92,10 +92,11 @@ def test_celery_deployment_runs_ingest_and_analytics_on_two_workers(
     _redis_flush(REDIS_DB)
     profile = CeleryProfile(metadata_url=pg_schema_url, broker_url=f"redis://{REDIS[0]}:{REDIS[1]}/{REDIS_DB}",
                             api_port=_free_port(), workers=2, worker_concurrency=2,
-                            first_worker_log_port=_free_port())
+                            first_worker_log_port=_free_port(), queue=f"crmwh_it_{secrets.token_hex(4)}")
     log_dir = data_dir / "airflow-services"
     stack = start_stack(settings, profile, log_dir)
     try:
+        # a run left over from an earlier (killed) test must not steal our tasks: own queue, own DB
         _wait(lambda: {"crm_ingest", "crm_analytics"} <= {
             d.get("dag_id") for d in _json_list(stack.airflow("dags", "list", "-o", "json", check=False).stdout)},
               240, "the DAG processor to register both DAGs", stack)
