@@ -97,7 +97,13 @@ def _writer(settings: Settings, con: duckdb.DuckDBPyConnection | None) -> Iterat
         yield con
         return
     with warehouse_writer(settings) as opened:
+        limit_memory(opened, settings)
         yield opened
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Apply ``settings.ingest.duckdb_memory_limit`` to a loading connection."""
+    con.execute(f"set memory_limit = '{settings.ingest.duckdb_memory_limit.replace(chr(39), '')}'")
 
 
 def _guarded(settings: Settings, batch_ids: list[str], step: Callable[[duckdb.DuckDBPyConnection], T],
@@ -263,6 +269,7 @@ def run(settings: Settings, interval: Interval, *, include_crm: bool = True, inc
     settings.ensure_dirs()
     batch_ids: list[str] = []
     with warehouse_writer(settings) as con:  # one connection and one hold of the lock for the whole run
+        limit_memory(con, settings)
         if include_crm:
             batch_ids += extract_source(settings, extract_mod.CRM_SOURCE, interval, run_id, con=con)
         if include_files:
@@ -288,6 +295,7 @@ def ingest_file(settings: Settings, path: Path, profile: str | None = None) -> f
         load_profile(profile)  # unknown profile: a clear error before anything is written
     placed = files_mod.place_in_landing(settings, Path(path), profile)
     with warehouse_writer(settings) as con:
+        limit_memory(con, settings)
         result = files_mod.extract_file(con, settings, placed, profile)
         if result.status != "running" or not result.batch_id:
             return result

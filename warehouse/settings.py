@@ -46,6 +46,9 @@ class IngestSettings:
     fetch_batch_rows: int = 200_000
     # The CRM's product codes are case-insensitive ("abc1" and "ABC1 " are one product): fold to upper.
     crm_codes_case_insensitive: bool = True
+    # DuckDB memory limit of the loading connection (DuckDB spills to disk beyond it); keeps a full load
+    # of the large demo under 4 GiB peak.
+    duckdb_memory_limit: str = "2GB"
 
 
 @dataclass(frozen=True)
