@@ -551,12 +551,22 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
             row_id = "_source_row" if "_source_row" in available else "rowid"
             keys_alias = ", ".join(f"{_col(k)} as _k{i}" for i, k in enumerate(keys))
             on = " and ".join(f"c.{_col(k)} = d._k{i}" for i, k in enumerate(keys))
+            staged_keys = ""
+            staging = f"staging.{checked_identifier(suite.table)}"
+            if params.get("unique_across_staging") and _table_exists(con, staging):
+                # replay: a key already held by a staged (loaded) row makes every replayed copy a repeat
+                staged_keys = (f"union all select {keys_alias}, true as _staged from {staging} "
+                               f"where _batch_id <> {_literal(batch_id)} and {not_null}")
+            key_names = ", ".join(f"_k{i}" for i in range(len(keys)))
+            partition = ", ".join("c." + _col(k) for k in keys)
             con.execute(
                 f"""create or replace temp table {dups} as
-                    with d as (select {keys_alias} from {CHECK_TABLE} where {not_null}
-                               group by all having count(*) > 1)
+                    with d as (select {key_names}, count(*) filter (where _staged) as _staged_n
+                               from (select {keys_alias}, false as _staged from {CHECK_TABLE} where {not_null}
+                                     {staged_keys})
+                               group by {key_names} having count(*) > 1)
                     select c.{row_id} as _row,
-                           row_number() over (partition by {", ".join("c." + _col(k) for k in keys)} order by {order}) as _rank
+                           row_number() over (partition by {partition} order by {order}) + d._staged_n as _rank
                     from {CHECK_TABLE} c join d on {on}""")  # noqa: S608
             n_members = con.execute(f"select count(*) from {dups}").fetchone()[0]  # noqa: S608
             results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, n_members == 0,
@@ -803,7 +813,7 @@ def _begin(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
-                    batch_id: str) -> ValidationOutcome:
+                    batch_id: str, *, replay: bool = False) -> ValidationOutcome:
     """Validate ``staging.<table>`` rows of ``batch_id``; quarantine bad rows; record the results.
 
     Rows breaking an error-level row rule (and duplicates of a business key except the first) move
@@ -821,7 +831,7 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
         ensure_quarantine_table(con, table)
         with catalog_snapshot(con):
             columns = build_check_relation(con, suite, batch_id)
-            ev = evaluate(con, settings, suite, batch_id, columns)
+            ev = evaluate(con, settings, suite, batch_id, columns, {"unique_across_staging": replay})
         critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
         if settings.validation.data_docs_enabled:
             _great_expectations(con, settings, suite, batch_id, ev)

@@ -76,3 +76,22 @@ def test_list_unknown_table_is_one_clear_error(quick, capsys):
         pass
     assert main(["quarantine", "list", "--table", "stg_nope"]) == 2
     assert "no quarantine table for stg_nope" in capsys.readouterr().err
+
+
+def test_replay_never_loads_a_duplicate_of_a_row_already_loaded(quick):
+    pytest.importorskip("warehouse.pipeline")
+    from warehouse.files import ingest_file
+    from warehouse.replay import replay
+
+    corpus = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "sales" / "duplicated_lines.csv"
+    batch = ingest_file(quick, corpus)
+    assert (batch.rows_loaded, batch.rows_quarantined) == (3, 2)
+    [result] = replay(quick, "stg_files__sales_lines")
+    assert (result.candidates, result.loaded, result.still_quarantined) == (2, 0, 2)
+    con = duckdb.connect(str(quick.warehouse_path), read_only=True)
+    try:
+        assert con.execute("select count(*) from core.fct_sales_line").fetchone()[0] == 3
+        rules = con.execute("select rules from quarantine.stg_files__sales_lines order by _source_row").fetchall()
+        assert all("line_not_duplicated" in r[0] for r in rules)
+    finally:
+        con.close()

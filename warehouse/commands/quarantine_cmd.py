@@ -7,6 +7,8 @@ import json
 
 from warehouse.settings import get_settings
 
+TEXT_LIMIT = 100
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -20,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst.add_argument("--table", default=None, help="one guarded table, e.g. stg_files__sales_lines")
     lst.add_argument("--json", action="store_true", help="one JSON array of rows")
     lst.add_argument("--all", action="store_true", help="include rows already replayed")
-    lst.add_argument("--limit", type=int, default=None, help="show at most this many rows")
+    lst.add_argument("--limit", type=int, default=None,
+                     help="show at most this many rows (default: 100 as text, all as JSON; 0 = all)")
     lst.set_defaults(handler=_list)
     rep = sub.add_parser("replay", help="re-validate quarantined rows and load those that now pass")
     rep.add_argument("--table", default=None, help="replay one guarded table only")
@@ -36,8 +39,11 @@ def _list(args: argparse.Namespace) -> int:
     settings = get_settings()
     if not settings.warehouse_path.exists():
         raise CrmwhError(f"no warehouse at {settings.warehouse_path}: run the pipeline first")
+    limit = args.limit if args.limit is not None else (None if args.json else TEXT_LIMIT)
     with warehouse_reader(settings) as con:
-        rows = list_quarantined(con, args.table, include_replayed=args.all, limit=args.limit)
+        rows = list_quarantined(con, args.table, include_replayed=args.all)
+    total = len(rows)
+    rows = rows[:limit] if limit else rows
     if args.json:
         print(to_json(rows))
         return 0
@@ -49,7 +55,8 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{r['table']}  batch {r['batch_id']}  row {r['source_row']}  [{', '.join(r['rules'])}]{state}")
         print(f"    reason: {r['reason']}")
         print(f"    raw:    {r['raw_record']}")
-    print(f"{len(rows)} row(s)")
+    more = f" (of {total}; --limit 0 shows all)" if total > len(rows) else ""
+    print(f"{len(rows)} row(s){more}")
     return 0
 
 
