@@ -214,6 +214,65 @@ def run_suite(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, 
             if info.get("raised_exception"):
                 report.errors[rule] = str(info.get("exception_message"))
             report.unexpected[rule] = (r.result or {}).get("unexpected_count")
-    index = settings.data_docs_dir / "index.html"
-    report.docs_index = index if index.is_file() else None
+    report.docs_index = write_offline_index(settings)
     return report
+
+
+def write_offline_index(settings: Settings) -> Path:
+    """Replace GE's index.html (its list of validation runs is filled by scripts from CDNs, so it is
+    empty offline) with a static page listing every stored run; GE's own page stays as ge_index.html."""
+    import html
+    import json
+    from urllib.parse import quote
+
+    docs = settings.data_docs_dir
+    docs.mkdir(parents=True, exist_ok=True)
+    ge_index = docs / "index.html"
+    if ge_index.is_file() and "crmwh-offline-index" not in ge_index.read_text(encoding="utf-8", errors="replace"):
+        ge_index.replace(docs / "ge_index.html")
+    store = gx_root(settings) / "uncommitted" / "validations"
+    rows: list[tuple[str, str, str, bool, dict[str, Any], str]] = []
+    for result in store.glob("*/*/*/*.json"):
+        try:
+            data = json.loads(result.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        relative = result.relative_to(store).with_suffix(".html")
+        page = docs / "validations" / relative
+        suite, run_name, run_time = relative.parts[0], relative.parts[1], relative.parts[2]
+        href = quote(page.relative_to(docs).as_posix()) if page.is_file() else ""
+        rows.append((suite, run_time, run_name, bool(data.get("success")), data.get("statistics") or {}, href))
+    rows.sort(key=lambda r: (r[0], r[1]), reverse=False)
+    latest: dict[str, tuple] = {}
+    for row in rows:
+        latest[row[0]] = row
+    esc = html.escape
+
+    def line(r: tuple) -> str:
+        suite, run_time, run_name, ok, stats, href = r
+        link = f'<a href="{esc(href, quote=True)}">{esc(run_name)}</a>' if href else esc(run_name)
+        return (f"<tr><td>{esc(suite)}</td><td>{esc(run_time)}</td><td>{link}</td>"
+                f"<td class=\"{'ok' if ok else 'bad'}\">{'passed' if ok else 'failed'}</td>"
+                f"<td>{stats.get('successful_expectations', '')}/{stats.get('evaluated_expectations', '')}</td></tr>")
+
+    suites = sorted(p.stem for p in (docs / "expectations").glob("*.html"))
+    body = "\n".join([
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>crmwh data contracts</title>",
+        "<!-- crmwh-offline-index --><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.ok{color:#070}.bad{color:#b00;font-weight:bold}"
+        "</style></head><body><h1>Data contracts: Great Expectations validation results</h1>",
+        "<p>Static page, readable offline. Every run below links to Great Expectations' own result page. "
+        "Rules that break mark rows for quarantine (see <code>crmwh quarantine list</code>); the DuckDB engine's "
+        "counts are in <code>audit.validation_results</code>. <a href=\"ge_index.html\">Great Expectations' index</a>.</p>",
+        "<h2>Latest run per table</h2><table><tr><th>table</th><th>run time</th><th>run</th><th>status</th>"
+        "<th>expectations met</th></tr>",
+        *[line(r) for r in sorted(latest.values())],
+        "</table><h2>Expectation suites</h2><ul>",
+        *[f'<li><a href="expectations/{esc(n, quote=True)}.html">{esc(n)}</a></li>' for n in suites],
+        "</ul><h2>All stored runs</h2><table><tr><th>table</th><th>run time</th><th>run</th><th>status</th>"
+        "<th>expectations met</th></tr>",
+        *[line(r) for r in sorted(rows, key=lambda r: r[1], reverse=True)],
+        "</table></body></html>",
+    ])
+    ge_index.write_text(body, encoding="utf-8")
+    return ge_index
