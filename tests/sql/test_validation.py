@@ -217,3 +217,17 @@ def test_a_staging_table_without_a_contract_column_is_refused_clearly(con, setti
     stage(con, "stg_crm__order_lines", types, [good_line(1)])
     with pytest.raises(CriticalValidationError, match=r"quantity_not_zero \(column\(s\) quantity missing\)"):
         validate_staged(con, settings, "stg_crm__order_lines", "b1")
+
+
+@pytest.mark.parametrize("phone, ok", [
+    ("07123 456789", True), ("+44 7123 456789", True), ("07123456789", True), ("+86 13812345678", True),
+    ("(020) 7946-0958", True), ("0712345", False), ("000", False), ("n/a", False), ("+44 7700 90O123", False),
+    ("07abc 12345", False), ("ring reception", False)])
+def test_phone_format_warning_is_the_same_rule_in_duckdb_and_python(phone, ok):
+    import re
+
+    rule = next(r for r in load_suite("stg_crm__customers").rules if r.rule_id == "phone_format")
+    regex = rule.kwargs["regex"]
+    assert bool(re.search(regex, phone)) is ok  # how GE's pandas engine matches
+    assert duckdb.connect().execute("select regexp_matches(?, ?)", [phone, regex]).fetchone()[0] is ok
+    assert rule.severity == "warning"
