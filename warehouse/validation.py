@@ -544,6 +544,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
         elif rule.expectation_type in UNIQUE_TYPES:
             keys = rule.kwargs.get("column_list") or [rule.kwargs["column"]]
             not_null = " and ".join(f"{_col(k)} is not null" for k in keys)
+            not_null += f" and ({_condition_sql(rule.kwargs.get('row_condition'))})"
             # Duplicated keys by a hash aggregate (cheap), then rank only the few duplicated rows. GE
             # counts every member of a duplicated group; quarantine keeps the first of each group.
             dups = f"_dup_{len(flags)}_{len(results)}"

@@ -41,3 +41,18 @@ def test_core_reconciles_with_staging_and_catches_a_lost_or_doubled_row(quick: S
         failed = {r[0] for r in con.execute("select rule from audit.validation_results where table_name = "
                                             "'fct_sales_line' and not success").fetchall()}
         assert {"loaded_totals_reconcile", "sales_line_id_unique"} <= failed
+
+
+def test_type2_dimensions_keep_one_current_version_per_business_id(quick: Settings) -> None:
+    files = pytest.importorskip("warehouse.files")
+    from warehouse.db import warehouse_writer
+    from warehouse.validation import validate_core
+
+    batch = files.ingest_file(quick, SALES / "zero_quantity.csv")
+    with warehouse_writer(quick) as con:
+        for table in ("dim_customer", "dim_product"):
+            assert validate_core(con, quick, table, [batch.batch_id]).critical_failures == []
+        con.execute("insert into core.dim_product select * replace (product_key + 1000 as product_key) "
+                    "from core.dim_product where product_id = 'P1'")
+        with pytest.raises(CriticalValidationError, match="one_current_version"):
+            validate_core(con, quick, "dim_product", [batch.batch_id])
