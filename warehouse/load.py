@@ -134,9 +134,15 @@ def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) ->
         from final
     """)
     con.execute(f"delete from {spec.table} where {bid} in (select id from _scd_aff)")
+    # new versions take their keys in (business id, valid_from) order: nextval() in the insert would
+    # hand them out in scan order, which differs from run to run, so the same data gave other keys
+    new = int(con.execute(f"select count(*) from _scd_runs where {key} is null").fetchone()[0])
+    first = int(con.execute(f"select min(nextval('{spec.sequence}')) from range(?)", [new]).fetchone()[0]) if new else 0
     con.execute(f"""
         insert into {spec.table} by name
-        select coalesce({key}, nextval('{spec.sequence}')) as {key}, {bid}, {col_list},
+        select coalesce({key}, {first} - 1 + row_number() over (
+                   partition by {key} is null order by {bid}, valid_from, _hash)) as {key},
+               {bid}, {col_list},
                valid_from, valid_to, valid_to is null as is_current, _created_at, _updated_at, _hash, _batch_id
         from _scd_runs
     """)
