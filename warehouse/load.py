@@ -27,6 +27,7 @@ import duckdb
 from warehouse.db import read_sql
 from warehouse.quarantine import quarantined_count
 from warehouse.settings import Settings
+from warehouse.staging import drop_superseded
 
 UNKNOWN_CUSTOMER_ID = "unknown"
 CHANNELS = {"web": "Web shop", "store": "Store", "phone": "Phone", "marketplace": "Marketplace",
@@ -476,3 +477,4 @@ def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
         refresh_open_items(con, settings.validation.first_response_sla_hours, cutoff)
     extend_dim_date(con)
     close_batches(con)
+    drop_superseded(con, batch_ids)

@@ -86,24 +86,34 @@ def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
 
 
 def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str, batch_ids: list[str]) -> None:
-    """Stage the CRM batches of one entity and drop the versions they supersede (caller's transaction)."""
+    """Stage the CRM batches of one entity (caller's transaction)."""
     table = f"stg_crm__{entity}"
-    key = PRIMARY_KEYS[entity]
     assert entity in metadata.tables
     con.execute("create or replace temp table _stage_batches as select unnest(?::varchar[]) as batch_id",
                 [batch_ids])
     _write_staging(con, table, crm_staging_sql(con, settings, entity))
-    # latest updated_at per business key wins: drop older versions from batches already loaded
-    con.execute(
-        f"""delete from staging.{table} where rowid in (
-                select s.rowid from staging.{table} s
-                join (select {key}, max(updated_at) as newest from staging.{table}
-                      where _batch_id in (select batch_id from _stage_batches) group by {key}) n
-                  on n.{key} = s.{key}
-                where s.updated_at <= n.newest
-                  and s._batch_id not in (select batch_id from _stage_batches)
-                  and s._batch_id in (select batch_id from audit.load_batches where status = 'succeeded'))"""
-    )
+    # the versions this batch supersedes are dropped only when it is loaded (drop_superseded): a new
+    # version that validation then quarantines must not take the last valid one out of staging
+
+
+def drop_superseded(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
+    """Latest ``updated_at`` per business key wins: drop the older versions that batches loaded before
+    left in staging (caller's transaction; called when ``batch_ids`` are loaded, after validation
+    moved their bad rows to quarantine, so only valid versions supersede)."""
+    for entity, key in PRIMARY_KEYS.items():
+        table = f"stg_crm__{entity}"
+        if not _table_exists(con, "staging", table):
+            continue
+        con.execute(
+            f"""delete from staging.{table} where rowid in (
+                    select s.rowid from staging.{table} s
+                    join (select {key}, max(updated_at) as newest from staging.{table}
+                          where _batch_id in (select unnest($ids::varchar[])) group by {key}) n
+                      on n.{key} = s.{key}
+                    where s.updated_at <= n.newest
+                      and s._batch_id not in (select unnest($ids::varchar[]))
+                      and s._batch_id in (select batch_id from audit.load_batches where status = 'succeeded'))""",
+            {"ids": batch_ids})
 
 
 def stage_file_batch(con: duckdb.DuckDBPyConnection, settings: Settings, batch: BatchInfo) -> None:
