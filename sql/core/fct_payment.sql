@@ -1,5 +1,12 @@
 -- grain: one row per payment due staged in the batches loaded (latest version)
-with payments as (
+with loadable as (
+    -- rows of the batches being loaded and of batches already loaded; never those of a failed batch
+    -- or of a run that died before validating (its unvalidated rows are still in staging)
+    select batch_id from _load_batches
+    union all select batch_id from audit.load_batches where status = 'succeeded'
+),
+
+payments as (
     select * from staging.stg_crm__payments
     where _batch_id in (select batch_id from _load_batches) and payment_id is not null
     qualify row_number() over (partition by payment_id order by updated_at desc nulls last, _batch_id desc) = 1
@@ -8,6 +15,7 @@ with payments as (
 orders as (
     select order_id, order_number, customer_id from staging.stg_crm__orders
     where order_id in (select order_id from payments)
+      and _batch_id in (select batch_id from loadable)
     qualify row_number() over (partition by order_id order by updated_at desc nulls last, _batch_id desc) = 1
 ),
 

@@ -1,5 +1,12 @@
 -- grain: one row per CRM order line of the orders touched by the batches loaded (line or order changed)
-with batch_lines as (
+with loadable as (
+    -- rows of the batches being loaded and of batches already loaded; never those of a failed batch
+    -- or of a run that died before validating (its unvalidated rows are still in staging)
+    select batch_id from _load_batches
+    union all select batch_id from audit.load_batches where status = 'succeeded'
+),
+
+batch_lines as (
     select order_id from staging.stg_crm__order_lines where _batch_id in (select batch_id from _load_batches)
 ),
 
@@ -14,12 +21,14 @@ affected as (
 lines as (
     select * from staging.stg_crm__order_lines
     where order_id in (select order_id from affected) and order_line_id is not null
+      and _batch_id in (select batch_id from loadable)
     qualify row_number() over (partition by order_line_id order by updated_at desc nulls last, _batch_id desc) = 1
 ),
 
 orders as (
     select * from staging.stg_crm__orders
     where order_id in (select order_id from affected)
+      and _batch_id in (select batch_id from loadable)
     qualify row_number() over (partition by order_id order by updated_at desc nulls last, _batch_id desc) = 1
 ),
 

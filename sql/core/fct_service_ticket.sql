@@ -1,5 +1,12 @@
 -- grain: one row per service ticket staged in the batches loaded (latest version)
-with tickets as (
+with loadable as (
+    -- rows of the batches being loaded and of batches already loaded; never those of a failed batch
+    -- or of a run that died before validating (its unvalidated rows are still in staging)
+    select batch_id from _load_batches
+    union all select batch_id from audit.load_batches where status = 'succeeded'
+),
+
+tickets as (
     select * from staging.stg_crm__service_tickets
     where _batch_id in (select batch_id from _load_batches) and ticket_number is not null
     qualify row_number() over (partition by ticket_id order by updated_at desc nulls last, _batch_id desc) = 1
@@ -8,6 +15,7 @@ with tickets as (
 orders as (
     select order_id, order_number from staging.stg_crm__orders
     where order_id in (select order_id from tickets)
+      and _batch_id in (select batch_id from loadable)
     qualify row_number() over (partition by order_id order by updated_at desc nulls last, _batch_id desc) = 1
 ),
 
