@@ -15,6 +15,7 @@ transaction that commits the batch's facts, never here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -28,8 +29,10 @@ import duckdb
 import pyarrow as pa
 
 from warehouse.demo.schema import PRIMARY_KEYS, SOURCE_TABLES, metadata
-from warehouse.errors import SourceError
+from warehouse.errors import RejectedBatchError, SourceError
 from warehouse.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CRM_SOURCE = "crm"
 LINEAGE_COLUMNS = ("_batch_id", "_source", "_source_row", "_extracted_at")
@@ -90,8 +93,20 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+def qi(name: str) -> str:
+    """A quoted SQL identifier (names of new source columns come from the source: never trusted)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source_columns(cur: Any, table: str) -> list[str]:
+    """The column names the source table has now (no rows read)."""
+    cur.execute(f'select * from "{table}" where 1 = 0')
+    return [str(n) for n in cur.fetch_arrow_table().schema.names]
+
+
 def _text_select(driver: str, table: str, columns: list[str], marked: bool) -> str:
     """SELECT every column as text (SQLite infers Arrow types from values, so force text)."""
+    columns = [c.replace('"', '""') for c in columns]
     if driver == "postgresql":
         cols = [f'"{c}"::text as "{c}"' for c in columns]
         where = 'where "updated_at" > $1::timestamp and "updated_at" <= $2::timestamp'
@@ -105,13 +120,14 @@ def _text_select(driver: str, table: str, columns: list[str], marked: bool) -> s
 
 
 def read_source_table(cur: Any, target: SourceUri, table: str, lower: datetime | None,
-                      cutoff: datetime, batch_rows: int, *, marked: bool = False) -> pa.RecordBatchReader:
+                      cutoff: datetime, batch_rows: int, *, marked: bool = False,
+                      columns: list[str] | None = None) -> pa.RecordBatchReader:
     """A stream of the rows of ``table`` with ``lower < updated_at <= cutoff`` (all columns text).
 
     ``cur`` is an ADBC cursor the caller keeps open until the stream has been consumed. ``marked``
     (SQLite only) prefixes every non-NULL value with one character, for a column that is NULL
     throughout the first batch (the SQLite driver infers column types from the first batch)."""
-    columns = [c.name for c in metadata.tables[table].columns]
+    columns = columns or [c.name for c in metadata.tables[table].columns]
     low = lower or datetime(1, 1, 1)
     params: tuple[str, str]
     if target.driver == "sqlite":
@@ -149,7 +165,7 @@ def lower_bound(current: datetime | None, interval_start: datetime | None, overl
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, columns: list[str]) -> None:
     """Create ``raw.<t>`` (all text + lineage) or add columns the source gained since."""
-    cols = ", ".join(f'"{c}" varchar' for c in columns)
+    cols = ", ".join(f"{qi(c)} varchar" for c in columns)
     con.execute(
         f"create table if not exists raw.{raw_table} (_batch_id varchar not null, _source varchar not null, "
         f"_source_row bigint not null, _extracted_at timestamp not null, {cols})"
@@ -159,7 +175,7 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, columns: li
         [raw_table]).fetchall()}
     for c in columns:
         if c not in existing:
-            con.execute(f'alter table raw.{raw_table} add column "{c}" varchar')
+            con.execute(f"alter table raw.{raw_table} add column {qi(c)} varchar")
 
 
 def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con: Any, target: SourceUri,
@@ -171,10 +187,23 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
     started = datetime.now()
     batch_id = new_batch_id(CRM_SOURCE, table, started)
     columns = [c.name for c in metadata.tables[table].columns]
+    cur = source_con.cursor()
+    try:
+        present = source_columns(cur, table)
+    except Exception as exc:  # noqa: BLE001 - any driver failure is a source problem
+        raise SourceError(f"cannot read {table} from the source: {str(exc).splitlines()[0]}") from exc
+    finally:
+        cur.close()
+    missing = [c for c in columns if c not in present]
+    if missing:  # a dropped contract column: the batch is refused before anything is written
+        raise RejectedBatchError(f"source table {table} lacks column(s) {', '.join(missing)} of the source "
+                                 "contract (warehouse/demo/schema.py); nothing of it was extracted")
+    # columns the contract does not know: kept in raw (text) and reported, never mapped
+    extra = [c for c in present if c not in columns and not c.startswith("_")]
     for marked in (False, True):
         cur = source_con.cursor()
         try:
-            _extract_into_raw(con, cur, target, table, columns, batch_id=batch_id, started=started, lower=lower,
+            _extract_into_raw(con, cur, target, table, columns + extra, batch_id=batch_id, started=started, lower=lower,
                               interval_start=interval_start, cutoff=cutoff, run_id=run_id,
                               batch_rows=settings.ingest.fetch_batch_rows, marked=marked)
             break
@@ -196,11 +225,11 @@ def _extract_into_raw(con: duckdb.DuckDBPyConnection, cur: Any, target: SourceUr
     ensure_raw_table(con, raw_table, columns)
     con.execute("begin transaction")
     try:
-        data = read_source_table(cur, target, table, lower, cutoff, batch_rows, marked=marked)
+        data = read_source_table(cur, target, table, lower, cutoff, batch_rows, marked=marked, columns=columns)
         con.register("_extract_src", data)
-        col_list = ", ".join(f'"{c}"' for c in columns)
+        col_list = ", ".join(qi(c) for c in columns)
         def unmark(c: str) -> str:
-            return f"""case when "{c}" = '' then null else substr("{c}", 2) end""" if marked else f'"{c}"'
+            return f"""case when {qi(c)} = '' then null else substr({qi(c)}, 2) end""" if marked else qi(c)
         values = ", ".join(unmark(c) for c in columns)
         key = unmark(pk)
         con.execute(
@@ -219,6 +248,13 @@ def _extract_into_raw(con: duckdb.DuckDBPyConnection, cur: Any, target: SourceUr
             [batch_id, run_id, CRM_SOURCE, table, interval_start, cutoff, started, rows, lower, max_ts,
              f"stg_crm__{table}"],
         )
+        contract = {c.name for c in metadata.tables[table].columns}
+        extra = [c for c in columns if c not in contract]
+        if extra:
+            note = (f"new source column(s) {', '.join(extra)}: kept in raw.{raw_table}, not mapped "
+                    "(extend the source contract to load them)")
+            log.warning("%s.%s: %s", CRM_SOURCE, table, note)
+            con.execute("update audit.load_batches set notes = ? where batch_id = ?", [note, batch_id])
         con.execute("commit")
     except BaseException:
         with contextlib.suppress(duckdb.Error):

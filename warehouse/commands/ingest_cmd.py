@@ -13,7 +13,7 @@ from warehouse.errors import PipelineBusyError
 from warehouse.settings import Settings, get_settings
 
 STATUS_COLUMNS = ("batch_id", "run_id", "source", "entity", "status", "step", "rows_read", "rows_loaded",
-                  "rows_quarantined", "warnings", "started_at", "finished_at", "file_name", "error")
+                  "rows_quarantined", "warnings", "started_at", "finished_at", "file_name", "error", "notes")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -106,6 +106,8 @@ def _status(args: argparse.Namespace) -> int:
               f"{b['rows_read']:>9} {b['rows_loaded']:>9} {b['rows_quarantined']:>8} {b['warnings']:>4}")
         if b["error"]:
             print(f"{'':21}error: {b['error']}")
+        if b.get("notes"):
+            print(f"{'':21}note: {b['notes']}")
     failed = sum(1 for b in batches if b["status"] in ("failed", "rejected"))
     read = sum(b["rows_read"] for b in batches)
     accounted = sum(b["rows_loaded"] + b["rows_quarantined"] for b in batches if b["status"] == "succeeded")
