@@ -7,14 +7,14 @@ final as (
     select
         _batch_id, _source_row, _source, _extracted_at, {raw_record} as _raw,
         try_cast(order_id as bigint) as order_id,
-        nullif(trim(order_number), '') as order_number,
+        staging.clean_text(order_number) as order_number,
         try_cast(customer_id as bigint) as customer_id,
         try_cast(order_ts as timestamp) as order_ts,
-        lower(nullif(trim(channel), '')) as channel,
+        lower(staging.clean_text(channel)) as channel,
         try_cast(sales_rep_id as bigint) as sales_rep_id,
-        lower(nullif(trim(status), '')) as status,
+        lower(staging.clean_text(status)) as status,
         try_cast(order_total as decimal(18, 2)) as order_total,
-        upper(nullif(trim(currency), '')) as currency,
+        upper(staging.clean_text(currency)) as currency,
         try_cast(created_at as timestamp) as created_at,
         try_cast(updated_at as timestamp) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted

@@ -12,7 +12,7 @@ final as (
         try_cast(due_date as date) as due_date,
         try_cast(paid_at as timestamp) as paid_at,
         try_cast(amount as decimal(18, 2)) as amount,
-        lower(nullif(trim(method), '')) as method,
+        lower(staging.clean_text(method)) as method,
         try_cast(created_at as timestamp) as created_at,
         try_cast(updated_at as timestamp) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted

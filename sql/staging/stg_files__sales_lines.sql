@@ -6,9 +6,9 @@ with source as (
 cleaned as (
     select
         *,
-        nullif(trim(order_id), '') as order_id_t,
-        nullif(regexp_replace(trim(customer_id), $customer_id_strip, ''), '') as customer_id_t,
-        coalesce(try_cast(trim(order_ts) as timestamp), try_strptime(trim(order_ts), $timestamp_formats)) as order_ts_t
+        staging.clean_text(order_id) as order_id_t,
+        nullif(regexp_replace(staging.clean_text(customer_id), $customer_id_strip, ''), '') as customer_id_t,
+        coalesce(try_cast(staging.clean_text(order_ts) as timestamp), try_strptime(staging.clean_text(order_ts), $timestamp_formats)) as order_ts_t
     from source
 ),
 
@@ -23,17 +23,17 @@ typed as (
         order_id_t as order_id,
         coalesce(try_cast(line_number as integer),
                  row_number() over (partition by _batch_id, order_id_t order by _source_row)::integer) as line_number,
-        case when $fold_codes then upper(nullif(trim(product_code), '')) else nullif(trim(product_code), '') end
+        case when $fold_codes then upper(staging.clean_text(product_code)) else staging.clean_text(product_code) end
             as product_code,
-        nullif(trim(description), '') as description,
-        try_cast(trim(quantity) as integer) as quantity,
-        try_cast(trim(unit_price) as decimal(18, 4)) as unit_price,
-        try_cast(coalesce(nullif(trim(discount), ''), '0') as decimal(18, 2)) as discount,
+        staging.clean_text(description) as description,
+        try_cast(staging.clean_text(quantity) as integer) as quantity,
+        try_cast(staging.clean_text(unit_price) as decimal(18, 4)) as unit_price,
+        try_cast(coalesce(staging.clean_text(discount), '0') as decimal(18, 2)) as discount,
         order_ts_t as order_ts,
         case when customer_id_t is null then null else _profile || ':' || customer_id_t end as customer_id,
-        nullif(trim(country), '') as country,
-        upper(coalesce(nullif(trim(currency), ''), $default_currency)) as currency,
-        lower(coalesce(nullif(trim(channel), ''), $default_channel)) as channel,
+        staging.clean_text(country) as country,
+        upper(coalesce(staging.clean_text(currency), $default_currency)) as currency,
+        lower(coalesce(staging.clean_text(channel), $default_channel)) as channel,
         coalesce($cancel_prefix <> '' and starts_with(upper(order_id_t), upper($cancel_prefix)), false)
             as is_cancelled
     from cleaned
