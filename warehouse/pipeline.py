@@ -216,7 +216,8 @@ def load_dimensions(settings: Settings, batch_ids: list[str], *,
 
 def load_facts(settings: Settings, batch_ids: list[str], cutoff: datetime | None = None, *,
                con: duckdb.DuckDBPyConnection | None = None) -> None:
-    """Load the facts, close the batches' accounting, advance watermarks (one transaction)."""
+    """Load the facts, close the batches' accounting, advance watermarks, then check the core tables
+    (:func:`validate_core_tables`), all in one transaction: a critical post-load failure rolls it back."""
     def step(con: duckdb.DuckDBPyConnection) -> None:
         ids = _running(con, batch_ids)
         if not ids:
@@ -234,7 +235,23 @@ def load_facts(settings: Settings, batch_ids: list[str], cutoff: datetime | None
             as_of = max(candidates) if candidates else None
         with transaction(con):
             load_mod.load_facts_in(con, settings, ids, as_of)
+            validate_core_tables(con, settings, ids)
     _guarded(settings, batch_ids, step, con)
+
+
+def validate_core_tables(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> list[str]:
+    """Post-load checks (grain, keys, core totals = staging totals - quarantined, one current version per
+    business id) on every ``core`` table that has a suite in ``expectations/``, inside the load's
+    transaction: a critical failure raises ``CriticalValidationError`` and the load rolls back.
+    Returns the tables checked."""
+    from warehouse.validation import validate_core
+
+    tables = [r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'core' order by table_name").fetchall()]
+    checked = [t for t in tables if (EXPECTATIONS_DIR / f"{t}.json").is_file()]
+    for table in checked:
+        validate_core(con, settings, table, batch_ids)
+    return checked
 
 
 def batch_summary(settings: Settings, batch_ids: list[str], *,

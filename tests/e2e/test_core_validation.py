@@ -56,3 +56,29 @@ def test_type2_dimensions_keep_one_current_version_per_business_id(quick: Settin
                     "from core.dim_product where product_id = 'P1'")
         with pytest.raises(CriticalValidationError, match="one_current_version"):
             validate_core(con, quick, "dim_product", [batch.batch_id])
+
+
+def test_pipeline_rolls_back_a_load_whose_core_checks_fail(quick: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate_core runs inside the load transaction: a critical post-load failure leaves nothing behind."""
+    import duckdb
+
+    from warehouse import load as load_mod
+    from warehouse.pipeline import ingest_file
+
+    real = load_mod.load_facts_in
+
+    def broken(con, settings, batch_ids, cutoff):  # a load bug: one sales line lost on the way to core
+        real(con, settings, batch_ids, cutoff)
+        con.execute("delete from core.fct_sales_line where sales_line_id = 'canonical:A2:1'")
+
+    monkeypatch.setattr(load_mod, "load_facts_in", broken)
+    with pytest.raises(CriticalValidationError, match="loaded_totals_reconcile"):
+        ingest_file(quick, SALES / "duplicated_lines.csv")
+    con = duckdb.connect(str(quick.warehouse_path), read_only=True)
+    try:
+        assert con.execute("select count(*) from core.fct_sales_line").fetchone()[0] == 0
+        assert con.execute("select status, rows_loaded from audit.load_batches").fetchall() == [("failed", 0)]
+        assert "loaded_totals_reconcile" in con.execute("select error from audit.load_batches").fetchone()[0]
+        assert con.execute("select count(*) from audit.watermarks").fetchone()[0] == 0
+    finally:
+        con.close()
