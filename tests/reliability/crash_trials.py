@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +35,10 @@ from warehouse.publish import verify_published  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402
 
 CHILD = HERE / "crash_child.py"
-READER = HERE.parent / "sql" / "published_reader.py"
+READER = HERE / "polling_reader.py"  # tests/sql/published_reader.py's checks, paced
 PHASES = ("extract", "stage", "validate", "load", "analytics", "publish")
 # targeted kill points (the process kills itself right after the N-th call of the function returns)
 TARGETS = (
-    "warehouse.validation:_record:1",
-    "warehouse.mining:_write:2",
     "warehouse.extract:extract_table:3",        # some source tables in raw, the others not yet
     "warehouse.staging:stage_crm_entity:2",     # staging commits per table: half-staged
     "warehouse.validation:_record:1",           # inside validation, results partly recorded
@@ -69,6 +68,7 @@ class Bench:
     baseline: dict
     timeline: dict[str, tuple[float, float]]
     work: Path
+    next_child: tuple[subprocess.Popen, Path] | None = None
 
 
 def _phase_lines(path: Path) -> list[tuple[str, float]]:
@@ -88,11 +88,17 @@ def _spawn(settings: Settings, work: Path, run_id: str, target: str = "") -> tup
     args = [sys.executable, str(CHILD), rs.business_clock(settings).isoformat(), run_id, str(phase_log)]
     child = subprocess.Popen(args + ([target] if target else []), stdin=subprocess.PIPE,  # noqa: S603
                              stdout=subprocess.PIPE, text=True)
+    return child, phase_log
+
+
+def _go(child: subprocess.Popen) -> None:
+    """Wait until the child has imported everything, then let it start the run."""
     line = child.stdout.readline()
     if line.strip() != "ready":
         child.kill()
         raise RuntimeError(f"crash child did not start: {line!r}")
-    return child, phase_log
+    child.stdin.write("go\n")
+    child.stdin.flush()
 
 
 def _restore(settings: Settings, template: Path) -> None:
@@ -112,8 +118,7 @@ def prepare(settings: Settings, work: Path) -> Bench:
     shutil.copytree(settings.warehouse_path.parent, template)
     clock2 = rs.advance_demo(settings, 7)
     child, phase_log = _spawn(settings, work, "baseline")
-    child.stdin.write("go\n")
-    child.stdin.flush()
+    _go(child)
     assert child.wait(timeout=300) == 0, "the uninterrupted run failed"
     lines = _phase_lines(phase_log)
     assert lines[-1][0] == "done"
@@ -126,23 +131,25 @@ def prepare(settings: Settings, work: Path) -> Bench:
     return Bench(settings, template, clock2, baseline, timeline, work)
 
 
-def run_trial(bench: Bench, number: int, rng: random.Random, target: str = "") -> Trial:
+def run_trial(bench: Bench, number: int, rng: random.Random, target: str = "",
+              spawned: tuple[subprocess.Popen, Path] | None = None,
+              spawn_next: Callable[[], tuple[subprocess.Popen, Path]] | None = None) -> Trial:
+    """One trial; ``spawned`` is this trial's child if already started (it only waits for "go"),
+    ``spawn_next`` starts the next trial's child during this trial's recovery run (start-up overlaps)."""
     settings = bench.settings
     _restore(settings, bench.template)
     run_id = f"trial-{number}"
-    child, phase_log = _spawn(settings, bench.work, run_id, target)
+    child, phase_log = spawned or _spawn(settings, bench.work, run_id, target)
     delay = None
     if target:
         planned = target
-        child.stdin.write("go\n")
-        child.stdin.flush()
+        _go(child)
         child.wait(timeout=300)
     else:
         planned = PHASES[number % len(PHASES)]
         lo, hi = bench.timeline.get(planned, (0.0, 1.0))
         delay = rng.uniform(lo, hi)
-        child.stdin.write("go\n")
-        child.stdin.flush()
+        _go(child)
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
@@ -153,6 +160,7 @@ def run_trial(bench: Bench, number: int, rng: random.Random, target: str = "") -
     if not killed:
         phase = "completed"
     manifest = verify_published(settings)  # one complete version, whatever the moment of the kill
+    bench.next_child = spawn_next() if spawn_next else None
     # the next run of the same interval (the scheduler's retry) repairs everything
     rs.run_interval(settings, bench.clock2, f"recover-{number}")
     differences = rs.diff(bench.baseline, rs.all_checksums(settings))
@@ -163,7 +171,7 @@ def run_trial(bench: Bench, number: int, rng: random.Random, target: str = "") -
 
 
 class Reader:
-    """The BI reader process of tests/sql/published_reader.py, restarted if it reaches its own deadline."""
+    """The BI reader process (polling_reader.py), restarted if it ever stops on its own."""
 
     def __init__(self, settings: Settings, work: Path) -> None:
         self.settings, self.progress, self.stop = settings, work / "reads.jsonl", work / "stop-reader"
@@ -188,12 +196,19 @@ def run_trials(settings: Settings, work: Path, trials: int, seed: int = 7) -> tu
     reader = Reader(settings, work)
     results = []
     try:
+        def target_of(number: int) -> str:
+            # the first len(TARGETS) of every 20 trials hit the targeted points, the rest are random
+            return TARGETS[number % 20] if number % 20 < len(TARGETS) else ""
+
         for number in range(trials):
             reader.ensure()
-            # the first len(TARGETS) of every 20 trials hit the targeted points, the rest are random
-            target = TARGETS[number % 20] if number % 20 < len(TARGETS) else ""
-            results.append(run_trial(bench, number, rng, target))
+            nxt = number + 1
+            spawn_next = (lambda nxt=nxt: _spawn(settings, work, f"trial-{nxt}", target_of(nxt))) \
+                if nxt < trials else None
+            results.append(run_trial(bench, number, rng, target_of(number), bench.next_child, spawn_next))
     finally:
+        if bench.next_child is not None and bench.next_child[0].poll() is None:
+            bench.next_child[0].kill()
         reads = reader.finish()
     return results, reads
 

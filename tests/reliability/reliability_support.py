@@ -33,7 +33,7 @@ RUN_METADATA: dict[tuple[str, str], tuple[str, ...]] = {
 SCHEMAS = ("core", "analytics", "marts")
 # The demo's smallest built-in scale is 2,000 customers; the reliability suite uses a tinier one so
 # twenty crash trials fit in about two minutes. Same generator, same dirt, same advance logic.
-TINY = demo_config.ScaleSpec("tiny", customers=120, orders=300, tickets=120, interactions=150,
+TINY = demo_config.ScaleSpec("tiny", customers=80, orders=200, tickets=80, interactions=100,
                              sales_reps=3, service_agents=3)
 TINY_END = dt.date(2025, 12, 31)
 
