@@ -16,7 +16,8 @@ Engines (each in its own subprocess, started from the same stored CSR arrays):
 Peak memory is the high-water mark of the summed RSS of the engine's whole process tree (the
 Python process and, for Spark, the JVM it starts), sampled every 0.1 s by the parent with psutil;
 the child also reports its own Python ``VmHWM``. Spark's driver heap is ``--driver-memory``
-(``CRMWH_SPARK_DRIVER_MEMORY``; local mode runs the executors inside the driver JVM).
+(``settings.mining.spark_driver_memory``, ``CRMWH_MINING__SPARK_DRIVER_MEMORY``; local mode runs the
+executors inside the driver JVM).
 
 Rules are compared exactly: the set of (antecedent, consequent) with their integer counts
 (antecedent, consequent, both) must be identical, as must the frequent itemsets and their counts.
@@ -94,7 +95,8 @@ def _vmhwm_mib() -> float:
     return float("nan")
 
 
-def child(engine: str, data: Path, min_support: float, max_len: int, master: str, out: Path) -> dict:
+def child(engine: str, data: Path, min_support: float, max_len: int, master: str, out: Path,
+          driver_memory: str = "2g") -> dict:
     t0 = time.perf_counter()
     baskets = _load(data)
     from transforms.association import MiningParams, mine
@@ -111,7 +113,7 @@ def child(engine: str, data: Path, min_support: float, max_len: int, master: str
         from transforms.spark_engine import mine_spark, spark_session
 
         t1 = time.perf_counter()
-        session = spark_session(master, app_name="crmwh-bench")
+        session = spark_session(master, app_name="crmwh-bench", driver_memory=driver_memory)
         extra["session_start_s"] = round(time.perf_counter() - t1, 2)
         extra["spark_version"] = session.version
         t2 = time.perf_counter()
@@ -149,7 +151,8 @@ def run_child(engine: str, data: Path, min_support: float, max_len: int, master:
     import psutil
 
     cmd = [sys.executable, __file__, "--child", engine, "--data", str(data), "--min-support", str(min_support),
-           "--max-len", str(max_len), "--spark-master", master, "--dump", str(out)]
+           "--max-len", str(max_len), "--spark-master", master, "--dump", str(out),
+           "--driver-memory", env["CRMWH_MINING__SPARK_DRIVER_MEMORY"]]
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -205,13 +208,13 @@ def main() -> int:
 
     if args.child:
         print(json.dumps(child(args.child, args.data, args.min_support, args.max_len, args.spark_master,
-                               args.dump)))
+                               args.dump, args.driver_memory)))
         return 0
 
     from transforms.synthetic_baskets import synthesize_baskets
 
     env = dict(os.environ)
-    env["CRMWH_SPARK_DRIVER_MEMORY"] = args.driver_memory
+    env["CRMWH_MINING__SPARK_DRIVER_MEMORY"] = args.driver_memory
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
     print(f"engines: {args.engines}; spark master {args.spark_master}, driver memory {args.driver_memory}; "

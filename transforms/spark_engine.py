@@ -13,6 +13,7 @@ always have one item as consequent, so ``max_consequent`` must be 1 here.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -34,19 +35,24 @@ class SparkEngineError(CrmwhError):
     """Spark cannot be started or used (no Java, bad master URL, unsupported parameter)."""
 
 
-def spark_session(master: str = "local[2]", app_name: str = "crmwh-mining") -> Any:
-    """A Spark session on ``master`` (quiet logs, small shuffle partitions for local mode)."""
+def spark_session(master: str = "local[2]", app_name: str = "crmwh-mining", driver_memory: str = "2g") -> Any:
+    """A Spark session on ``master`` (quiet logs, small shuffle partitions for local mode).
+
+    ``driver_memory`` is ``spark.driver.memory`` (``settings.mining.spark_driver_memory``); it takes
+    effect only when this call starts the JVM. Executor settings of a cluster come from Spark's own
+    configuration (``$SPARK_CONF_DIR/spark-defaults.conf``)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - pyspark is in the lock
         raise SparkEngineError("the spark engine needs pyspark (pip install 'crmwh[spark]')") from exc
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    # Spark's Python workers: this interpreter (same version and packages) unless the user chose one
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
         spark = (SparkSession.builder.master(master).appName(app_name)
                  .config("spark.sql.shuffle.partitions", "4")
                  .config("spark.ui.enabled", "false")
                  .config("spark.ui.showConsoleProgress", "false")
-                 .config("spark.driver.memory", os.environ.get("CRMWH_SPARK_DRIVER_MEMORY", "2g"))
+                 .config("spark.driver.memory", driver_memory)
                  .getOrCreate())
     except Exception as exc:  # noqa: BLE001 - Java/py4j failures surface as many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -56,7 +62,7 @@ def spark_session(master: str = "local[2]", app_name: str = "crmwh-mining") -> A
 
 
 def mine_spark(baskets: BasketSet, params: MiningParams, *, spark: Any = None, master: str = "local[2]",
-               fdr_alpha: float = 0.05) -> MiningResult:
+               fdr_alpha: float = 0.05, driver_memory: str = "2g") -> MiningResult:
     """Frequent itemsets and single-consequent rules with Spark's FPGrowth, exact thresholds."""
     params.validate()
     if params.max_consequent != 1:
@@ -68,7 +74,7 @@ def mine_spark(baskets: BasketSet, params: MiningParams, *, spark: Any = None, m
     from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
     own = spark is None
-    session = spark_session(master) if own else spark
+    session = spark_session(master, driver_memory=driver_memory) if own else spark
     try:
         with warnings.catch_warnings():
             # pyspark warns about pandas >= 3 on every toPandas(); the columns used here convert fine

@@ -266,7 +266,8 @@ class _Miner:
 
                 active = SparkSession.getActiveSession()  # a caller's session: use it, leave it running
                 self._own_spark = active is None
-                self._spark = active or spark_session(self.mining.spark_master)
+                self._spark = active or spark_session(self.mining.spark_master,
+                                                       driver_memory=self.mining.spark_driver_memory)
             return mine_spark(baskets, params, spark=self._spark, fdr_alpha=self.mining.fdr_alpha)
         itemsets = frequent_itemsets(baskets, min_count, params.max_len, params.counter)
         rules = association_rules(itemsets, n, params.min_confidence, params.min_lift, params.max_consequent,

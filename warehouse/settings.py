@@ -95,6 +95,8 @@ class MiningSettings:
     item_level: str = "product"  # product | category
     engine: str = "mlxtend"  # mlxtend | spark
     spark_master: str = "local[2]"
+    # Spark driver heap (spark.driver.memory); in local mode the driver runs the executors too.
+    spark_driver_memory: str = "2g"
     non_merchandise_codes: tuple[str, ...] = (
         "POST",
         "DOT",

@@ -42,3 +42,32 @@ def test_scaling_table_renders_every_stage_and_failures() -> None:
     assert "| extract | 1.5 s / 1.0 s / 200 MiB | failed (exit 1) |" in text
     assert "| publish | 1.5 s / 1.0 s / 200 MiB | not run |" in text
     assert "| small | 40,110 | 20,834 |" in text
+
+
+def test_spark_master_and_driver_memory_reach_the_spark_engine(tmp_path: Path, data_dir: Path,
+                                                                monkeypatch) -> None:
+    """`crmwh mine --engine spark --spark-master URL` hands the URL and the configured driver heap to Spark."""
+    import pandas as pd
+
+    import transforms.spark_engine as spark_engine
+    from transforms.association import MiningResult
+    from warehouse.cli import main
+
+    seen: dict = {}
+
+    def fake_mine_spark(baskets, params, **kwargs):
+        seen.update(kwargs)
+        empty = pd.DataFrame({c: [] for c in ("itemset", "length", "count", "support")})
+        from transforms.association import score_rules
+
+        return MiningResult(itemsets=empty, rules=score_rules([], [], {}, baskets.n_baskets, 0, 0, 0.05),
+                            n_baskets=baskets.n_baskets, min_count=2)
+
+    monkeypatch.setattr(spark_engine, "mine_spark", fake_mine_spark)
+    monkeypatch.setenv("CRMWH_MINING__SPARK_DRIVER_MEMORY", "3g")
+    baskets = tmp_path / "b.txt"
+    baskets.write_text("A,B\nA,B\nB,C\n", encoding="utf-8")
+    code = main(["mine", "--baskets", str(baskets), "--engine", "spark", "--spark-master", "spark://host:7077",
+                 "--min-support", "2", "--out", str(tmp_path / "r.csv")])
+    assert code == 0
+    assert seen["master"] == "spark://host:7077" and seen["driver_memory"] == "3g"

@@ -100,7 +100,8 @@ def _run(args: argparse.Namespace) -> int:
             from transforms.spark_engine import mine_spark
 
             result = mine_spark(baskets, params, master=settings.mining.spark_master,
-                                fdr_alpha=settings.mining.fdr_alpha)
+                                fdr_alpha=settings.mining.fdr_alpha,
+                                driver_memory=settings.mining.spark_driver_memory)
         else:
             result = mine(baskets, params, fdr_alpha=settings.mining.fdr_alpha)
         _write_csv(rules_csv_frame(result.rules), args.out)
