@@ -1,9 +1,25 @@
 -- Staging's one definition of "stray white space": every staging file cleans codes and names with
 -- staging.clean_text(s) (trim() alone strips spaces only, so 'P2<tab>' stayed a product code of its own).
 -- Strips leading/trailing spaces, tabs, CR/LF, vertical tab, form feed, NEL, non-breaking and other
--- Unicode spaces, zero-width space and BOM; an empty result is NULL.
-create or replace macro staging.clean_text(s) as nullif(trim(s::varchar,
-    chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(133) || chr(160) || chr(5760)
-    || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8199)
-    || chr(8200) || chr(8201) || chr(8202) || chr(8203) || chr(8232) || chr(8233) || chr(8239) || chr(8287)
-    || chr(12288) || chr(65279)), '');
+-- Unicode spaces, zero-width space and BOM; an empty result is NULL. Most values start and end with a
+-- printable ASCII character and are returned as they are (trim() with a character list is ~10x slower).
+create or replace macro staging.clean_text(s) as (
+    case when ord(s::varchar) between 33 and 126 and ord((s::varchar)[-1:]) between 33 and 126 then s::varchar
+         else nullif(trim(s::varchar,
+             chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(133) || chr(160) || chr(5760)
+             || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8199)
+             || chr(8200) || chr(8201) || chr(8202) || chr(8203) || chr(8232) || chr(8233) || chr(8239) || chr(8287)
+             || chr(12288) || chr(65279)), '') end);
+
+-- Timestamps in staging are naive UTC: a text with a zone (Z, +02:00, -0500, +01, UTC, Europe/Berlin)
+-- is parsed with its zone and converted to UTC; a text without one is taken as UTC already. NULL when
+-- it does not parse (validation quarantines it: parse_<column>). A plain cast to TIMESTAMP would drop
+-- the offset silently; a cast to TIMESTAMPTZ would read zone-less text in the session's time zone.
+create or replace macro staging.utc_timestamp(s) as (
+    case when ord((s::varchar)[-1:]) between 48 and 57 and not contains(s::varchar, '+')
+              and not contains((s::varchar)[11:], '-')
+         then try_cast(staging.clean_text(s) as timestamp)  -- fast path: ends in a digit, no offset sign
+         when regexp_matches(staging.clean_text(s),
+                             '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?\s*([zZ]|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)$')
+         then timezone('UTC', try_cast(staging.clean_text(s) as timestamptz))
+         else try_cast(staging.clean_text(s) as timestamp) end);

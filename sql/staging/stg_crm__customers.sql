@@ -18,8 +18,8 @@ final as (
         lower(staging.clean_text(status)) as status,
         try_cast(sales_rep_id as bigint) as sales_rep_id,
         try_cast(signup_date as date) as signup_date,
-        try_cast(created_at as timestamp) as created_at,
-        try_cast(updated_at as timestamp) as updated_at,
+        staging.utc_timestamp(created_at) as created_at,
+        staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
 )

@@ -13,8 +13,8 @@ final as (
         staging.clean_text(team) as team,
         staging.clean_text(region) as region,
         try_cast(hire_date as date) as hire_date,
-        try_cast(created_at as timestamp) as created_at,
-        try_cast(updated_at as timestamp) as updated_at,
+        staging.utc_timestamp(created_at) as created_at,
+        staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
 )

@@ -11,11 +11,11 @@ final as (
         try_cast(employee_id as bigint) as employee_id,
         lower(staging.clean_text(interaction_type)) as interaction_type,
         lower(staging.clean_text(channel)) as channel,
-        try_cast(occurred_at as timestamp) as occurred_at,
+        staging.utc_timestamp(occurred_at) as occurred_at,
         staging.clean_text(outcome) as outcome,
         notes,
-        try_cast(created_at as timestamp) as created_at,
-        try_cast(updated_at as timestamp) as updated_at,
+        staging.utc_timestamp(created_at) as created_at,
+        staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
 )

@@ -14,8 +14,8 @@ final as (
         try_cast(unit_price as decimal(18, 4)) as unit_price,
         try_cast(coalesce(staging.clean_text(discount), '0') as decimal(18, 2)) as discount,
         try_cast(line_amount as decimal(18, 2)) as line_amount,
-        try_cast(created_at as timestamp) as created_at,
-        try_cast(updated_at as timestamp) as updated_at,
+        staging.utc_timestamp(created_at) as created_at,
+        staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
 )

@@ -9,14 +9,14 @@ final as (
         try_cast(order_id as bigint) as order_id,
         staging.clean_text(order_number) as order_number,
         try_cast(customer_id as bigint) as customer_id,
-        try_cast(order_ts as timestamp) as order_ts,
+        staging.utc_timestamp(order_ts) as order_ts,
         lower(staging.clean_text(channel)) as channel,
         try_cast(sales_rep_id as bigint) as sales_rep_id,
         lower(staging.clean_text(status)) as status,
         try_cast(order_total as decimal(18, 2)) as order_total,
         upper(staging.clean_text(currency)) as currency,
-        try_cast(created_at as timestamp) as created_at,
-        try_cast(updated_at as timestamp) as updated_at,
+        staging.utc_timestamp(created_at) as created_at,
+        staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
 )

@@ -10,11 +10,11 @@ final as (
         try_cast(order_id as bigint) as order_id,
         try_cast(customer_id as bigint) as customer_id,
         try_cast(due_date as date) as due_date,
-        try_cast(paid_at as timestamp) as paid_at,
+        staging.utc_timestamp(paid_at) as paid_at,
         try_cast(amount as decimal(18, 2)) as amount,
         lower(staging.clean_text(method)) as method,
-        try_cast(created_at as timestamp) as created_at,
-        try_cast(updated_at as timestamp) as updated_at,
+        staging.utc_timestamp(created_at) as created_at,
+        staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
 )

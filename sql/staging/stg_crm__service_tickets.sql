@@ -15,13 +15,13 @@ final as (
         lower(staging.clean_text(channel)) as channel,
         lower(staging.clean_text(priority)) as priority,
         subject,
-        try_cast(opened_at as timestamp) as opened_at,
-        try_cast(first_response_at as timestamp) as first_response_at,
-        try_cast(resolved_at as timestamp) as resolved_at,
+        staging.utc_timestamp(opened_at) as opened_at,
+        staging.utc_timestamp(first_response_at) as first_response_at,
+        staging.utc_timestamp(resolved_at) as resolved_at,
         lower(staging.clean_text(status)) as status,
         try_cast(satisfaction as smallint) as satisfaction,
-        try_cast(created_at as timestamp) as created_at,
-        try_cast(updated_at as timestamp) as updated_at,
+        staging.utc_timestamp(created_at) as created_at,
+        staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
 )

@@ -8,7 +8,7 @@ cleaned as (
         *,
         staging.clean_text(order_id) as order_id_t,
         nullif(regexp_replace(staging.clean_text(customer_id), $customer_id_strip, ''), '') as customer_id_t,
-        coalesce(try_cast(staging.clean_text(order_ts) as timestamp), try_strptime(staging.clean_text(order_ts), $timestamp_formats)) as order_ts_t
+        coalesce(staging.utc_timestamp(order_ts), try_strptime(staging.clean_text(order_ts), $timestamp_formats)) as order_ts_t
     from source
 ),
 
