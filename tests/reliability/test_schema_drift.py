@@ -4,6 +4,8 @@ validation (the row waits in quarantine, the rest loads)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -21,13 +23,29 @@ from warehouse.settings import Settings, load_settings
 END_1, END_2 = "2024-06-01", "2024-08-01"
 
 
+@pytest.fixture(scope="module")
+def loaded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the test source and its first load (built once for the module)."""
+    directory = tmp_path_factory.mktemp("drift") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("CRMWH_") and k != "CRMWH_TEST_PG_URL"]:
+            mp.delenv(key)
+        mp.setenv("CRMWH_DATA_DIR", str(directory))
+        mp.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
+        settings = load_settings()
+        settings.ensure_dirs()
+        build_source(settings.source_url)
+        pipeline.run(settings, pipeline.Interval.parse(None, END_1))
+    return directory
+
+
 @pytest.fixture
-def loaded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def loaded(data_dir: Path, monkeypatch: pytest.MonkeyPatch, loaded_template: Path) -> Settings:
     monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
     settings = load_settings()
     settings.ensure_dirs()
-    build_source(settings.source_url)
-    pipeline.run(settings, pipeline.Interval.parse(None, END_1))
+    for part in ("source", "warehouse"):
+        shutil.copytree(loaded_template / part, Path(settings.data_dir) / part, dirs_exist_ok=True)
     return settings
 
 
