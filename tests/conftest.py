@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Airflow reads its home when first imported: keep the suite's in-process imports away from the
+# user's ~/airflow. Airflow commands the project starts get their home from the settings instead.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="crmwh-test-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from warehouse.settings import Settings, get_settings, load_settings
 

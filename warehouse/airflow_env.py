@@ -21,22 +21,28 @@ WAREHOUSE_POOL_SLOTS = 1
 
 
 def airflow_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment an Airflow command runs with: defaults first, the caller's variables win."""
+    """The environment an Airflow command runs with.
+
+    Airflow's home and the data directory always come from the settings (move them with
+    ``CRMWH_AIRFLOW_HOME`` / ``CRMWH_DATA_DIR``), so every Airflow command of the project sees the same
+    metadata database and warehouse; for any other ``AIRFLOW__*`` variable the caller's value wins.
+    """
     base = dict(os.environ if base is None else base)
     home = Path(settings.airflow_home or settings.data_dir / "airflow")
-    defaults = {
+    owned = {
         "AIRFLOW_HOME": str(home),
+        # the DAG files read the project's settings from the same data directory
+        "CRMWH_DATA_DIR": str(settings.data_dir),
+    }
+    defaults = {
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # the DAG files read the project's settings from the same data directory
-        "CRMWH_DATA_DIR": str(settings.data_dir),
     }
-    env = {**defaults, **base}
-    return env
+    return {**defaults, **base, **owned}
 
 
 def airflow_executable() -> str:

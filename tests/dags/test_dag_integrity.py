@@ -13,14 +13,9 @@ DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"
 
 
 @pytest.fixture(scope="module")
-def dagbag(tmp_path_factory: pytest.TempPathFactory):
-    import os
-
-    home = tmp_path_factory.mktemp("airflow_home")
-    os.environ.setdefault("AIRFLOW_HOME", str(home))
+def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     return DagBag(dag_folder=str(DAGS_DIR))
 
 

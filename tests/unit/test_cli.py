@@ -30,3 +30,16 @@ def test_settings_errors_are_one_line(monkeypatch, capsys, tmp_path):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("crmwh: error:") and "not a file" in err
+
+
+def test_airflow_home_and_data_dir_always_come_from_the_settings(tmp_path):
+    from warehouse.airflow_env import airflow_environment
+    from warehouse.settings import load_settings
+
+    settings = load_settings({"CRMWH_DATA_DIR": str(tmp_path)})
+    env = airflow_environment(settings, {"AIRFLOW_HOME": "/elsewhere", "CRMWH_DATA_DIR": "/other",
+                                         "AIRFLOW__CORE__PARALLELISM": "3"})
+    assert env["AIRFLOW_HOME"] == str(settings.airflow_home)
+    assert env["CRMWH_DATA_DIR"] == str(settings.data_dir)
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "3"  # the caller's Airflow options win
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{settings.airflow_home / 'airflow.db'}"
