@@ -40,6 +40,15 @@ def settings(data_dir: Path) -> Settings:
     return load_settings()
 
 
+@pytest.fixture
+def pipeline_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for pipeline runs: directories made, Data Docs rendering off (tested on its own)."""
+    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
+    settings = load_settings()
+    settings.ensure_dirs()
+    return settings
+
+
 def _postgres_reachable(url: str) -> str | None:
     """None when PostgreSQL answers, else the reason it does not."""
     try:

@@ -12,7 +12,7 @@ import pytest
 from validation_support import reference_data, write_raw_crm_batch
 
 from warehouse.errors import CriticalValidationError, RejectedBatchError
-from warehouse.settings import Settings, load_settings
+from warehouse.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["case"]
@@ -34,14 +34,6 @@ def test_corpus_covers_at_least_25_distinct_defects() -> None:
     on_disk = {str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.csv")}
     used = {c["file"] for c in CASES} | {b["file"] for c in CASES for b in c.get("before", [])}
     assert on_disk == used, "every fixture file has a manifest entry"
-
-
-@pytest.fixture
-def corpus_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    settings = load_settings()
-    settings.ensure_dirs()
-    return settings
 
 
 def _value(con: duckdb.DuckDBPyConnection, sql: str) -> str:
@@ -74,15 +66,15 @@ def _params(via: str) -> list[Any]:
 
 
 @pytest.mark.parametrize("case", _params("ingest"))
-def test_file_drop_defect(case: dict[str, Any], corpus_settings: Settings) -> None:
+def test_file_drop_defect(case: dict[str, Any], pipeline_settings: Settings) -> None:
     if ingest_file is None:
         pytest.skip(_INGEST_MISSING)
     path = CORPUS / case["file"]
     if case["outcome"] == "rejected":
         with pytest.raises(RejectedBatchError, match=None) as info:
-            ingest_file(corpus_settings, path, case.get("profile"))
+            ingest_file(pipeline_settings, path, case.get("profile"))
         assert case["error"] in str(info.value)
-        con = duckdb.connect(str(corpus_settings.warehouse_path), read_only=True)
+        con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
         try:
             status = con.execute("select status, rows_loaded from audit.load_batches").fetchall()
             assert status == [("rejected", 0)]
@@ -92,12 +84,12 @@ def test_file_drop_defect(case: dict[str, Any], corpus_settings: Settings) -> No
         finally:
             con.close()
         return
-    result = ingest_file(corpus_settings, path, case.get("profile"))
+    result = ingest_file(pipeline_settings, path, case.get("profile"))
     assert result.status == "succeeded", result
     assert result.rows_read == case["rows_read"]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined
     assert result.rows_quarantined == len(case.get("quarantined", []))
-    con = duckdb.connect(str(corpus_settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
     try:
         loaded = con.execute("select count(*) from core.fct_sales_line where _batch_id = ?",
                              [result.batch_id]).fetchone()[0]
@@ -118,23 +110,23 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, e
 
 
 @pytest.mark.parametrize("case", _params("staged"))
-def test_crm_entity_defect(case: dict[str, Any], corpus_settings: Settings) -> None:
+def test_crm_entity_defect(case: dict[str, Any], pipeline_settings: Settings) -> None:
     from warehouse.db import transaction, warehouse_writer
     from warehouse.quarantine import quarantined_count
     from warehouse.validation import validate_staged
 
     table = f"stg_crm__{case['entity']}"
-    with warehouse_writer(corpus_settings) as con:
+    with warehouse_writer(pipeline_settings) as con:
         reference_data(con)
         for before in case.get("before", []):
-            batch, _ = _stage_csv(con, corpus_settings, CORPUS / before["file"], before["entity"])
+            batch, _ = _stage_csv(con, pipeline_settings, CORPUS / before["file"], before["entity"])
             with transaction(con):
-                validate_staged(con, corpus_settings, f"stg_crm__{before['entity']}", batch)
-        batch_id, read = _stage_csv(con, corpus_settings, CORPUS / case["file"], case["entity"])
+                validate_staged(con, pipeline_settings, f"stg_crm__{before['entity']}", batch)
+        batch_id, read = _stage_csv(con, pipeline_settings, CORPUS / case["file"], case["entity"])
         assert read == case["rows_read"]
         if case["outcome"] == "critical":
             with pytest.raises(CriticalValidationError) as info, transaction(con):
-                validate_staged(con, corpus_settings, table, batch_id)
+                validate_staged(con, pipeline_settings, table, batch_id)
             assert case["error"] in str(info.value)
             assert quarantined_count(con, table, batch_id) == 0
             staged = con.execute(f"select count(*) from staging.{table} where _batch_id = ?", [batch_id]).fetchone()[0]
@@ -144,7 +136,7 @@ def test_crm_entity_defect(case: dict[str, Any], corpus_settings: Settings) -> N
             assert failed == [(case["error"],)]
             return
         with transaction(con):
-            outcome = validate_staged(con, corpus_settings, table, batch_id)
+            outcome = validate_staged(con, pipeline_settings, table, batch_id)
         staged = con.execute(f"select count(*) from staging.{table} where _batch_id = ?", [batch_id]).fetchone()[0]
         assert outcome.rows_checked == read
         assert staged + quarantined_count(con, table, batch_id) == read

@@ -9,26 +9,18 @@ import pytest
 from validation_support import reference_data, write_raw_crm_batch
 
 from warehouse.errors import CriticalValidationError
-from warehouse.settings import Settings, load_settings
+from warehouse.settings import Settings
 
 CRM = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "crm"
 
 
-@pytest.fixture
-def quick(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    settings = load_settings()
-    settings.ensure_dirs()
-    return settings
-
-
-def test_unreconciled_order_totals_fail_the_batch_load_nothing_and_publish_nothing(quick: Settings) -> None:
+def test_unreconciled_order_totals_fail_the_batch_load_nothing_and_publish_nothing(pipeline_settings: Settings) -> None:
     pipeline = pytest.importorskip("warehouse.pipeline")
     publish_mod = pytest.importorskip("warehouse.publish")
     from warehouse.db import warehouse_writer
 
-    first = publish_mod.publish(quick, "before", None, "passed")  # the version BI tools read today
-    with warehouse_writer(quick) as con:
+    first = publish_mod.publish(pipeline_settings, "before", None, "passed")  # the version BI tools read today
+    with warehouse_writer(pipeline_settings) as con:
         reference_data(con)
         write_raw_crm_batch(con, str(CRM / "order_totals_reconcile_orders.csv"), "orders", "b.orders")
         write_raw_crm_batch(con, str(CRM / "order_totals_mismatch.csv"), "order_lines", "b.lines")
@@ -45,12 +37,12 @@ def test_unreconciled_order_totals_fail_the_batch_load_nothing_and_publish_nothi
     pipeline.load_dimensions, pipeline.load_facts = spy("dims", real_load_dimensions), spy("facts", real_load_facts)
     try:
         with pytest.raises(CriticalValidationError, match="line_amounts_reconcile_with_order_totals"):
-            pipeline.process(quick, batches)
+            pipeline.process(pipeline_settings, batches)
     finally:
         pipeline.load_dimensions, pipeline.load_facts = real_load_dimensions, real_load_facts
     assert reached == []  # the load steps were never called
 
-    con = duckdb.connect(str(quick.warehouse_path), read_only=True)
+    con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
     try:
         status = dict(con.execute("select batch_id, status from audit.load_batches").fetchall())
         assert status["b.lines"] == "failed"
@@ -61,10 +53,10 @@ def test_unreconciled_order_totals_fail_the_batch_load_nothing_and_publish_nothi
     finally:
         con.close()
 
-    with warehouse_writer(quick) as con:
+    with warehouse_writer(pipeline_settings) as con:
         status = publish_mod.validation_status_from_audit(con)
         assert status == "failed"
         with pytest.raises(CriticalValidationError, match="stays published"):
-            publish_mod.publish(quick, "after", None, status, con=con)
-    manifest = publish_mod.read_manifest(quick)
+            publish_mod.publish(pipeline_settings, "after", None, status, con=con)
+    manifest = publish_mod.read_manifest(pipeline_settings)
     assert manifest is not None and manifest.version == first.version and manifest.run_id == "before"

@@ -25,14 +25,6 @@ END_1 = "2024-06-01"
 END_2 = "2024-09-01"
 
 
-@pytest.fixture
-def ingest_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    settings = load_settings()
-    settings.ensure_dirs()
-    return settings
-
-
 @pytest.fixture(scope="module")
 def loaded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     """A data directory with the test source and its first load up to END_1 (built once per module)."""
@@ -50,12 +42,12 @@ def loaded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
 
 
 @pytest.fixture
-def loaded(ingest_settings: Settings, loaded_template: tuple[Path, dict[str, int]]) -> Settings:
-    """``ingest_settings`` whose data directory holds a copy of the loaded template."""
+def loaded(pipeline_settings: Settings, loaded_template: tuple[Path, dict[str, int]]) -> Settings:
+    """``pipeline_settings`` whose data directory holds a copy of the loaded template."""
     template, _ = loaded_template
     for part in ("source", "warehouse"):
-        shutil.copytree(template / part, Path(ingest_settings.data_dir) / part, dirs_exist_ok=True)
-    return ingest_settings
+        shutil.copytree(template / part, Path(pipeline_settings.data_dir) / part, dirs_exist_ok=True)
+    return pipeline_settings
 
 
 def _read(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
@@ -137,17 +129,17 @@ def test_postgresql_source_loads_the_same(pg_schema_url: str, data_dir: Path,
 
 
 def test_rerun_of_the_same_interval_leaves_core_identical(loaded: Settings) -> None:
-    ingest_settings = loaded
+    pipeline_settings = loaded
     interval = pipeline.Interval.parse(None, END_1)
-    first = _checksums(ingest_settings)
+    first = _checksums(pipeline_settings)
     assert first["fct_sales_line"][0] > 0
-    pipeline.run(ingest_settings, interval)
-    assert _checksums(ingest_settings) == first
+    pipeline.run(pipeline_settings, interval)
+    assert _checksums(pipeline_settings) == first
     # a changed source row does change the checksum (the comparison can fail)
-    update_rows(ingest_settings.source_url, "order_lines", "order_line_id = 1", {"quantity": 99},
+    update_rows(pipeline_settings.source_url, "order_lines", "order_line_id = 1", {"quantity": 99},
                 datetime(2024, 5, 1))
-    pipeline.run(ingest_settings, interval)
-    assert _checksums(ingest_settings)["fct_sales_line"] != first["fct_sales_line"]
+    pipeline.run(pipeline_settings, interval)
+    assert _checksums(pipeline_settings)["fct_sales_line"] != first["fct_sales_line"]
 
 
 def _customer_versions(settings: Settings, customer_id: str) -> list[tuple]:
@@ -157,9 +149,9 @@ def _customer_versions(settings: Settings, customer_id: str) -> list[tuple]:
 
 def test_attribute_changes_make_type2_history_and_facts_use_the_version_of_their_time(
         loaded: Settings) -> None:
-    ingest_settings = loaded
-    url = ingest_settings.source_url
-    (old_key, old_segment, _, old_to, old_current), = _customer_versions(ingest_settings, "C000008")
+    pipeline_settings = loaded
+    url = pipeline_settings.source_url
+    (old_key, old_segment, _, old_to, old_current), = _customer_versions(pipeline_settings, "C000008")
     assert old_to is None and old_current
     changed_at = datetime(2024, 7, 1, 12, 0)
     update_rows(url, "customers", "customer_id = 8", {"segment": "vip" if old_segment != "vip" else "corporate"},
@@ -179,72 +171,72 @@ def test_attribute_changes_make_type2_history_and_facts_use_the_version_of_their
             "unit_price": Decimal("99.90"), "discount": Decimal("0"), "line_amount": Decimal("99.90"),
             "created_at": after, "updated_at": after, "is_deleted": False}])
     engine.dispose()
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_2))
+    pipeline.run(pipeline_settings, pipeline.Interval.parse(None, END_2))
 
-    versions = _customer_versions(ingest_settings, "C000008")
+    versions = _customer_versions(pipeline_settings, "C000008")
     assert len(versions) == 2
     (k1, s1, _, to1, cur1), (k2, s2, from2, to2, cur2) = versions
     assert k1 == old_key and s1 == old_segment and to1 == changed_at == from2 and not cur1
     assert s2 != old_segment and to2 is None and cur2 and k2 != k1
-    assert len(_customer_versions(ingest_settings, "C000009")) == 1  # e-mail is not tracked
-    assert _read(ingest_settings, "select email from core.dim_customer where customer_id = 'C000009'") == [
+    assert len(_customer_versions(pipeline_settings, "C000009")) == 1  # e-mail is not tracked
+    assert _read(pipeline_settings, "select email from core.dim_customer where customer_id = 'C000009'") == [
         ("new@example.com",)]
-    prices = _read(ingest_settings, "select unit_price, is_current from core.dim_product where product_id = 'SKU004' "
+    prices = _read(pipeline_settings, "select unit_price, is_current from core.dim_product where product_id = 'SKU004' "
                                     "order by valid_from")
     assert prices == [(Decimal("8.50"), False), (Decimal("99.90"), True)]
     # facts: each line carries the customer version valid at its order time
-    rows = _read(ingest_settings, "select order_ts < ?, customer_key from core.fct_sales_line "
+    rows = _read(pipeline_settings, "select order_ts < ?, customer_key from core.fct_sales_line "
                                   "where customer_id = 'C000008'", [changed_at])
     assert rows and {k for before, k in rows if before} == {k1} and {k for before, k in rows if not before} == {k2}
-    new_line = _read(ingest_settings, "select product_key, unit_price from core.fct_sales_line "
+    new_line = _read(pipeline_settings, "select product_key, unit_price from core.fct_sales_line "
                                       "where sales_line_id = 'crm:1000'")
-    current_product = _read(ingest_settings, "select product_key from core.dim_product "
+    current_product = _read(pipeline_settings, "select product_key from core.dim_product "
                                              "where product_id = 'SKU004' and is_current")
     assert new_line[0][0] == current_product[0][0] and new_line[0][1] == Decimal("99.90")
 
     # backfill of the first interval afterwards: history and facts stay exactly as they are
-    before = _checksums(ingest_settings)
-    pipeline.run(ingest_settings, pipeline.Interval.parse("2024-01-01", END_1))
-    assert _checksums(ingest_settings) == before
+    before = _checksums(pipeline_settings)
+    pipeline.run(pipeline_settings, pipeline.Interval.parse("2024-01-01", END_1))
+    assert _checksums(pipeline_settings) == before
 
 
 def test_soft_deletes_close_dimensions_and_remove_facts(loaded: Settings) -> None:
-    ingest_settings = loaded
-    url = ingest_settings.source_url
-    lines_before = _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0]
+    pipeline_settings = loaded
+    url = pipeline_settings.source_url
+    lines_before = _read(pipeline_settings, "select count(*) from core.fct_sales_line")[0][0]
     gone = datetime(2024, 7, 1)
     update_rows(url, "order_lines", "order_line_id = 5", {"is_deleted": True}, gone)
     update_rows(url, "orders", "order_id = 7", {"is_deleted": True}, gone)
     update_rows(url, "customers", "customer_id = 3", {"is_deleted": True}, gone)
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_2))
+    pipeline.run(pipeline_settings, pipeline.Interval.parse(None, END_2))
     order_7_lines = _source_count(url, "order_lines", "order_id = 7 and order_line_id <> 5")
-    assert _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0] == \
+    assert _read(pipeline_settings, "select count(*) from core.fct_sales_line")[0][0] == \
         lines_before - 1 - order_7_lines
-    assert not _read(ingest_settings, "select 1 from core.fct_sales_line where order_id = 'SO000007' "
+    assert not _read(pipeline_settings, "select 1 from core.fct_sales_line where order_id = 'SO000007' "
                                       "or sales_line_id = 'crm:5'")
-    versions = _read(ingest_settings, "select is_deleted, is_current, valid_to from core.dim_customer "
+    versions = _read(pipeline_settings, "select is_deleted, is_current, valid_to from core.dim_customer "
                                       "where customer_id = 'C000003' order by valid_from")
     assert versions == [(False, False, gone), (True, True, None)]
 
 
-def test_failure_inside_the_load_leaves_nothing_behind(ingest_settings: Settings,
+def test_failure_inside_the_load_leaves_nothing_behind(pipeline_settings: Settings,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    build_source(ingest_settings.source_url)
+    build_source(pipeline_settings.source_url)
 
     def boom(con) -> None:
         raise RuntimeError("injected failure after the sales lines were written")
 
     monkeypatch.setattr(load_mod, "_payments", boom)
     with pytest.raises(RuntimeError, match="injected"):
-        pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_1))
-    assert _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0] == 0
-    assert _read(ingest_settings, "select count(*) from audit.watermarks")[0][0] == 0
-    statuses = {r[0] for r in _read(ingest_settings, "select status from audit.load_batches")}
+        pipeline.run(pipeline_settings, pipeline.Interval.parse(None, END_1))
+    assert _read(pipeline_settings, "select count(*) from core.fct_sales_line")[0][0] == 0
+    assert _read(pipeline_settings, "select count(*) from audit.watermarks")[0][0] == 0
+    statuses = {r[0] for r in _read(pipeline_settings, "select status from audit.load_batches")}
     assert statuses == {"failed"}
     monkeypatch.undo()
     monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_1))
-    assert _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0] > 0
+    pipeline.run(pipeline_settings, pipeline.Interval.parse(None, END_1))
+    assert _read(pipeline_settings, "select count(*) from core.fct_sales_line")[0][0] > 0
 
 
 KILL_SCRIPT = textwrap.dedent("""
@@ -260,30 +252,30 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_killed_process_leaves_no_partial_rows(ingest_settings: Settings) -> None:
-    build_source(ingest_settings.source_url)
-    env = {**os.environ, "CRMWH_DATA_DIR": str(ingest_settings.data_dir)}
+def test_killed_process_leaves_no_partial_rows(pipeline_settings: Settings) -> None:
+    build_source(pipeline_settings.source_url)
+    env = {**os.environ, "CRMWH_DATA_DIR": str(pipeline_settings.data_dir)}
     proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT], env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == -9, proc.stderr
-    assert _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0] == 0
-    assert _read(ingest_settings, "select count(*) from audit.watermarks")[0][0] == 0
+    assert _read(pipeline_settings, "select count(*) from core.fct_sales_line")[0][0] == 0
+    assert _read(pipeline_settings, "select count(*) from audit.watermarks")[0][0] == 0
     # the dimension step had committed; the batches are still open, a new run completes everything
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_1))
-    assert _read(ingest_settings, "select count(*) from core.fct_sales_line")[0][0] == 80
+    pipeline.run(pipeline_settings, pipeline.Interval.parse(None, END_1))
+    assert _read(pipeline_settings, "select count(*) from core.fct_sales_line")[0][0] == 80
 
 
 def test_incremental_run_reads_only_changes_since_the_watermark(loaded: Settings) -> None:
-    ingest_settings = loaded
-    url = ingest_settings.source_url
-    marks = dict(_read(ingest_settings, "select entity, watermark from audit.watermarks"))
+    pipeline_settings = loaded
+    url = pipeline_settings.source_url
+    marks = dict(_read(pipeline_settings, "select entity, watermark from audit.watermarks"))
     update_rows(url, "order_lines", "order_line_id in (2, 3)", {"discount": Decimal("1.00")},
                 datetime(2024, 8, 1))
-    pipeline.run(ingest_settings, pipeline.Interval.parse(None, END_2))
-    read = dict(_read(ingest_settings, """
+    pipeline.run(pipeline_settings, pipeline.Interval.parse(None, END_2))
+    read = dict(_read(pipeline_settings, """
         select entity, rows_read from audit.load_batches b
         where started_at = (select max(started_at) from audit.load_batches x where x.entity = b.entity)"""))
-    overlap = timedelta(minutes=ingest_settings.ingest.overlap_minutes)
+    overlap = timedelta(minutes=pipeline_settings.ingest.overlap_minutes)
     for entity in ("order_lines", "customers", "orders"):
         since = (marks[entity] - overlap).strftime("%Y-%m-%d %H:%M:%S")
         expected = _source_count(url, entity, f"updated_at > '{since}'")
@@ -291,9 +283,9 @@ def test_incremental_run_reads_only_changes_since_the_watermark(loaded: Settings
     # the overlap re-reads a few recent rows, not the table
     assert 2 <= read["order_lines"] < _source_count(url, "order_lines")
     assert read["orders"] < _source_count(url, "orders")
-    assert _read(ingest_settings, "select watermark from audit.watermarks where entity = 'order_lines'") == [
+    assert _read(pipeline_settings, "select watermark from audit.watermarks where entity = 'order_lines'") == [
         (datetime(2024, 8, 1),)]
-    discounts = _read(ingest_settings, "select sales_line_id, discount from core.fct_sales_line "
+    discounts = _read(pipeline_settings, "select sales_line_id, discount from core.fct_sales_line "
                                        "where sales_line_id in ('crm:2', 'crm:3') order by 1")
     assert discounts == [("crm:2", Decimal("1.00")), ("crm:3", Decimal("1.00"))]
 

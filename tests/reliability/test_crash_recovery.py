@@ -17,15 +17,7 @@ import pytest
 from ingest_support import build_source, update_rows
 
 from warehouse import pipeline
-from warehouse.settings import Settings, load_settings
-
-
-@pytest.fixture
-def rel_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    settings = load_settings()
-    settings.ensure_dirs()
-    return settings
+from warehouse.settings import Settings
 
 
 def _one(settings: Settings, sql: str) -> tuple:
@@ -36,8 +28,8 @@ def _one(settings: Settings, sql: str) -> tuple:
         con.close()
 
 
-def test_rows_of_a_run_that_died_before_validation_are_never_loaded(rel_settings: Settings) -> None:
-    settings = rel_settings
+def test_rows_of_a_run_that_died_before_validation_are_never_loaded(pipeline_settings: Settings) -> None:
+    settings = pipeline_settings
     url = settings.source_url
     build_source(url)
     pipeline.run(settings, pipeline.Interval.parse(None, "2024-06-01"))
@@ -64,10 +56,10 @@ def test_rows_of_a_run_that_died_before_validation_are_never_loaded(rel_settings
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_twenty_sigkills_over_every_phase_then_a_rerun_equals_the_uninterrupted_run(
-        rel_settings: Settings, tmp_path: Path) -> None:
+        pipeline_settings: Settings, tmp_path: Path) -> None:
     from crash_trials import PHASES, TARGETS, run_trials, summarize
 
-    results, reads = run_trials(rel_settings, tmp_path / "crash", trials=20)
+    results, reads = run_trials(pipeline_settings, tmp_path / "crash", trials=20)
     print(summarize(results, reads))
     assert len(results) == 20
     bad = {r.number: (r.planned, r.phase_at_kill, r.differences) for r in results if r.differences}
@@ -82,10 +74,10 @@ def test_twenty_sigkills_over_every_phase_then_a_rerun_equals_the_uninterrupted_
     assert len({r["run_ids"][0] for r in reads}) >= 3
 
 
-def test_a_quarantined_update_keeps_the_last_valid_version(rel_settings: Settings) -> None:
+def test_a_quarantined_update_keeps_the_last_valid_version(pipeline_settings: Settings) -> None:
     """A new version of an order that validation quarantines must not take the order's last valid
     version out of staging (its lines then lost their header: NULL order time, guest customer)."""
-    settings = rel_settings
+    settings = pipeline_settings
     url = settings.source_url
     build_source(url)
     pipeline.run(settings, pipeline.Interval.parse(None, "2024-06-01"))

@@ -21,7 +21,7 @@ from warehouse import pipeline
 from warehouse.db import warehouse_writer
 from warehouse.errors import CrmwhError
 from warehouse.quarantine import quarantined_count
-from warehouse.settings import Settings, load_settings
+from warehouse.settings import Settings
 
 # any text (quotes, separators, newlines, control characters, emoji), kept short
 JUNK = st.one_of(
@@ -68,30 +68,22 @@ def sales_drops(draw: st.DrawFn) -> str:
     return out.getvalue()
 
 
-@pytest.fixture
-def rel_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    settings = load_settings()
-    settings.ensure_dirs()
-    return settings
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_fuzzed_sales_drops_never_crash_and_every_row_is_accounted_for(rel_settings: Settings) -> None:
+def test_fuzzed_sales_drops_never_crash_and_every_row_is_accounted_for(pipeline_settings: Settings) -> None:
     counter = itertools.count()
     seen = {"rejected": 0, "succeeded": 0, "failed": 0}
 
     @hsettings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     @given(text=sales_drops())
     def check(text: str) -> None:
-        path = rel_settings.landing_dir / f"fuzz_{next(counter)}.csv"
+        path = pipeline_settings.landing_dir / f"fuzz_{next(counter)}.csv"
         path.write_text(text, encoding="utf-8")
-        with warehouse_writer(rel_settings) as con:
+        with warehouse_writer(pipeline_settings) as con:
             try:
-                result = files_mod.extract_file(con, rel_settings, path, "canonical")
+                result = files_mod.extract_file(con, pipeline_settings, path, "canonical")
                 if result.status == "running" and result.batch_id:
-                    pipeline.process(rel_settings, [result.batch_id], None, con=con)
+                    pipeline.process(pipeline_settings, [result.batch_id], None, con=con)
             except CrmwhError:
                 pass  # a whole-file refusal or a failed batch: allowed, as long as it is a CrmwhError
             rows = con.execute("select batch_id, status, rows_read, rows_loaded, rows_quarantined from "
@@ -115,7 +107,7 @@ def test_fuzzed_sales_drops_never_crash_and_every_row_is_accounted_for(rel_setti
 
 
 @pytest.mark.timeout(120)
-def test_fuzzed_tickets_never_crash_and_every_row_is_accounted_for(rel_settings: Settings,
+def test_fuzzed_tickets_never_crash_and_every_row_is_accounted_for(pipeline_settings: Settings,
                                                                    tmp_path: Path) -> None:
     from warehouse.staging import stage_batches
     from warehouse.validation import validate_staged
@@ -123,7 +115,7 @@ def test_fuzzed_tickets_never_crash_and_every_row_is_accounted_for(rel_settings:
     counter = itertools.count()
     junk_ticket = st.fixed_dictionaries({c: st.one_of(JUNK, st.none()) for c in TICKET_TYPES})
     tickets = st.lists(st.one_of(st.integers(1, 10**6).map(good_ticket), junk_ticket), min_size=1, max_size=10)
-    with warehouse_writer(rel_settings) as con:
+    with warehouse_writer(pipeline_settings) as con:
         reference_data(con)
 
     @hsettings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -136,7 +128,7 @@ def test_fuzzed_tickets_never_crash_and_every_row_is_accounted_for(rel_settings:
             writer.writeheader()
             writer.writerows([{c: r.get(c) for c in TICKET_TYPES} for r in rows])
         batch_id = f"crm.service_tickets.fuzz{n}"
-        with warehouse_writer(rel_settings) as con:
+        with warehouse_writer(pipeline_settings) as con:
             try:
                 read = write_raw_crm_batch(con, str(path), "service_tickets", batch_id)
             except duckdb.Error:
@@ -144,8 +136,8 @@ def test_fuzzed_tickets_never_crash_and_every_row_is_accounted_for(rel_settings:
                 # never reads CSV for CRM tables, so this example says nothing about the warehouse
                 return
             try:
-                stage_batches(con, rel_settings, [batch_id])
-                outcome = validate_staged(con, rel_settings, "stg_crm__service_tickets", batch_id)
+                stage_batches(con, pipeline_settings, [batch_id])
+                outcome = validate_staged(con, pipeline_settings, "stg_crm__service_tickets", batch_id)
             except CrmwhError:
                 staged = con.execute("select count(*) from staging.stg_crm__service_tickets where _batch_id = ?",
                                      [batch_id]).fetchone()

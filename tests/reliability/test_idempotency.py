@@ -8,12 +8,10 @@ brings a file drop. Columns left out of the checksums: ``reliability_support.RUN
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import reliability_support as rs
 
-from warehouse.settings import Settings, load_settings
+from warehouse.settings import Settings
 
 FILE_DROP = (
     "order_id,line_number,product_code,description,quantity,unit_price,order_ts,customer_id,country\n"
@@ -24,18 +22,10 @@ FILE_DROP = (
 )
 
 
-@pytest.fixture
-def rel_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    settings = load_settings()
-    settings.ensure_dirs()
-    return settings
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_each_of_three_intervals_run_twice_changes_nothing(rel_settings: Settings) -> None:
-    settings = rel_settings
+def test_each_of_three_intervals_run_twice_changes_nothing(pipeline_settings: Settings) -> None:
+    settings = pipeline_settings
     rs.generate_tiny_demo(settings)
     clock = rs.business_clock(settings)
     previous: dict | None = None
