@@ -35,7 +35,8 @@ from warehouse.publish import verify_published  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402
 
 CHILD = HERE / "crash_child.py"
-READER = HERE / "polling_reader.py"  # tests/sql/published_reader.py's checks, paced
+READER = HERE.parent / "sql" / "published_reader.py"
+READER_PACE = ("0.05", "3600")  # seconds between reads, and the poller's longest life
 PHASES = ("extract", "stage", "validate", "load", "analytics", "publish")
 # targeted kill points (the process kills itself right after the N-th call of the function returns)
 TARGETS = (
@@ -171,7 +172,7 @@ def run_trial(bench: Bench, number: int, rng: random.Random, target: str = "",
 
 
 class Reader:
-    """The BI reader process (polling_reader.py), restarted if it ever stops on its own."""
+    """The BI reader process (tests/sql/published_reader.py, paced), restarted if it ever stops."""
 
     def __init__(self, settings: Settings, work: Path) -> None:
         self.settings, self.progress, self.stop = settings, work / "reads.jsonl", work / "stop-reader"
@@ -181,7 +182,8 @@ class Reader:
     def ensure(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen([sys.executable, str(READER), str(self.settings.published_path),  # noqa: S603
-                                          str(self.settings.parquet_dir), str(self.progress), str(self.stop)])
+                                          str(self.settings.parquet_dir), str(self.progress), str(self.stop),
+                                          *READER_PACE])
 
     def finish(self) -> list[dict]:
         self.stop.touch()

@@ -4,7 +4,10 @@ Every read opens ``published/marts.duckdb`` read-only (as a BI tool does), reads
 every table; it also reads the Parquet folder (resolved once per read) the same way. One JSON line per
 read goes to the progress file: the run id seen, whether the counts matched that manifest, any error.
 
-    python published_reader.py PUBLISHED_DB PARQUET_DIR PROGRESS_FILE STOP_FILE
+    python published_reader.py PUBLISHED_DB PARQUET_DIR PROGRESS_FILE STOP_FILE [PAUSE_S [MAX_S]]
+
+PAUSE_S (default 0) paces the reads so a long-running poller does not take a whole core from the
+pipeline it watches; MAX_S (default 120) bounds its life should a broken test never say stop.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def read_parquet(folder: Path) -> dict:
 
 def main() -> int:
     db_path, parquet_dir, progress, stop = (Path(a) for a in sys.argv[1:5])
-    deadline = time.monotonic() + 120  # never outlive a broken test
+    pause = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    deadline = time.monotonic() + (float(sys.argv[6]) if len(sys.argv) > 6 else 120)
     with progress.open("a", encoding="utf-8") as out:
         while not stop.exists() and time.monotonic() < deadline:
             for reader, target in ((read_duckdb, db_path), (read_parquet, parquet_dir)):
@@ -60,6 +64,8 @@ def main() -> int:
                     record = {"path": reader.__name__, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 out.write(json.dumps(record) + "\n")
                 out.flush()
+            if pause:
+                time.sleep(pause)
     return 0
 
 
