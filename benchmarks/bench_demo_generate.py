@@ -13,20 +13,18 @@ through SQLAlchemy.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
-import sqlite3
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
-import pyarrow as pa
 import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import describe_machine  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,22 +38,7 @@ TARGET_PEAK_GIB = 4.0
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import adbc_driver_sqlite
-
-    mem = psutil.virtual_memory().total / 2**30
-    load = os.getloadavg()
-    return (f"{platform.system()} {platform.release()}, {cpu}, {psutil.cpu_count(logical=True)} logical cores, "
-            f"{mem:.1f} GiB RAM, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; Python "
-            f"{platform.python_version()}, numpy {np.__version__}, pyarrow {pa.__version__}, SQLAlchemy "
-            f"{sa.__version__}, adbc-driver-sqlite {adbc_driver_sqlite.__version__}, SQLite {sqlite3.sqlite_version}")
+    return describe_machine("adbc-driver-sqlite", "numpy")
 
 
 class PeakSampler:

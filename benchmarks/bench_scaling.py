@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -39,6 +38,9 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import describe_machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -128,17 +130,7 @@ def run_stage(name: str, scale: str, state_path: Path) -> dict:
 # --------------------------------------------------------------------------------------------- parent
 
 def machine() -> str:
-    import psutil
-
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return (f"{cpu}, {psutil.cpu_count(logical=True)} logical CPUs, "
-            f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return describe_machine("duckdb", "polars")
 
 
 def run_scale(scale: str, data_dir: Path, env_base: dict[str, str], stages: tuple[str, ...]) -> list[dict]:

@@ -15,23 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import describe_machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
 def machine() -> str:
-    import duckdb
-    import psutil
-
-    mem = psutil.virtual_memory().total / 2**30
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, {mem:.1f} GiB RAM, "
-            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")
+    return describe_machine("duckdb", "great-expectations")
 
 
 def main() -> int:
