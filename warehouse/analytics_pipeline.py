@@ -52,11 +52,21 @@ def score_churn(settings: Settings, as_of: dt.date) -> dict[str, int]:
 def publish_marts(settings: Settings, run_id: str,
                   data_interval: tuple[dt.datetime | None, dt.datetime | None] | None = None,
                   validation_status: str | None = None) -> dict[str, Any]:
-    """Publish whatever marts exist, with the validation status recorded in ``audit``."""
+    """Validate the marts against their suites, then publish whatever marts exist.
+
+    ``warehouse.validation.validate_marts`` is the gate: a critical failure raises
+    ``CriticalValidationError`` (the task fails, the previously published version stays); mart
+    warnings publish with status ``warning``. Otherwise the status is the one given, else the one
+    recorded in ``audit`` (which now includes the marts' own results).
+    """
     from warehouse.publish import publish, validation_status_from_audit
+    from warehouse.validation import validate_marts
 
     with warehouse_writer(settings) as con:
+        outcomes = validate_marts(con, settings, run_id)
         status = validation_status or validation_status_from_audit(con)
+        if status == "passed" and any(o.warnings for o in outcomes):
+            status = "warning"
         manifest = publish(settings, run_id, data_interval, status, con=con)
     return {"version": manifest.version, "validation_status": manifest.validation_status,
             "row_counts": manifest.row_counts, "warnings": list(manifest.warnings)}

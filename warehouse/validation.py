@@ -583,9 +583,14 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
                                       {"observed": rows_checked, "min": lo, "max": hi, "previous": prev}))
         elif rule.expectation_type == "expect_table_columns_to_match_set":
             expected = set(rule.kwargs["column_set"])
-            missing_cols = sorted(expected - available)
-            results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, not missing_cols,
-                                      len(missing_cols), {"missing": missing_cols}))
+            # the check relation holds only the columns rules read: the source's own list when given
+            present = set(params.get("source_columns") or available)
+            missing_cols = sorted(expected - present)
+            details: dict[str, Any] = {"missing": missing_cols}
+            if rule.kwargs.get("exact_match"):  # as in GE: a column outside the set fails too
+                details["unexpected"] = sorted(present - expected - {"_batch_id", "_source_row"})
+            bad = len(missing_cols) + len(details.get("unexpected", []))
+            results.append(RuleResult(rule.rule_id, rule.expectation_type, rule.severity, bad == 0, bad, details))
         elif rule.expectation_type == "crmwh_totals_reconcile":
             results.append(_totals_reconcile(con, settings, suite, rule, batch_id))
         elif rule.expectation_type == "crmwh_source_columns_mapped":
@@ -903,3 +908,52 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
         details = "; ".join(f"{r.rule} ({r.details or r.unexpected_count})" for r in ev.results if r.rule in critical)
         raise CriticalValidationError(f"core.{table} after loading {label}: critical rule(s) failed: {details}")
     return outcome
+
+
+MARTS_SCHEMA = "marts"
+
+
+def marts_suites() -> list[Suite]:
+    """Every suite in ``expectations/`` that guards a published mart (``meta.table`` = ``marts.<name>``)."""
+    suites = []
+    for path in sorted(EXPECTATIONS_DIR.glob("*.json")):
+        table = (json.loads(path.read_text(encoding="utf-8")).get("meta") or {}).get("table", "")
+        if table == f"{MARTS_SCHEMA}.{path.stem}":
+            suites.append(load_suite(path.stem, path))
+    return suites
+
+
+def validate_marts(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> list[ValidationOutcome]:
+    """Check every ``marts.*`` table of the working warehouse against its suite: the gate before publishing.
+
+    Marts without a suite, and suites whose mart this run did not build, are skipped. Every result goes
+    to ``audit.validation_results`` (batch id = ``run_id``, table = the mart's name); nothing is moved.
+    When a critical rule fails (duplicate grain keys, a probability outside [0, 1], a missing column)
+    ``CriticalValidationError`` is raised after every mart was checked and recorded: do not publish.
+    """
+    if not _table_exists(con, "audit.validation_results"):
+        for schema in ("audit", "quarantine"):
+            con.execute(f"create schema if not exists {schema}")
+        con.execute(VALIDATION_DDL.read_text(encoding="utf-8"))
+    outcomes: list[ValidationOutcome] = []
+    for suite in marts_suites():
+        source = f"{MARTS_SCHEMA}.{checked_identifier(suite.table)}"
+        with catalog_snapshot(con):
+            if not _table_exists(con, source):
+                continue
+            source_columns = list(_table_columns(con, source))
+            columns = build_check_relation(con, suite, None, source_table=source)
+            ev = evaluate(con, settings, suite, run_id, columns, {"source_columns": source_columns})
+        _record(con, suite.table, run_id, ev.rows_checked, ev.results)
+        _drop_work_tables(con)
+        critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
+        warnings = sum(1 for r in ev.results if not r.success and r.severity != "critical")
+        outcomes.append(ValidationOutcome(suite.table, run_id, ev.rows_checked, 0, warnings, critical, ev.results))
+    failed = [o for o in outcomes if o.critical_failures]
+    if failed:
+        details = "; ".join(
+            f"{o.table}: " + ", ".join(
+                f"{r.rule} ({r.details.get('error') or r.unexpected_count})" for r in o.results if r.rule in o.critical_failures)
+            for o in failed)
+        raise CriticalValidationError(f"marts of run {run_id} failed critical rule(s): {details}; nothing was published")
+    return outcomes
