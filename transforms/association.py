@@ -332,7 +332,8 @@ def score_rules(ante_l: list[tuple[str, ...]], cons_l: list[tuple[str, ...]], co
                 break
 
     frame = pd.DataFrame({
-        "rule_id": [rule_id(a, c) for a, c in zip(ante_l, cons_l, strict=True)],
+        # explicit dtype: with no rules an empty list would otherwise become float64
+        "rule_id": pd.Series([rule_id(a, c) for a, c in zip(ante_l, cons_l, strict=True)], dtype=object),
         "antecedent": pd.Series(ante_l, dtype=object),
         "consequent": pd.Series(cons_l, dtype=object),
         "antecedent_len": np.array([len(a) for a in ante_l], dtype=np.int64),

@@ -265,3 +265,12 @@ def test_rule_ids_are_stable_and_never_all_digits():
     assert rule_id(["A"], ["C"]) != rule_id(["C"], ["A"])
     ids = [rule_id([f"P{i}"], [f"Q{i}"]) for i in range(5000)]
     assert not any(i.isdigit() for i in ids)
+
+
+def test_a_scope_where_no_rule_passes_gives_text_rule_ids_not_floats() -> None:
+    # frequent pairs exist, but no rule reaches a confidence of 1: the rule frame is empty
+    baskets = [["A", "B"]] * 3 + [["A"]] * 3 + [["B"]] * 3
+    rules = mine(baskets_from_lists(baskets), MiningParams(min_support=2, min_confidence=1.0)).rules
+    assert rules.empty
+    assert rules["rule_id"].dtype == object
+    assert (rules["rule_id"] + "|segment").tolist() == []  # what run_mining does to build its keys
