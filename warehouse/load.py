@@ -294,22 +294,14 @@ def _upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql:
     hashed = [c for c in columns if c not in ("_hash", "_batch_id", "_updated_at", *hash_exclude)
               and c not in ("customer_key", "product_key")] + ["is_deleted"]
     con.execute(f"""
-        create or replace temp table _fact_all as
+        create or replace temp table _fact_new as
         select *, hash({", ".join(hashed)})::varchar as _hash from ({keyed_sql})
+        qualify row_number() over (partition by {fid} order by _updated_at desc nulls last, _batch_id desc) = 1
     """)
-    # latest version per id; the window (a sort of every row) runs only when some id comes more than
-    # once (a full load holds one version per id, and keeping all rows then gives the same result)
-    incoming = "_fact_all"
-    if con.execute(f"select 1 from _fact_all group by {fid} having count(*) > 1 limit 1").fetchone():
-        con.execute(f"""
-            create or replace temp table _fact_new as select * from _fact_all
-            qualify row_number() over (partition by {fid} order by _updated_at desc nulls last, _batch_id desc) = 1
-        """)
-        incoming = "_fact_new"
     # changed = new id, or a different hash from a version that is not newer than the incoming one
     con.execute(f"""
         create or replace temp table _fact_changed as
-        select n.* from {incoming} n left join {fact} f on f.{fid} = n.{fid}
+        select n.* from _fact_new n left join {fact} f on f.{fid} = n.{fid}
         where f.{fid} is null
            or (f._hash is distinct from n._hash and coalesce(f._updated_at <= n._updated_at, true))
     """)
