@@ -104,9 +104,6 @@ def _writer(settings: Settings, con: duckdb.DuckDBPyConnection | None) -> Iterat
 def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Apply ``settings.ingest.duckdb_memory_limit`` to a loading connection."""
     con.execute(f"set memory_limit = '{settings.ingest.duckdb_memory_limit.replace(chr(39), '')}'")
-    # bulk inserts may write in parallel, out of order: no step reads a table's physical row order
-    # (surrogate keys are handed out by explicit ORDER BY, rows are compared by key or content hash)
-    con.execute("set preserve_insertion_order = false")
 
 
 def _guarded(settings: Settings, batch_ids: list[str], step: Callable[[duckdb.DuckDBPyConnection], T],
