@@ -135,10 +135,9 @@ def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) ->
         from final
     """)
     con.execute(f"delete from {spec.table} where {bid} in (select id from _scd_aff)")
-    # new versions take their keys in (business id, valid_from) order: nextval() in the insert would
-    # hand them out in scan order, which differs from run to run, so the same data gave other keys
+    # new versions take their keys in (business id, valid_from) order
     new = int(con.execute(f"select count(*) from _scd_runs where {key} is null").fetchone()[0])
-    first = int(con.execute(f"select min(nextval('{spec.sequence}')) from range(?)", [new]).fetchone()[0]) if new else 0
+    first = _reserve_keys(con, spec.sequence, new)
     con.execute(f"""
         insert into {spec.table} by name
         select coalesce({key}, {first} - 1 + row_number() over (
@@ -148,6 +147,18 @@ def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) ->
         from _scd_runs
     """)
     return affected
+
+
+def _reserve_keys(con: duckdb.DuckDBPyConnection, sequence: str, count: int) -> int:
+    """Take ``count`` consecutive keys from ``sequence`` and return the first (0 when none).
+
+    Callers number their new rows first, first + 1, ... in an order of their own (the business id):
+    ``nextval()`` inside an insert hands keys out in scan order, which differs from run to run, so
+    the same data would get other surrogate keys.
+    """
+    if not count:
+        return 0
+    return int(con.execute(f"select min(nextval('{sequence}')) from range(?)", [count]).fetchone()[0])
 
 
 def _load_employees(con: duckdb.DuckDBPyConnection) -> None:
@@ -161,10 +172,13 @@ def _load_employees(con: duckdb.DuckDBPyConnection) -> None:
         where d.employee_key is null or {_hash_expr(cols, 'n')} <> {_hash_expr(cols, 'd')}
     """)
     con.execute("delete from core.dim_employee where employee_id in (select employee_id from _emp_changed)")
+    new = int(con.execute("select count(*) from _emp_changed where employee_key is null").fetchone()[0])
+    first = _reserve_keys(con, "core.seq_employee_key", new)
     con.execute(f"""
         insert into core.dim_employee by name
-        select coalesce(employee_key, nextval('core.seq_employee_key')) as employee_key, {", ".join(cols)},
-               _updated_at, _batch_id
+        select coalesce(employee_key, {first} - 1 + row_number() over (
+                   partition by employee_key is null order by employee_id)) as employee_key,
+               {", ".join(cols)}, _updated_at, _batch_id
         from _emp_changed
     """)
 
@@ -174,16 +188,22 @@ def _seed_codes(con: duckdb.DuckDBPyConnection, table: str, prefix: str, sequenc
     """Seed a code dimension with its known codes (and key 0 = unknown), then add codes seen in staging."""
     con.execute(f"insert into {table} select 0, 'unknown', 'Unknown' where not exists "
                 f"(select 1 from {table} where {prefix}_key = 0)")
-    con.execute("create or replace temp table _codes (code varchar, name varchar)")
-    con.executemany("insert into _codes values (?, ?)", list(names.items()))
+    # known codes first, in their declared order, then codes seen in staging by name
+    con.execute("create or replace temp table _codes (code varchar, name varchar, pos integer)")
+    con.executemany("insert into _codes values (?, ?, ?)", [(c, n, i) for i, (c, n) in enumerate(names.items())])
     for sql in seen_sql:
-        con.execute(f"insert into _codes select distinct code, null from ({sql}) where code is not null")
+        con.execute(f"insert into _codes select distinct code, null, null from ({sql}) where code is not null")
+    con.execute(f"""
+        create or replace temp table _codes_new as
+        select code, max(name) as name, min(pos) as pos from _codes
+        where code not in (select {prefix}_code from {table}) group by code
+    """)
+    first = _reserve_keys(con, sequence, int(con.execute("select count(*) from _codes_new").fetchone()[0]))
     con.execute(f"""
         insert into {table} ({prefix}_key, {prefix}_code, {prefix}_name)
-        select nextval('{sequence}'), code, coalesce(name, replace(upper(left(code, 1)) || substr(code, 2), '_', ' '))
-        from (select code, max(name) as name, min(rowid) as pos from _codes group by code) c
-        where code not in (select {prefix}_code from {table})
-        order by pos
+        select {first} - 1 + row_number() over (order by pos nulls last, code), code,
+               coalesce(name, replace(upper(left(code, 1)) || substr(code, 2), '_', ' '))
+        from _codes_new
     """)
 
 
