@@ -17,21 +17,12 @@ Market-basket mining, churn scoring and publishing for BI tools and marketers.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
-from warehouse.airflow_env import WAREHOUSE_POOL
+from warehouse.airflow_env import DAG_DEFAULT_ARGS as DEFAULT_ARGS
 from warehouse.assets import FACT_ASSETS, PUBLISHED_ASSETS
-
-DEFAULT_ARGS = {
-    "owner": "data-engineering",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=20),
-    "pool": WAREHOUSE_POOL,
-}
 
 
 @dag(

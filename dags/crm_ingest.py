@@ -15,21 +15,12 @@ watermark) and the landing folder's file drops -> `raw` -> `staging` -> validati
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from warehouse.airflow_env import WAREHOUSE_POOL
+from warehouse.airflow_env import DAG_DEFAULT_ARGS as DEFAULT_ARGS
 from warehouse.assets import DIMENSION_ASSETS, FACT_ASSETS
-
-DEFAULT_ARGS = {
-    "owner": "data-engineering",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=20),
-    "pool": WAREHOUSE_POOL,
-}
 
 
 def _interval(data_interval_start: datetime | None, data_interval_end: datetime | None):

@@ -12,12 +12,24 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from warehouse.settings import DAGS_DIR, Settings
 
 WAREHOUSE_POOL = "crmwh_warehouse"
 WAREHOUSE_POOL_SLOTS = 1
+
+# Task defaults of every crmwh DAG: an owner, retries with exponential backoff, and the one-slot
+# warehouse pool (tasks that only read override ``pool``).
+DAG_DEFAULT_ARGS: dict[str, object] = {
+    "owner": "data-engineering",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=20),
+    "pool": WAREHOUSE_POOL,
+}
 
 
 def airflow_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
