@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -110,3 +111,25 @@ def table_checksums(con) -> dict[str, tuple]:
     return {t: con.execute(
         f"select count(*), sum(hash(x)) from core.{t} x").fetchone()
         for t in tables}
+
+
+def load_template(directory: Path, end: str) -> dict[str, int]:
+    """Build the test source in ``directory`` (a data dir) and load it up to ``end``, isolated from
+    the caller's CRMWH_ environment; returns the source's row counts. For module-scoped templates."""
+    import os
+
+    import pytest
+
+    from warehouse import pipeline
+    from warehouse.settings import load_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("CRMWH_") and k != "CRMWH_TEST_PG_URL"]:
+            mp.delenv(key)
+        mp.setenv("CRMWH_DATA_DIR", str(directory))
+        mp.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
+        settings = load_settings()
+        settings.ensure_dirs()
+        counts = build_source(settings.source_url)
+        pipeline.run(settings, pipeline.Interval.parse(None, end))
+    return counts

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlalchemy as sa
-from ingest_support import build_source, table_checksums, update_rows
+from ingest_support import build_source, load_template, table_checksums, update_rows
 
 from warehouse import load as load_mod
 from warehouse import pipeline
@@ -29,15 +29,7 @@ END_2 = "2024-09-01"
 def loaded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     """A data directory with the test source and its first load up to END_1 (built once per module)."""
     directory = tmp_path_factory.mktemp("loaded") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("CRMWH_") and k != "CRMWH_TEST_PG_URL"]:
-            mp.delenv(key)
-        mp.setenv("CRMWH_DATA_DIR", str(directory))
-        mp.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-        settings = load_settings()
-        settings.ensure_dirs()
-        counts = build_source(settings.source_url)
-        pipeline.run(settings, pipeline.Interval.parse(None, END_1))
+    counts = load_template(directory, END_1)
     return directory, counts
 
 

@@ -4,7 +4,6 @@ validation (the row waits in quarantine, the rest loads)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlalchemy as sa
-from ingest_support import build_source, table_checksums
+from ingest_support import load_template, table_checksums
 
 from warehouse import pipeline
 from warehouse.errors import RejectedBatchError
@@ -27,15 +26,7 @@ END_1, END_2 = "2024-06-01", "2024-08-01"
 def loaded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the test source and its first load (built once for the module)."""
     directory = tmp_path_factory.mktemp("drift") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("CRMWH_") and k != "CRMWH_TEST_PG_URL"]:
-            mp.delenv(key)
-        mp.setenv("CRMWH_DATA_DIR", str(directory))
-        mp.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-        settings = load_settings()
-        settings.ensure_dirs()
-        build_source(settings.source_url)
-        pipeline.run(settings, pipeline.Interval.parse(None, END_1))
+    load_template(directory, END_1)
     return directory
 
 
