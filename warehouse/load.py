@@ -241,14 +241,23 @@ FACT_TIME = {
 }
 
 
-def _version_lookup(dim: str, key: str, bid: str, alias: str, row: str, bid_expr: str, ts_expr: str) -> tuple[str, str]:
-    """(joins, key expression) resolving the dimension version valid at the row's event time; before the
-    first version the first one, a missing id the unknown member (0) for customers / NULL otherwise."""
-    joins = (f"asof left join {dim} {alias} on {bid_expr} = {alias}.{bid} and {ts_expr} >= {alias}.valid_from "
-             f"left join (select {bid}, arg_min({key}, valid_from) as {key} from {dim} group by {bid}) "
-             f"{alias}f on {alias}f.{bid} = {bid_expr}")
+def _version_lookup(dim: str, key: str, bid: str, alias: str, bid_expr: str, ts_expr: str) -> tuple[str, str]:
+    """(join, key expression) resolving the dimension version valid at the row's event time; before the
+    first version (or with no event time) the first one, a missing id the unknown member (0) for
+    customers / NULL otherwise.
+
+    Versions of one id are contiguous (each ``valid_to`` is the next ``valid_from``), so the first is
+    widened to start at -infinity and the last to end at +infinity, and the look-up is an equi-join on
+    the business id with a range condition: a hash join that carries only the matching version's key.
+    (An ``asof`` join sorts the whole wide fact stream first: 10 s of the 5-million-line full load.)"""
+    versions = (f"select {bid}, {key}, case when row_number() over (partition by {bid} order by valid_from, {key}) = 1 "
+                f"then '-infinity'::timestamp else valid_from end as _valid_from, "
+                f"coalesce(valid_to, 'infinity'::timestamp) as _valid_to from {dim}")
+    ts = f"coalesce(({ts_expr})::timestamp, '-infinity'::timestamp)"
+    join = (f"left join ({versions}) {alias} on {alias}.{bid} = {bid_expr} "
+            f"and {ts} >= {alias}._valid_from and {ts} < {alias}._valid_to")
     fallback = ", 0" if key == "customer_key" else ""
-    return joins, f"coalesce({alias}.{key}, {alias}f.{key}{fallback})"
+    return join, f"coalesce({alias}.{key}{fallback})"
 
 
 def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: str) -> None:
@@ -256,7 +265,7 @@ def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: s
     for fact, (fid, ts) in FACT_TIME.items():
         if key == "product_key" and fact != "core.fct_sales_line":
             continue
-        joins, expr = _version_lookup(dim, key, bid, "d", "s", f"s.{bid}", "s._ts")
+        joins, expr = _version_lookup(dim, key, bid, "d", f"s.{bid}", "s._ts")
         con.execute(f"""create or replace temp table _rekey_src as
                         select {fid} as fid, {bid}, {ts} as _ts from {fact}
                         where {bid} in (select id from _scd_aff)""")
@@ -340,9 +349,9 @@ def _sales_lines(con: duckdb.DuckDBPyConnection) -> None:
     if not parts:
         return
     con.execute(f"create or replace temp table _sl as {' union all by name '.join(parts)}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                              "n.order_ts")
-    pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n", "n.product_id",
+    pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id",
                              "n.order_ts")
     keyed = f"""
         select k.*, x.is_merchandise from (
@@ -361,7 +370,7 @@ def _tickets(con: duckdb.DuckDBPyConnection) -> None:
     if not _exists(con, "staging.stg_crm__service_tickets"):
         return
     con.execute(f"create or replace temp table _tk as {read_sql('core/fct_service_ticket.sql')}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                              "n.opened_at")
     keyed = f"""
         select n.*, {ck} as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
@@ -406,7 +415,7 @@ def _interactions(con: duckdb.DuckDBPyConnection) -> None:
     if not _exists(con, "staging.stg_crm__interactions"):
         return
     con.execute(f"create or replace temp table _it as {read_sql('core/fct_interaction.sql')}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                              "n.occurred_at")
     keyed = f"""
         select n.*, {ck} as customer_key, e.employee_key, ch.channel_key,
@@ -422,7 +431,7 @@ def _payments(con: duckdb.DuckDBPyConnection) -> None:
     if not _exists(con, "staging.stg_crm__payments"):
         return
     con.execute(f"create or replace temp table _pm as {read_sql('core/fct_payment.sql')}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n", "n.customer_id",
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                              "n.due_date::timestamp")
     keyed = f"select n.*, {ck} as customer_key, null::integer as days_late from _pm n {cj}"
     _upsert_fact(con, "core.fct_payment", "payment_id", keyed, hash_exclude=("days_late",))

@@ -33,6 +33,32 @@ def checked_identifier(name: str) -> str:
     return name
 
 
+RAW_LINEAGE = ("_batch_id", "_source", "_source_row", "_extracted_at")
+
+
+def raw_table_of(staging_table: str) -> str | None:
+    """The ``raw`` table (unqualified) a staging table is staged from, None for other tables."""
+    if staging_table.startswith("stg_crm__"):
+        return "crm__" + staging_table[len("stg_crm__"):]
+    if staging_table == "stg_files__sales_lines":
+        return "files__sales_lines"
+    return None
+
+
+def raw_columns(con: duckdb.DuckDBPyConnection, raw_table: str) -> list[str]:
+    """The source columns of ``raw.<raw_table>`` (lineage columns left out), in table order."""
+    return [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ? "
+        "order by column_index", [raw_table]).fetchall() if r[0] not in RAW_LINEAGE]
+
+
+def raw_record_sql(con: duckdb.DuckDBPyConnection, raw_table: str, alias: str = "") -> str:
+    """JSON text of a raw row's source columns, keyed by the source's column names."""
+    prefix = f"{alias}." if alias else ""
+    pairs = ", ".join(f"'{c}', {prefix}\"{c}\"" for c in raw_columns(con, raw_table))
+    return f"json_object({pairs})::varchar"
+
+
 def ensure_quarantine_table(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """Create ``quarantine.<table>`` if needed; return its qualified name."""
     qualified = f"quarantine.{checked_identifier(table)}"
@@ -45,8 +71,9 @@ def quarantine_from(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, f
 
     ``failures_sql`` is a SELECT (or a table name) giving ``_source_row``, ``rules`` (VARCHAR[]) and
     ``reason`` for the rows of ``batch_id`` to reject; one row per ``_source_row``. The staging table
-    must have ``_batch_id``, ``_source_row`` and ideally ``_raw`` (JSON text of the source record;
-    without it the staged row itself is serialised). Returns the number of rows moved. The caller
+    must have ``_batch_id``, ``_source_row``; the quarantined record is the staged ``_raw`` (JSON text
+    of the source record) where set, else the row of the batch in the ``raw`` layer, else the staged
+    row itself serialised. Returns the number of rows moved. The caller
     owns the transaction.
     """
     staging = f"staging.{checked_identifier(table)}"
@@ -54,14 +81,24 @@ def quarantine_from(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, f
     columns = {r[0] for r in con.execute(
         "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ?",
         [table]).fetchall()}
-    raw_expr = "s._raw" if "_raw" in columns else "to_json(s)::varchar"
+    # the record as read: staged rows of a CRM table carry no copy of it (``_raw`` is NULL but for
+    # replayed rows), the raw layer has it under the same (_batch_id, _source_row)
+    raw_table = raw_table_of(table)
+    join = ""
+    record = ["s._raw"] if "_raw" in columns else []
+    if raw_table and raw_columns(con, raw_table):
+        join = (f"left join raw.{raw_table} rw on rw._batch_id = s._batch_id "
+                "and rw._source_row = s._source_row")
+        record.append(f"case when rw._batch_id is not null then {raw_record_sql(con, raw_table, 'rw')} end")
+    record.append("to_json(s)::varchar")
+    raw_expr = f"coalesce({', '.join(record)})"
     source_expr = "s._source" if "_source" in columns else "null"
     con.execute(f"create or replace temp table _quarantine_batch as select * from ({failures_sql}) f")
     moved = con.execute(
         f"""
         insert into {target} (_batch_id, _source_row, _source, raw_record, rules, reason)
         select s._batch_id, s._source_row, {source_expr}, {raw_expr}, f.rules, f.reason
-        from {staging} s join _quarantine_batch f on s._source_row = f._source_row
+        from {staging} s join _quarantine_batch f on s._source_row = f._source_row {join}
         where s._batch_id = ?
         """,
         [batch_id],

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from warehouse.errors import CrmwhError
-from warehouse.quarantine import checked_identifier, ensure_quarantine_table
+from warehouse.quarantine import checked_identifier, ensure_quarantine_table, raw_table_of
 from warehouse.settings import Settings
 
 REPLAY_PREFIX = "replay"
@@ -77,7 +77,7 @@ def _staged_sql(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, 
 
     if table.startswith("stg_crm__"):
         entity = table[len("stg_crm__"):]
-        sql = staging_mod.crm_staging_sql(con, settings, entity)
+        sql = staging_mod.crm_staging_sql(con, settings, entity, with_raw_record=True)
         return sql.replace(f"raw.{raw_table}", "_replay_raw"), None
     if table == "stg_files__sales_lines":
         from warehouse.profiles import load_profile
@@ -91,10 +91,6 @@ def _staged_sql(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, 
     raise CrmwhError(f"do not know how to re-stage {table}")
 
 
-def _raw_table(table: str) -> str:
-    return "files__sales_lines" if table == "stg_files__sales_lines" else "crm__" + table[len("stg_crm__"):]
-
-
 def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
                  *, load: bool = True) -> ReplayResult:
     """Re-validate the quarantined rows of ``table`` and load those that pass (caller's transaction)."""
@@ -106,7 +102,9 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     result = ReplayResult(table, None)
     if not pending:
         return result
-    raw_table = _raw_table(table)
+    raw_table = raw_table_of(table)
+    if raw_table is None:
+        raise CrmwhError(f"do not know how to re-stage {table}")
     exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = ?",
                          [raw_table]).fetchone()[0]
     if not exists:

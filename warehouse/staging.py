@@ -1,9 +1,10 @@
-"""Staging: ``raw`` -> ``staging.stg_<source>__<entity>`` (typed with TRY_CAST, trimmed, ``_raw`` kept).
+"""Staging: ``raw`` -> ``staging.stg_<source>__<entity>`` (typed with TRY_CAST, trimmed, linked to raw).
 
 Staging keeps the source's column names (dbt style: rename-free, cast and trim only) so validation
-suites and quarantine speak the source's language; every row carries ``_batch_id``, ``_source_row``,
-``_source`` and ``_raw`` (the JSON text of the raw record). A value that does not parse becomes NULL;
-validation quarantines the row because ``_raw`` still holds the text.
+suites and quarantine speak the source's language; every row carries ``_batch_id``, ``_source_row`` and
+``_source``, which name its record in ``raw``. A value that does not parse becomes NULL; validation
+quarantines the row because the raw record still holds the text (file drops and replayed rows also
+keep it in ``_raw``, the JSON text of the record; a CRM row's ``_raw`` is NULL).
 
 De-duplication by business key (latest ``updated_at`` wins) across batches of the CRM tables: staging
 a batch removes the older versions of its keys that belong to batches already loaded, so between runs a
@@ -21,10 +22,8 @@ from warehouse.db import read_sql
 from warehouse.demo.schema import PRIMARY_KEYS, metadata
 from warehouse.errors import CrmwhError
 from warehouse.profiles import load_profile
-from warehouse.quarantine import checked_identifier
+from warehouse.quarantine import checked_identifier, raw_record_sql
 from warehouse.settings import Settings
-
-RAW_LINEAGE = ("_batch_id", "_source", "_source_row", "_extracted_at")
 
 
 @dataclass(frozen=True)
@@ -52,19 +51,15 @@ def batch_info(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> list[Bat
     return [found[b] for b in batch_ids]
 
 
-def raw_record_sql(con: duckdb.DuckDBPyConnection, raw_table: str) -> str:
-    """JSON text of a raw row's source columns, keyed by the source's column names."""
-    cols = [r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ? "
-        "order by column_index", [raw_table]).fetchall() if r[0] not in RAW_LINEAGE]
-    pairs = ", ".join(f"'{c}', \"{c}\"" for c in cols)
-    return f"json_object({pairs})::varchar"
-
-
-def crm_staging_sql(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str) -> str:
+def crm_staging_sql(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str, *,
+                    with_raw_record: bool = False) -> str:
+    """The staging SELECT of a CRM entity. ``_raw`` is NULL: the record as read stays in ``raw`` under
+    the same ``(_batch_id, _source_row)`` (a JSON copy of every row was half the staging time); only
+    replayed rows, which get new row numbers, carry it (``with_raw_record``)."""
     sql = read_sql(f"staging/stg_crm__{checked_identifier(entity)}.sql")
     fold = "upper" if settings.ingest.crm_codes_case_insensitive else ""
-    return sql.replace("{raw_record}", raw_record_sql(con, f"crm__{entity}")).replace("{fold_code}", fold)
+    record = raw_record_sql(con, f"crm__{entity}") if with_raw_record else "null::varchar"
+    return sql.replace("{raw_record}", record).replace("{fold_code}", fold)
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

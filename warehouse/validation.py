@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 
 from warehouse.errors import CriticalValidationError, CrmwhError, RejectedBatchError
-from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from
+from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from, raw_table_of
 from warehouse.settings import EXPECTATIONS_DIR, SQL_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -379,30 +379,41 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
     selects = [f"s.{_col(c)}" for c in columns if c in keep]
     joins: list[str] = []
     raw_cols = sorted(c for c in wanted if c.startswith(RAW_PREFIX))
+    raw_names = [c[len(RAW_PREFIX):] for c in raw_cols]
+    # the source text: the batch's rows in the raw layer (same _batch_id, _source_row), else the staged
+    # _raw JSON (replayed rows, file drops whose header names differ, tables staged by hand)
+    raw_table = _raw_source(con, suite.table, batch_id, raw_names)
+    if raw_cols and not raw_table and "_raw" not in columns:
+        raise RejectedBatchError(f"{staging} has no _raw column: cannot check that values parse")
     # Where the typed value parsed, the raw text was present: a rule that only asks whether _raw__<col>
     # is null (required / parses) needs the text only where the typed value is NULL, a tiny share of a
     # batch. Those columns read the text lazily; columns a rule inspects otherwise read all of it.
-    lazy = {c for c in raw_cols if c[len(RAW_PREFIX):] in columns and "_raw" in columns
-            and c not in _inspected_columns(suite)}
+    inspected = _inspected_columns(suite)
+    lazy = sorted(c for c in raw_cols if c[len(RAW_PREFIX):] in columns and c not in inspected)
     full = [c for c in raw_cols if c not in lazy]
-    if raw_cols and "_raw" not in columns and not _raw_source(con, suite.table, batch_id, [c[len(RAW_PREFIX):] for c in full]):
-        raise RejectedBatchError(f"{staging} has no _raw column: cannot check that values parse")
-    keys = _raw_keys(con, staging, batch_id, [c[len(RAW_PREFIX):] for c in raw_cols], columns) if raw_cols else {}
+    keys = {} if raw_table or not raw_cols else _raw_keys(con, staging, batch_id, raw_names, columns)
 
     def json_text(c: str) -> str:
         key = keys[c[len(RAW_PREFIX):]]
         return f"nullif(trim(json_extract_string(s._raw, {_literal(chr(36) + '.' + chr(34) + key.replace(chr(34), '') + chr(34))})), '')"
 
-    for c in sorted(lazy):
-        selects.append(f"case when s.{_col(c[len(RAW_PREFIX):])} is not null then {_literal(PARSED)} "
-                       f"else {json_text(c)} end as {_col(c)}")
-    raw_table = _raw_source(con, suite.table, batch_id, [c[len(RAW_PREFIX):] for c in full])
-    if raw_table:
-        # the raw layer holds the same text as _raw, column by column: a join is cheaper than JSON
+    def text(c: str) -> str:
+        return f"nullif(trim(rw.{_col(c[len(RAW_PREFIX):])}), '')" if raw_table else json_text(c)
+
+    if raw_table and full:
         joins.append(f"left join {raw_table} rw on rw._batch_id = s._batch_id and rw._source_row = s._source_row")
-        selects += [f"nullif(trim(rw.{_col(c[len(RAW_PREFIX):])}), '') as {_col(c)}" for c in full]
-    else:
-        selects += [f"{json_text(c)} as {_col(c)}" for c in full]
+    elif raw_table and lazy:
+        # only the raw rows of the batch whose typed value is NULL somewhere (a join with all of them
+        # would read every source value again)
+        unparsed = " or ".join(f"{_col(c[len(RAW_PREFIX):])} is null" for c in lazy)
+        joins.append(
+            f"left join (select * from {raw_table} where _batch_id = {_literal(batch_id)} and _source_row in ("
+            f"select _source_row from {staging} where _batch_id = {_literal(batch_id)} and ({unparsed}))) rw "
+            "on rw._source_row = s._source_row")
+    for c in lazy:
+        selects.append(f"case when s.{_col(c[len(RAW_PREFIX):])} is not null then {_literal(PARSED)} "
+                       f"else {text(c)} end as {_col(c)}")
+    selects += [f"{text(c)} as {_col(c)}" for c in full]
     for i, c in enumerate(sorted(c for c in wanted if c.startswith(REF_PREFIX))):
         spec = suite.references.get(c)
         if spec is None:
@@ -452,12 +463,10 @@ def _raw_source(con: duckdb.DuckDBPyConnection, table: str, batch_id: str | None
     staged ``_raw`` JSON is read: replayed rows, tables staged by hand)."""
     if not keys or batch_id is None or batch_id.startswith("replay."):
         return None
-    if table.startswith("stg_crm__"):
-        raw = "raw.crm__" + table[len("stg_crm__"):]
-    elif table == "stg_files__sales_lines":
-        raw = "raw.files__sales_lines"
-    else:
+    raw_name = raw_table_of(table)
+    if raw_name is None:
         return None
+    raw = f"raw.{raw_name}"
     if not _table_exists(con, raw):
         return None
     cols = _table_columns(con, raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -93,5 +94,67 @@ def test_replay_never_loads_a_duplicate_of_a_row_already_loaded(quick):
         assert con.execute("select count(*) from core.fct_sales_line").fetchone()[0] == 3
         rules = con.execute("select rules from quarantine.stg_files__sales_lines order by _source_row").fetchall()
         assert all("line_not_duplicated" in r[0] for r in rules)
+    finally:
+        con.close()
+
+
+def test_crm_line_quarantined_with_its_raw_record_then_replayed_once_its_product_exists(
+        pipeline_settings) -> None:
+    """A CRM order line naming an unknown product: quarantined with the record as read (from the raw
+    layer: staged CRM rows keep no copy of it), then loaded by replay once the product arrives."""
+    import sqlalchemy as sa
+    from ingest_support import build_source, update_rows
+
+    from warehouse import pipeline
+    from warehouse.demo.schema import metadata
+    from warehouse.replay import replay
+
+    settings = pipeline_settings
+    settings.ensure_dirs()
+    build_source(settings.source_url)
+    update_rows(settings.source_url, "order_lines", "order_line_id = 1",
+                {"product_code": "NEWSKU"}, datetime(2024, 1, 3))  # older than the next run's overlap
+    first = pipeline.run(settings, pipeline.Interval.parse(None, "2024-06-01"))
+    assert first.rows_read == first.rows_loaded + first.rows_quarantined
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        (batch, row, rules, record), = con.execute(
+            "select _batch_id, _source_row, rules, raw_record from quarantine.stg_crm__order_lines").fetchall()
+        assert rules == ["product_code_resolves"] and row == 1
+        columns = [r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = 'crm__order_lines' "
+            "and column_name not like '\\_%' escape '\\' order by column_index").fetchall()]
+        raw_row = con.execute(f"select {', '.join(columns)} from raw.crm__order_lines where _batch_id = ? "
+                              "and _source_row = ?", [batch, row]).fetchone()
+        assert json.loads(record) == dict(zip(columns, raw_row, strict=True))
+        assert json.loads(record)["product_code"] == "NEWSKU"
+        assert con.execute("select _raw from staging.stg_crm__order_lines limit 1").fetchone() == (None,)
+    finally:
+        con.close()
+
+    engine = sa.create_engine(settings.source_url)
+    with engine.begin() as conn:
+        conn.execute(metadata.tables["products"].insert(), [{
+            "product_id": 99, "product_code": "NEWSKU", "name": "New product", "name_en": None, "category": "cat1",
+            "unit_price": 9.5, "is_merchandise": True, "created_at": datetime(2024, 7, 1),
+            "updated_at": datetime(2024, 7, 1), "is_deleted": False}])
+    engine.dispose()
+    pipeline.run(settings, pipeline.Interval.parse(None, "2024-09-01"))
+    (result,) = replay(settings, "stg_crm__order_lines")
+    assert (result.candidates, result.loaded, result.still_quarantined) == (1, 1, 0)
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        assert con.execute("select product_id from core.fct_sales_line where sales_line_id = 'crm:1'").fetchall() == [
+            ("NEWSKU",)]
+        # the replayed row carries its record in _raw (it has a new row number in a replay batch)
+        replayed = con.execute("select _raw from staging.stg_crm__order_lines where _batch_id = ?",
+                               [result.replay_batch_id]).fetchone()[0]
+        assert json.loads(replayed)["product_code"] == "NEWSKU"
+        read, loaded, quarantined = con.execute(
+            "select rows_read, rows_loaded, rows_quarantined from audit.load_batches where batch_id = ?",
+            [batch]).fetchone()
+        assert (loaded, quarantined) == (read, 0)
     finally:
         con.close()
