@@ -322,46 +322,56 @@ def _upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql:
     # agent_key, ...) are the only record of the order's channel or sales rep: a change must rewrite the row
     hashed = [c for c in columns if c not in ("_hash", "_batch_id", "_updated_at", *hash_exclude)
               and c not in ("customer_key", "product_key")] + ["is_deleted"]
+    con.execute(f"create or replace temp table _fact_new as select *, hash({', '.join(hashed)})::varchar as _hash "
+                f"from ({keyed_sql})")
+    # one row per id, the latest version winning: a window over the whole (wide) stream costs a sort of
+    # every row, so only the ids that occur more than once are ranked
     con.execute(f"""
-        create or replace temp table _fact_new as
-        select *, hash({", ".join(hashed)})::varchar as _hash from ({keyed_sql})
-        qualify row_number() over (partition by {fid} order by _updated_at desc nulls last, _batch_id desc) = 1
+        delete from _fact_new where rowid in (
+            select rowid from (
+                select rowid, row_number() over (
+                           partition by {fid} order by _updated_at desc nulls last, _batch_id desc) as _rank
+                from _fact_new where {fid} in (select {fid} from _fact_new group by {fid} having count(*) > 1))
+            where _rank > 1)
     """)
-    # changed = new id, or a different hash from a version that is not newer than the incoming one
+    # changed = a new id, or a different hash from a stored version that is not newer than the incoming
+    # one: those stored versions go, then every incoming row whose id is no longer stored is written
     con.execute(f"""
-        create or replace temp table _fact_changed as
-        select n.* from _fact_new n left join {fact} f on f.{fid} = n.{fid}
-        where f.{fid} is null
-           or (f._hash is distinct from n._hash and coalesce(f._updated_at <= n._updated_at, true))
+        delete from {fact} where {fid} in (
+            select n.{fid} from _fact_new n join {fact} f on f.{fid} = n.{fid}
+            where f._hash is distinct from n._hash and coalesce(f._updated_at <= n._updated_at, true))
     """)
-    con.execute(f"delete from {fact} where {fid} in (select {fid} from _fact_changed)")
-    written = con.execute(f"insert into {fact} by name select {', '.join(columns)} from _fact_changed "
-                          "where not is_deleted").fetchone()
+    written = con.execute(f"insert into {fact} by name select {', '.join(columns)} from _fact_new n "
+                          f"where not n.is_deleted and not exists (select 1 from {fact} f where f.{fid} = n.{fid})"
+                          ).fetchone()
+    con.execute("drop table _fact_new")
     return int(written[0]) if written else 0
 
 
 def _sales_lines(con: duckdb.DuckDBPyConnection) -> None:
     parts = []
     if _exists(con, "staging.stg_crm__order_lines") and _exists(con, "staging.stg_crm__orders"):
-        parts.append(f"select * from ({read_sql('core/fct_sales_line__crm.sql')})")
+        # the CRM lines come with their order's keys (resolved once per order)
+        join, key = _version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id",
+                                    "o.order_ts")
+        parts.append(read_sql("core/fct_sales_line__crm.sql").replace("{customer_version_join}", join)
+                     .replace("{customer_key}", key))
     if _exists(con, "staging.stg_files__sales_lines"):
-        parts.append(f"select * from ({read_sql('core/fct_sales_line__files.sql')})")
+        cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+                                 "n.order_ts")
+        parts.append(f"""
+            select n.*, {ck} as customer_key, ch.channel_key, e.employee_key
+            from ({read_sql('core/fct_sales_line__files.sql')}) n {cj}
+            left join core.dim_channel ch on ch.channel_code = n.channel
+            left join core.dim_employee e on e._src_id = n.employee_src_id""")
     if not parts:
         return
-    con.execute(f"create or replace temp table _sl as {' union all by name '.join(parts)}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                             "n.order_ts")
-    pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id",
-                             "n.order_ts")
+    pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", "n.order_ts")
     keyed = f"""
-        select k.*, x.is_merchandise from (
-            select n.*, {ck} as customer_key, {pk} as product_key,
-                   ch.channel_key, e.employee_key, year(n.order_ts) * 10000 + month(n.order_ts) * 100
-                   + day(n.order_ts) as date_key
-            from _sl n {cj} {pj}
-            left join core.dim_channel ch on ch.channel_code = n.channel
-            left join core.dim_employee e on e._src_id = n.employee_src_id
-        ) k left join core.dim_product x on x.product_key = k.product_key
+        select n.*, {pk} as product_key, x.is_merchandise,
+               year(n.order_ts) * 10000 + month(n.order_ts) * 100 + day(n.order_ts) as date_key
+        from ({' union all by name '.join(f'select * from ({p})' for p in parts)}) n {pj}
+        left join core.dim_product x on x.product_key = {pk}
     """
     _upsert_fact(con, "core.fct_sales_line", "sales_line_id", keyed)
 
