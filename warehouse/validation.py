@@ -689,11 +689,13 @@ def _loaded_totals_reconcile(con: duckdb.DuckDBPyConnection, rule: Rule, batch_i
         if not _table_exists(con, staging) or not _table_exists(con, core):
             continue
         measures = src["measures"]  # core column -> staging expression
-        staged_cols = ", ".join(f"sum({expr}) as {_col(c)}" for c, expr in measures.items())
+        # narrow: the key and the measures only (the window sorts every staged row of the batches)
+        picked = ", ".join(f"{expr} as _m{i}" for i, expr in enumerate(measures.values()))
+        staged_cols = ", ".join(f"sum(_m{i}) as {_col(c)}" for i, c in enumerate(measures))
         core_cols = ", ".join(f"sum(f.{_col(c)}) as {_col(c)}" for c in measures)
         row = con.execute(
             f"""with staged as (
-                    select {src["key_sql"]} as k, * from {staging}
+                    select {src["key_sql"]} as k, {picked} from {staging}
                     where _batch_id in (select unnest(?::varchar[])) and ({src.get("where", "true")})
                     qualify row_number() over (partition by k order by _source_row desc) = 1),
                 s as (select count(*) as n, {staged_cols} from staged),
