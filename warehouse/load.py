@@ -59,8 +59,18 @@ PRODUCT = Scd2Spec(
 
 
 def _set_load_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
+    """The temp relations the load SQL (``sql/core``) reads: ``_load_batches`` (the batches being
+    loaded), ``_loadable_batches`` (those plus every batch loaded before: never a failed batch, nor one
+    of a run that died before validating, whose unvalidated rows are still in staging) and
+    ``_crm_customer_ids`` (CRM source id -> customer business id)."""
     con.execute("create or replace temp table _load_batches as select unnest(?::varchar[]) as batch_id",
                 [batch_ids])
+    con.execute("""create or replace temp view _loadable_batches as
+                   select batch_id from _load_batches
+                   union all select batch_id from audit.load_batches where status = 'succeeded'""")
+    con.execute("""create or replace temp view _crm_customer_ids as
+                   select distinct _src_id, customer_id from core.dim_customer
+                   where source = 'crm' and _src_id is not null""")
 
 
 def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:

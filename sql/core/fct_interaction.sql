@@ -5,17 +5,13 @@ with interactions as (
     qualify row_number() over (partition by interaction_id order by updated_at desc nulls last, _batch_id desc) = 1
 ),
 
-customers as (
-    select distinct _src_id, customer_id from core.dim_customer where source = 'crm' and _src_id is not null
-),
-
 final as (
     select
         i.interaction_id::varchar as interaction_id, c.customer_id, i.employee_id as employee_src_id,
         i.interaction_type, i.channel, i.occurred_at, i.outcome, i.is_deleted,
         i.updated_at as _updated_at, i._batch_id
     from interactions i
-    left join customers c on c._src_id = i.customer_id
+    left join _crm_customer_ids c on c._src_id = i.customer_id
 )
 
 select * from final

@@ -1,12 +1,5 @@
 -- grain: one row per payment due staged in the batches loaded (latest version)
-with loadable as (
-    -- rows of the batches being loaded and of batches already loaded; never those of a failed batch
-    -- or of a run that died before validating (its unvalidated rows are still in staging)
-    select batch_id from _load_batches
-    union all select batch_id from audit.load_batches where status = 'succeeded'
-),
-
-payments as (
+with payments as (
     select * from staging.stg_crm__payments
     where _batch_id in (select batch_id from _load_batches) and payment_id is not null
     qualify row_number() over (partition by payment_id order by updated_at desc nulls last, _batch_id desc) = 1
@@ -15,12 +8,8 @@ payments as (
 orders as (
     select order_id, order_number, customer_id from staging.stg_crm__orders
     where order_id in (select order_id from payments)
-      and _batch_id in (select batch_id from loadable)
+      and _batch_id in (select batch_id from _loadable_batches)
     qualify row_number() over (partition by order_id order by updated_at desc nulls last, _batch_id desc) = 1
-),
-
-customers as (
-    select distinct _src_id, customer_id from core.dim_customer where source = 'crm' and _src_id is not null
 ),
 
 final as (
@@ -30,7 +19,7 @@ final as (
         p.updated_at as _updated_at, p._batch_id
     from payments p
     left join orders o on o.order_id = p.order_id
-    left join customers c on c._src_id = coalesce(p.customer_id, o.customer_id)
+    left join _crm_customer_ids c on c._src_id = coalesce(p.customer_id, o.customer_id)
 )
 
 select * from final

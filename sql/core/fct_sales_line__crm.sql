@@ -1,14 +1,7 @@
 -- grain: one row per CRM order line of the orders touched by the batches loaded (line or order changed),
 -- with the order's keys: customer version as of the order time, channel, sales rep (resolved once per
 -- order, not once per line)
-with loadable as (
-    -- rows of the batches being loaded and of batches already loaded; never those of a failed batch
-    -- or of a run that died before validating (its unvalidated rows are still in staging)
-    select batch_id from _load_batches
-    union all select batch_id from audit.load_batches where status = 'succeeded'
-),
-
-batch_lines as (
+with batch_lines as (
     select order_id from staging.stg_crm__order_lines where _batch_id in (select batch_id from _load_batches)
 ),
 
@@ -20,47 +13,39 @@ affected as (
     select order_id from batch_lines union select order_id from batch_orders
 ),
 
--- latest version per line and per order: only ids staged more than once are ranked (a window over
--- every row would sort all of them, wide, for the few that repeat)
-line_versions as (
-    select rowid as _rid, order_line_id as id, updated_at, _batch_id from staging.stg_crm__order_lines
+-- the versions that may load, narrow: latest version per line and per order, where only ids staged
+-- more than once are ranked (a window over every row would sort all of them, wide, for the few repeats)
+versions as (
+    select 'line' as kind, rowid as _rid, order_line_id as id, updated_at, _batch_id
+    from staging.stg_crm__order_lines
     where order_id in (select order_id from affected) and order_line_id is not null
-      and _batch_id in (select batch_id from loadable)
+      and _batch_id in (select batch_id from _loadable_batches)
+    union all
+    select 'order', rowid, order_id, updated_at, _batch_id from staging.stg_crm__orders
+    where order_id in (select order_id from affected) and _batch_id in (select batch_id from _loadable_batches)
 ),
 
-line_repeats as (select id from line_versions group by id having count(*) > 1),
+repeats as (select kind, id from versions group by kind, id having count(*) > 1),
+
+latest as (
+    select kind, _rid from versions anti join repeats using (kind, id)
+    union all
+    select kind, arg_max(_rid, (coalesce(updated_at, '-infinity'::timestamp), _batch_id)) from versions
+    semi join repeats using (kind, id) group by kind, id
+),
 
 lines as (
-    select * from staging.stg_crm__order_lines where rowid in (
-        select _rid from line_versions where id not in (select id from line_repeats)
-        union all
-        select arg_max(_rid, (coalesce(updated_at, '-infinity'::timestamp), _batch_id)) from line_versions
-        where id in (select id from line_repeats) group by id)
+    select * from staging.stg_crm__order_lines where rowid in (select _rid from latest where kind = 'line')
 ),
-
-order_versions as (
-    select rowid as _rid, order_id as id, updated_at, _batch_id from staging.stg_crm__orders
-    where order_id in (select order_id from affected) and _batch_id in (select batch_id from loadable)
-),
-
-order_repeats as (select id from order_versions group by id having count(*) > 1),
 
 orders as (
-    select * from staging.stg_crm__orders where rowid in (
-        select _rid from order_versions where id not in (select id from order_repeats)
-        union all
-        select arg_max(_rid, (coalesce(updated_at, '-infinity'::timestamp), _batch_id)) from order_versions
-        where id in (select id from order_repeats) group by id)
-),
-
-customers as (
-    select distinct _src_id, customer_id from core.dim_customer where source = 'crm' and _src_id is not null
+    select * from staging.stg_crm__orders where rowid in (select _rid from latest where kind = 'order')
 ),
 
 keyed_orders as (
     select o.*, c.customer_id as customer_code, {customer_key} as customer_key, ch.channel_key, e.employee_key
     from orders o
-    left join customers c on c._src_id = o.customer_id
+    left join _crm_customer_ids c on c._src_id = o.customer_id
     {customer_version_join}
     left join core.dim_channel ch on ch.channel_code = o.channel
     left join core.dim_employee e on e._src_id = o.sales_rep_id
