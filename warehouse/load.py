@@ -95,15 +95,15 @@ def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) ->
     from its source ``created_at``; each version ends where the next begins.
     """
     bid, key = spec.business_id, spec.key
-    tracked = ", ".join(spec.tracked)
     con.execute(f"create or replace temp table _scd_aff as select distinct {bid} as id from {incoming}")
     affected = int(con.execute("select count(*) from _scd_aff").fetchone()[0])
     if not affected:
         return 0
     cols = [*spec.tracked, *spec.type1]
     col_list = ", ".join(cols)
-    type1_latest = ", ".join(
-        f"arg_max({c}, (_updated_at, _is_new)) over (partition by {bid}) as {c}" for c in spec.type1)
+    # latest value of each type-1 attribute per id: an aggregate joined back (the same arg_max as a
+    # window function over the id was 2.5 s for 200,000 customers)
+    type1_latest = ", ".join(f"arg_max({c}, (_updated_at, _is_new)) as {c}" for c in spec.type1)
     con.execute(f"""
         create or replace temp table _scd_runs as
         with candidates as (
@@ -113,11 +113,14 @@ def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) ->
             select null::bigint as {key}, {bid}, {col_list}, _created_at, _updated_at, _batch_id, 1 as _is_new
             from {incoming}
         ),
+        latest as (
+            select {bid}, {type1_latest}, min(_created_at) as _first_created from candidates group by {bid}
+        ),
         hashed as (
-            select {key}, {bid}, {tracked}, {type1_latest}, _created_at, _updated_at, _batch_id, _is_new,
-                   {_hash_expr(spec.tracked)} as _hash,
-                   min(_created_at) over (partition by {bid}) as _first_created
-            from candidates
+            select c.{key}, {bid}, {", ".join(f"c.{t}" for t in spec.tracked)},
+                   {", ".join(f"l.{t}" for t in spec.type1)}, c._created_at, c._updated_at, c._batch_id,
+                   c._is_new, {_hash_expr(spec.tracked, "c")} as _hash, l._first_created
+            from candidates c join latest l using ({bid})
         ),
         flagged as (
             select *, case when lag(_hash) over w is distinct from _hash then 1 else 0 end as _starts
