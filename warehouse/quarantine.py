@@ -52,10 +52,10 @@ def raw_columns(con: duckdb.DuckDBPyConnection, raw_table: str) -> list[str]:
         "order by column_index", [raw_table]).fetchall() if r[0] not in RAW_LINEAGE]
 
 
-def raw_record_sql(con: duckdb.DuckDBPyConnection, raw_table: str, alias: str = "") -> str:
-    """JSON text of a raw row's source columns, keyed by the source's column names."""
+def raw_record_sql(columns: list[str], alias: str = "") -> str:
+    """JSON text of a raw row's source ``columns`` (see :func:`raw_columns`), keyed by their names."""
     prefix = f"{alias}." if alias else ""
-    pairs = ", ".join(f"'{c}', {prefix}\"{c}\"" for c in raw_columns(con, raw_table))
+    pairs = ", ".join(f"'{c}', {prefix}\"{c}\"" for c in columns)
     return f"json_object({pairs})::varchar"
 
 
@@ -84,12 +84,13 @@ def quarantine_from(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, f
     # the record as read: staged rows of a CRM table carry no copy of it (``_raw`` is NULL but for
     # replayed rows), the raw layer has it under the same (_batch_id, _source_row)
     raw_table = raw_table_of(table)
+    source_columns = raw_columns(con, raw_table) if raw_table else []
     join = ""
     record = ["s._raw"] if "_raw" in columns else []
-    if raw_table and raw_columns(con, raw_table):
+    if source_columns:
         join = (f"left join raw.{raw_table} rw on rw._batch_id = s._batch_id "
                 "and rw._source_row = s._source_row")
-        record.append(f"case when rw._batch_id is not null then {raw_record_sql(con, raw_table, 'rw')} end")
+        record.append(f"case when rw._batch_id is not null then {raw_record_sql(source_columns, 'rw')} end")
     record.append("to_json(s)::varchar")
     raw_expr = f"coalesce({', '.join(record)})"
     source_expr = "s._source" if "_source" in columns else "null"

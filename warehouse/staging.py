@@ -22,7 +22,7 @@ from warehouse.db import read_sql
 from warehouse.demo.schema import PRIMARY_KEYS, metadata
 from warehouse.errors import CrmwhError
 from warehouse.profiles import load_profile
-from warehouse.quarantine import checked_identifier, raw_record_sql
+from warehouse.quarantine import checked_identifier, raw_columns, raw_record_sql
 from warehouse.settings import Settings
 
 
@@ -58,7 +58,7 @@ def crm_staging_sql(con: duckdb.DuckDBPyConnection, settings: Settings, entity: 
     replayed rows, which get new row numbers, carry it (``with_raw_record``)."""
     sql = read_sql(f"staging/stg_crm__{checked_identifier(entity)}.sql")
     fold = "upper" if settings.ingest.crm_codes_case_insensitive else ""
-    record = raw_record_sql(con, f"crm__{entity}") if with_raw_record else "null::varchar"
+    record = raw_record_sql(raw_columns(con, f"crm__{entity}")) if with_raw_record else "null::varchar"
     return sql.replace("{raw_record}", record).replace("{fold_code}", fold)
 
 
