@@ -35,7 +35,6 @@ from warehouse.settings import Settings
 log = logging.getLogger(__name__)
 
 CRM_SOURCE = "crm"
-LINEAGE_COLUMNS = ("_batch_id", "_source", "_source_row", "_extracted_at")
 _TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format (sortable text)
 
 
