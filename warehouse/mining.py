@@ -200,7 +200,7 @@ class SupportAdaptation:
             head += f"; lowered to {self.used_count} baskets ({float(self.support):.4%})"
         if self.offerable_rules < self.min_offer_rules:
             head += (f"; still {self.offerable_rules} at the floor of {self.floor_count} baskets "
-                     f"(settings.mining.adaptive_support_floor / min_itemset_count)")
+                     f"(settings.mining.adaptive_support_floor, adaptive_min_count)")
         else:
             head += f": {self.offerable_rules} offerable rules"
         return head
@@ -340,7 +340,8 @@ class _Miner:
         halve the support count until it does or reaches the floor (documented in MiningSettings)."""
         n = baskets.n_baskets
         configured = self.min_count(n)
-        floor = max(self.mining.min_itemset_count, support_count(self.mining.adaptive_support_floor, n))
+        floor = min(configured, max(self.mining.adaptive_min_count,
+                                    support_count(self.mining.adaptive_support_floor, n)))
         count = configured
         result = self.mine(baskets, count)
         while int(offerable(result.rules, self.mining).sum()) < self.mining.min_offer_rules and count > floor:

@@ -134,10 +134,12 @@ class MiningSettings:
     offer_min_lift: float = 1.2
     offer_min_improvement: float = 0.0
     # Support that adapts: when the overall scope yields fewer offerable rules than min_offer_rules,
-    # the support count is halved (every scope uses the lowered support) until it does, but never
-    # below max(min_itemset_count, ceil(adaptive_support_floor * baskets)); the run says so.
+    # the support count is halved (every scope uses the lowered support, but never below
+    # min_itemset_count there) until it does, but never below
+    # max(adaptive_min_count, ceil(adaptive_support_floor * baskets)); the run says so.
     min_offer_rules: int = 10
     adaptive_support_floor: float = 0.0002
+    adaptive_min_count: int = 3
 
 
 @dataclass(frozen=True)

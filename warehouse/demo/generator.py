@@ -656,7 +656,8 @@ class _Builder:
         lo = np.maximum(self.signup[c], self.start).astype(np.float64)
         drift = np.clip((self.o_ts[order_of_line] - lo) / np.maximum(self.clock - lo, 1.0), 0.0, 1.0)
         samplers = taste.category_samplers(self.catalog, sellable, cats)
-        out, self.taste_line_count = taste.taste_products(rng, self.tastes, samplers, cust, drift, products)
+        out, self.taste_line_count = taste.taste_products(rng, self.tastes, samplers, cust, drift, products,
+                                                          order_of_line)
         return out
 
     def sequence_lines(self, oi: np.ndarray, pi: np.ndarray, sellable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

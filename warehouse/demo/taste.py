@@ -12,8 +12,8 @@ into the source tables:
   and for guests, from the whole catalogue by popularity, as before.
 * **Sequences.** Planted pairs (A, B): when a customer's order holds A and the same customer's next
   order comes within ``within_days``, B is added to that next order with probability ``probability``.
-  Retail: ``RETAIL_SEQUENCES`` pairs of mid-popular one-off products outside the bundles, from
-  different categories. Services: the agency's natural chain, variant by variant (same tier and
+  Retail: ``RETAIL_SEQUENCES`` pairs of popular one-off products outside the bundles (popularity
+  ranks in the top 1% to 5%, below the very best sellers), from different categories. Services: the agency's natural chain, variant by variant (same tier and
   company kind): company registration -> agency bookkeeping -> monthly tax filing -> annual report ->
   trademark, each step on the order after the previous step's.
 
@@ -127,16 +127,34 @@ def category_samplers(catalog: Catalog, sellable: np.ndarray, categories: np.nda
 
 
 def taste_products(rng: np.random.Generator, tastes: Tastes, samplers: list[tuple[np.ndarray, np.ndarray]],
-                   cust: np.ndarray, drift: np.ndarray, products: np.ndarray) -> tuple[np.ndarray, int]:
+                   cust: np.ndarray, drift: np.ndarray, products: np.ndarray,
+                   orders: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """``products`` (one per line) with the taste-drawn ones put in; returns them and how many.
 
     ``cust`` is the customer index of each line (-1 for guests and lines the taste leaves alone),
     ``drift`` the weight of the end taste at the line's time (0 at the customer's start, 1 at the end).
+    With ``orders`` (order of each line), a taste-drawn product that repeats one already on its order
+    is drawn again (up to three times), so orders keep their planned number of distinct lines.
     """
     out = products.copy()
-    m = len(out)
-    use = (cust >= 0) & (rng.random(m) < TASTE_STRENGTH)
-    lines = np.nonzero(use)[0]
+    use = (cust >= 0) & (rng.random(len(out)) < TASTE_STRENGTH)
+    n_used = _draw_from_taste(rng, tastes, samplers, cust, drift, out, np.nonzero(use)[0])
+    if orders is not None:
+        for _ in range(3):
+            key = orders.astype(np.int64) * (int(out.max()) + 1) + out
+            order = np.argsort(key, kind="stable")
+            repeat = np.zeros(len(out), dtype=bool)
+            repeat[order[1:][key[order][1:] == key[order][:-1]]] = True
+            redo = np.nonzero(repeat & use)[0]
+            if len(redo) == 0:
+                break
+            _draw_from_taste(rng, tastes, samplers, cust, drift, out, redo)
+    return out, n_used
+
+
+def _draw_from_taste(rng: np.random.Generator, tastes: Tastes, samplers: list[tuple[np.ndarray, np.ndarray]],
+                     cust: np.ndarray, drift: np.ndarray, out: np.ndarray, lines: np.ndarray) -> int:
+    """Draw ``out[lines]`` from the customers' tastes in place; returns how many had a taste."""
     c = cust[lines]
     late = rng.random(len(lines)) < drift[lines]
     idx = np.where(late[:, None], tastes.end_idx[c], tastes.start_idx[c])
@@ -152,7 +170,7 @@ def taste_products(rng: np.random.Generator, tastes: Tastes, samplers: list[tupl
         if len(sel):
             pick = np.minimum(np.searchsorted(member_cdf, u2[sel], side="right"), len(members) - 1)
             out[lines[sel]] = members[pick]
-    return out, int(has.sum())
+    return int(has.sum())
 
 
 def choose_sequences(rng: np.random.Generator, catalog: Catalog, profile_name: str, sellable: np.ndarray,
@@ -162,7 +180,7 @@ def choose_sequences(rng: np.random.Generator, catalog: Catalog, profile_name: s
         return _services_chain(catalog)
     pool = np.array([i for i in np.nonzero(sellable)[0] if i not in exclude])
     ranked = pool[np.argsort(-catalog.popularity[pool], kind="stable")]
-    middle = ranked[len(ranked) // 20: len(ranked) // 3]
+    middle = ranked[len(ranked) // 100: len(ranked) // 20]  # popular, not the very best sellers
     picks = rng.choice(middle, size=min(len(middle), 6 * RETAIL_SEQUENCES), replace=False)
     out: list[dict[str, Any]] = []
     used: set[int] = set()
@@ -262,3 +280,40 @@ def taste_truth(tastes: Tastes, codes: list[str], lines_from_taste: int) -> dict
         "customers_format": "customer code -> [start categories, start weights, end categories, end weights]",
         "customers": tastes.to_truth(codes),
     }
+
+
+def advance_products(rng: np.random.Generator, truth: dict[str, Any] | None, catalog: Catalog, profile_name: str,
+                     prod_code: np.ndarray, cust_code: list[str], line_order: np.ndarray, line_product: np.ndarray,
+                     order_cust: np.ndarray, order_ts: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``demo advance``: re-draw its ordinary lines from the customers' (end) tastes and plant the sequences
+    inside the window. Positions are into the source's products (``prod_code``); customers missing from
+    the ground truth (new ones) get a taste drawn now and recorded. Returns the lines' products and the
+    added (order, product) lines. Without a ground truth nothing changes."""
+    empty = np.zeros(0, dtype=np.int64)
+    if not truth or "taste" not in truth:
+        return line_product, empty
+    block = truth["taste"]
+    known = block.setdefault("customers", {})
+    new = [c for c in cust_code if c not in known]
+    sellable = sellable_mask(catalog, profile_name)
+    categories = np.array(block["categories"], dtype=object)
+    if new:
+        weight = np.array([catalog.popularity[sellable & (catalog.categories == c)].sum() for c in categories])
+        known.update(draw_tastes(rng, len(new), categories, weight).to_truth(new))
+    tastes = Tastes.from_truth(block, cust_code)
+    code_to_src = {c: i for i, c in enumerate(prod_code.tolist())}
+    samplers = []
+    for idx, cdf in category_samplers(catalog, sellable, categories):
+        src = np.array([code_to_src.get(str(catalog.codes[i]), -1) for i in idx])
+        ok = src >= 0
+        cdf_ok = np.cumsum(catalog.popularity[idx[ok]]) if ok.any() else np.array([1.0])
+        samplers.append((src[ok] if ok.any() else np.array([0]), cdf_ok / cdf_ok[-1]))
+    cust = order_cust[line_order]
+    products, _ = taste_products(rng, tastes, samplers, cust, np.ones(len(line_order)), line_product, line_order)
+    sequences = []
+    for s in truth.get("sequences", []):
+        a, b = code_to_src.get(s["antecedent_code"]), code_to_src.get(s["consequent_code"])
+        if a is not None and b is not None:
+            sequences.append({"a": a, "b": b, "within_days": s["within_days"], "probability": s["probability"]})
+    add_o, add_p = plant_sequences(rng, sequences, line_order, products, order_cust, order_ts, eligible)
+    return products, np.stack([add_o, add_p]) if len(add_o) else np.zeros((2, 0), dtype=np.int64)
