@@ -56,7 +56,7 @@ def _offers(signals, audience, params) -> dict[str, list[str]]:
     blend = rec.Blend(None, dict(zip(rec.SOURCES, params.fixed_weights, strict=True)), 0, 0)
     offers = rec.recommend(signals, audience, blend, params)
     out: dict[str, list[str]] = {}
-    for row, item, rank in sorted(zip(offers["row"], offers["item"], offers["rank"], strict=True),
+    for row, item, _rank in sorted(zip(offers["row"], offers["item"], offers["rank"], strict=True),
                                   key=lambda t: (t[0], t[2])):
         out.setdefault(str(audience.customers[row]), []).append(str(signals.items[item]))
     return out

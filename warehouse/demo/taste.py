@@ -303,7 +303,7 @@ def advance_products(rng: np.random.Generator, truth: dict[str, Any] | None, cat
     tastes = Tastes.from_truth(block, cust_code)
     code_to_src = {c: i for i, c in enumerate(prod_code.tolist())}
     samplers = []
-    for idx, cdf in category_samplers(catalog, sellable, categories):
+    for idx, _cdf in category_samplers(catalog, sellable, categories):
         src = np.array([code_to_src.get(str(catalog.codes[i]), -1) for i in idx])
         ok = src >= 0
         cdf_ok = np.cumsum(catalog.popularity[idx[ok]]) if ok.any() else np.array([1.0])
