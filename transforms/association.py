@@ -25,7 +25,8 @@ antecedent that is a proper subset has at least the same confidence), Webb's imp
 minus the best confidence of any more general rule with the same consequent, the empty antecedent
 included, whose confidence is the consequent's support), ``productivity_p`` (Webb's test: for each
 antecedent item, a one-sided Fisher test among the baskets holding the rest of the antecedent; the
-largest p-value; for one-item antecedents the rule's own Fisher p-value), ``is_productive``
+largest p-value; for one-item antecedents the rule's own Fisher p-value; NaN (NULL) for a longer rule
+that is redundant or not better than a generalization anyway), ``is_productive``
 (improvement > 0 decided on integer counts, no redundancy, and ``productivity_p <= fdr_alpha``), and
 ``lift_lower``, the ranking measure: the lower end of the 95% Wilson
 interval of the confidence divided by the consequent's support (a lift that a handful of baskets
@@ -367,11 +368,17 @@ def score_rules(ante_l: list[tuple[str, ...]], cons_l: list[tuple[str, ...]], co
                     t_rule.append(i)
                     t_pop.append(sub_ante)
                     t_succ.append(sub_both)
-    if t_rule:
-        rule_idx = np.array(t_rule)
-        sub_p = sstats.hypergeom.sf(both[rule_idx] - 1, np.array(t_pop), np.array(t_succ), ante[rule_idx])
-        np.maximum.at(prod_p, rule_idx, np.clip(sub_p, 0.0, 1.0))
     productive &= ~redundant
+    if t_rule:
+        # the test only matters where the rule is productive so far (scipy's hypergeometric tail is a
+        # Python loop per row): the others' productivity_p stays NULL
+        rule_idx = np.array(t_rule)
+        needed = productive[rule_idx]
+        prod_p[np.unique(rule_idx[~needed])] = np.nan
+        rule_idx = rule_idx[needed]
+        sub_p = sstats.hypergeom.sf(both[rule_idx] - 1, np.array(t_pop)[needed], np.array(t_succ)[needed],
+                                    ante[rule_idx])
+        np.maximum.at(prod_p, rule_idx, np.clip(sub_p, 0.0, 1.0))
 
     frame = pd.DataFrame({
         # explicit dtype: with no rules an empty list would otherwise become float64
@@ -386,7 +393,7 @@ def score_rules(ante_l: list[tuple[str, ...]], cons_l: list[tuple[str, ...]], co
         "conviction": conviction, "zhangs_metric": zhang, "jaccard": jaccard,
         "fisher_p": p, "fisher_q": q, "is_significant": q <= fdr_alpha, "is_redundant": redundant,
         "improvement": confidence - best_sub, "productivity_p": prod_p,
-        "is_productive": productive & (prod_p <= fdr_alpha),
+        "is_productive": productive & (np.nan_to_num(prod_p, nan=1.0) <= fdr_alpha),
         # the ranking measure: lift with the confidence at the lower end of its 95% Wilson interval
         "lift_lower": wilson_lower(both, ante) / np.where(s_c > 0, s_c, np.nan),
     })

@@ -78,7 +78,8 @@ RULE_METRIC_DOCS: dict[str, str] = {
     "improvement": "Webb's improvement: confidence minus the best confidence of any more general rule with the same "
                    "consequent (the empty antecedent's confidence is the consequent's support)",
     "productivity_p": "Webb's productivity test: largest one-sided Fisher p-value of the rule against each "
-                      "rule with one antecedent item fewer (fisher_p for a one-item antecedent)",
+                      "rule with one antecedent item fewer (fisher_p for a one-item antecedent; NULL when the rule is "
+                      "redundant or no better than a generalization, so not productive anyway)",
     "is_productive": "better than every more general rule: improvement > 0 (integer counts), not redundant and "
                      "productivity_p <= settings.mining.fdr_alpha",
     "lift_lower": "ranking measure: lower end of the 95% Wilson interval of the confidence / consequent support",
