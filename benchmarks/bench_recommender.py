@@ -5,7 +5,8 @@ Two runs, each in a fresh data directory, through the product's own commands:
   demo  `crmwh demo generate --scale medium --seed 11`, `crmwh run`, then
         `crmwh evaluate --as-of 2025-11-01 --holdout-days 60` (train to the end of 2025-11-01, score the
         next 60 days), plus the planted-truth checks: each planted next-purchase sequence's rank among its
-        antecedent's sequence partners, and the planted bundles' rules' ranks by lift_lower
+        antecedent's sequence partners, and the planted bundles' rules' ranks among the offerable rules
+        (by rule_rank, i.e. lift_lower)
   real  `crmwh ingest tests/fixtures/online_retail_sample.csv --profile online_retail`, `crmwh mine --as-of
         2011-10-01` (the support that adapts), then `crmwh evaluate --as-of 2011-10-01 --holdout-days 60`
 
@@ -87,12 +88,13 @@ def _planted(data_dir: Path) -> dict:
                           "conditional_share": round(float(row[b]), 3) if b is not None else None,
                           "rank_among_partners": rank})
     bundles = [set(b["product_codes"]) for b in truth["bundles"]]
-    offer = [(set(a) | set(c), r) for a, c, r, ok in rules if ok]
-    inside = [any(items <= b for b in bundles) for items, _ in offer]
-    first_other = inside.index(False) + 1 if False in inside else None
-    best = [min((r for items, r in offer if items <= b), default=None) for b in bundles]
-    return {"sequences": sequences, "bundle_best_rule_rank": best,
-            "offerable_rules": len(offer), "first_offerable_rule_outside_bundles": first_other}
+    offer = [set(a) | set(c) for a, c, _, ok in rules if ok]  # offerable rules in rule_rank order
+    inside = [any(items <= b for b in bundles) for items in offer]
+    last_bundle = max((k + 1 for k, i in enumerate(inside) if i), default=0)
+    best = [next((k + 1 for k, items in enumerate(offer) if items <= b), None) for b in bundles]
+    return {"sequences": sequences, "offerable_rules": len(offer), "bundle_rules": sum(inside),
+            "bundle_best_offerable_rank": best, "last_bundle_rule_offerable_rank": last_bundle,
+            "other_rules_above_last_bundle_rule": sum(1 for i in inside[:last_bundle] if not i)}
 
 
 def main() -> int:
@@ -100,7 +102,11 @@ def main() -> int:
     parser.add_argument("--only", choices=("demo", "real"))
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--planted-only", type=Path, help="only the planted-truth checks on this demo data directory")
     args = parser.parse_args()
+    if args.planted_only:
+        print(json.dumps(_planted(args.planted_only), indent=1))
+        return 0
     print(f"machine: {describe_machine('scikit-learn', 'scipy', 'duckdb')}", flush=True)
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench_recommender_") as tmp:
