@@ -334,22 +334,33 @@ def _rule_scores(audience: Audience, rules: pd.DataFrame) -> tuple[sp.csr_matrix
 
 
 def _sparse_rowmax_product(x: sp.csr_matrix, m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """For dense output: max over i in row of x of m[i, j], and the arg i (dense arrays rows x cols)."""
+    """For dense output: max over i in row of x of m[i, j], and the arg i (dense arrays rows x cols;
+    arg -1 where no i reaches j). Ties go to the smaller i."""
     rows, cols = x.shape[0], m.shape[1]
     best = np.zeros((rows, cols), dtype=np.float32)
     arg = np.full((rows, cols), -1, dtype=np.int64)
+    x = x.tocsr()
     mc = m.tocsr()
-    for r in range(rows):
-        for i in x.indices[x.indptr[r]:x.indptr[r + 1]]:
-            lo, hi = mc.indptr[i], mc.indptr[i + 1]
-            if hi == lo:
-                continue
-            j = mc.indices[lo:hi]
-            v = mc.data[lo:hi]
-            better = v > best[r, j]
-            best[r, j[better]] = v[better]
-            arg[r, j[better]] = i
-    return best, arg
+    r = np.repeat(np.arange(rows), np.diff(x.indptr))
+    i = x.indices
+    width = np.diff(mc.indptr)[i]
+    if width.sum() == 0:
+        return best, arg
+    # every (row, held item i, neighbour j) triple, then the largest value per (row, j)
+    rr = np.repeat(r, width)
+    ii = np.repeat(i, width)
+    starts = np.repeat(mc.indptr[i], width)
+    offsets = np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width)
+    jj = mc.indices[starts + offsets]
+    vv = mc.data[starts + offsets]
+    key = rr * cols + jj
+    flat_best = best.ravel()
+    np.maximum.at(flat_best, key, vv.astype(np.float32))
+    top = (vv.astype(np.float32) == flat_best[key]) & (vv > 0)
+    flat_arg = np.full(rows * cols, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(flat_arg, key[top], ii[top])
+    arg = np.where(flat_arg == np.iinfo(np.int64).max, -1, flat_arg).reshape(rows, cols)
+    return flat_best.reshape(rows, cols), arg
 
 
 @dataclass
@@ -469,7 +480,7 @@ class Blend:
 
 
 def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderParams,
-              max_rows: int = 400_000, seed: int = 0) -> Blend:
+              max_rows: int = 250_000, seed: int = 0) -> Blend:
     """A gradient-boosted ranker of the candidates (out of time), non-decreasing in every source's score;
     fixed weights when there are too few purchases to fit. Negatives are subsampled to ``max_rows``."""
     positives = int(labels.sum())
