@@ -480,7 +480,7 @@ class Blend:
 
 
 def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderParams,
-              max_rows: int = 250_000, seed: int = 0) -> Blend:
+              max_rows: int = 400_000, seed: int = 0) -> Blend:
     """A gradient-boosted ranker of the candidates (out of time), non-decreasing in every source's score;
     fixed weights when there are too few purchases to fit. Negatives are subsampled to ``max_rows``."""
     positives = int(labels.sum())
