@@ -320,7 +320,7 @@ def chart_recommender_card(marts: Marts, settings: Settings) -> go.Figure:
         x=names, y=hit, marker_color=["#01497c" if i == 0 else "#89c2d9" for i in range(len(rows))],
         error_y={"type": "data", "symmetric": False, "array": [float(r[3]) - float(r[1]) for r in rows],
                  "arrayminus": [float(r[1]) - float(r[2]) for r in rows]},
-        text=[f"{h:.1%}" for h in hit], textposition="outside",
+        text=[f"{h:.1%}" for h in hit], textposition="inside", insidetextanchor="middle",
         hovertemplate="%{x}: hit rate %{y:.3f}<extra></extra>"))
     k = rows[0][10]
     return _layout(fig, yaxis_title=f"hit rate@{k} (95% bootstrap interval)", yaxis_tickformat=".0%")
@@ -329,9 +329,9 @@ def chart_recommender_card(marts: Marts, settings: Settings) -> go.Figure:
 def table_recommender_card(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
     rows = _recommender_card_rows(marts)
     first = rows[0]
-    header = ("recommender", f"hit rate@{first[10]}", "95% CI", "precision", "recall", "customers covered",
-              "catalogue covered", "top-3 share of offers", "vs popularity")
-    return header, [(r[0], f"{float(r[1]):.3f}", f"{float(r[2]):.3f}-{float(r[3]):.3f}", f"{float(r[4]):.3f}",
+    header = ("recommender", f"hit rate@{first[10]} (95% CI)", "precision", "recall", "customers",
+              "catalogue", "top-3 share", "vs popularity")
+    return header, [(r[0], f"{float(r[1]):.3f} ({float(r[2]):.3f}-{float(r[3]):.3f})", f"{float(r[4]):.3f}",
                      f"{float(r[5]):.3f}", f"{float(r[6]):.0%}", f"{float(r[7]):.0%}", f"{float(r[8]):.0%}",
                      f"{float(r[9]):.2f}x") for r in rows]
 
