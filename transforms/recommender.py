@@ -14,15 +14,20 @@ Sources, each a score in [0, 1] for a (customer, product) pair:
 * ``co_purchase``: item-to-item cosine similarity over customers' histories (scipy.sparse; each
   product's top ``item_neighbours``, at least ``min_co_customers`` shared customers), summed over the
   products the customer bought in the look-back and divided by the largest sum of the batch.
+* ``category_taste``: the customer's share of products in each category (history_days, each product
+  weighted by 0.5 ** (days since bought / half-life)) times the product's share of purchases within its
+  category (0 where products carry no category).
 * ``popularity``: the share of active customers of the customer's segment who bought the product in the
   look-back (overall when the segment is small), divided by the most popular product's share.
 
-Blend: a logistic regression (scikit-learn) learns how the four scores predict a purchase, fitted out
-of time on the history itself: the signals as of ``blend_days`` before the as-of date against what the
-customers then bought in those days. The offer's ``score`` is that fitted probability of buying the
-product within ``blend_days``. With too few purchases to fit, fixed weights from the settings are used
-(and the fit is reported as not used). The source of an offer is the source contributing most to its
-score; popularity also fills every active customer up to N offers.
+Blend: a gradient-boosted classifier (scikit-learn ``HistGradientBoostingClassifier``, non-decreasing in
+every source's score; the customer's number of look-back products is a context feature) ranks the
+candidates (each source's top ``candidates``), fitted out of time on the history itself: the signals as
+of ``blend_days`` before the as-of date against what the customers then bought in those days (negatives
+subsampled, probabilities corrected for it). The offer's ``score`` is that probability of buying the
+product within ``blend_days``. With too few purchases to fit, fixed weights from the settings are used.
+The source of an offer is the personal source whose removal lowers its score most (popularity when
+none does); popularity also fills every active customer up to N offers.
 
 Exclusions: nothing the customer bought or returned in the look-back is offered. Diversity: no product
 takes more than ``max_product_share`` of all offers (higher-scored customers first); customers left
