@@ -20,8 +20,17 @@ is 1: infinite), Zhang's metric (0 when its denominator is 0, as mlxtend), Jacca
 the one-sided Fisher exact test p-value (hypergeometric upper tail, equal to
 ``scipy.stats.fisher_exact(table, alternative="greater")``), its Benjamini-Hochberg q-value over every
 candidate rule of the run (all splits of the frequent itemsets with a consequent of allowed size,
-before the confidence and lift filters) and a redundancy flag (a rule with the same consequent and an
-antecedent that is a proper subset has at least the same confidence).
+before the confidence and lift filters), a redundancy flag (a rule with the same consequent and an
+antecedent that is a proper subset has at least the same confidence), Webb's improvement (confidence
+minus the best confidence of any more general rule with the same consequent, the empty antecedent
+included, whose confidence is the consequent's support), ``productivity_p`` (Webb's test: for each
+antecedent item, a one-sided Fisher test among the baskets holding the rest of the antecedent; the
+largest p-value; for one-item antecedents the rule's own Fisher p-value; NaN (NULL) for a longer rule
+that is redundant or not better than a generalization anyway), ``is_productive``
+(improvement > 0 decided on integer counts, no redundancy, and ``productivity_p <= fdr_alpha``), and
+``lift_lower``, the ranking measure: the lower end of the 95% Wilson
+interval of the confidence divided by the consequent's support (a lift that a handful of baskets
+cannot inflate). Rules come sorted by ``lift_lower``.
 """
 
 from __future__ import annotations
@@ -220,8 +229,23 @@ RULE_COLUMNS: tuple[str, ...] = (
     "rule_id", "antecedent", "consequent", "antecedent_len", "consequent_len",
     "antecedent_count", "consequent_count", "both_count", "n_baskets",
     "support", "confidence", "lift", "leverage", "conviction", "zhangs_metric", "jaccard",
-    "fisher_p", "fisher_q", "is_significant", "is_redundant",
+    "fisher_p", "fisher_q", "is_significant", "is_redundant", "improvement", "productivity_p", "is_productive",
+    "lift_lower",
 )
+# z of the two-sided 95% Wilson interval used by ``lift_lower`` (the rules' ranking measure).
+WILSON_Z = 1.959963984540054
+
+
+def wilson_lower(successes: np.ndarray, trials: np.ndarray, z: float = WILSON_Z) -> np.ndarray:
+    """Lower end of the Wilson score interval of a binomial proportion (0 when there are no trials)."""
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        centre = p + z * z / (2 * n)
+        margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        low = (centre - margin) / (1 + z * z / n)
+    return np.where(n > 0, np.clip(low, 0.0, 1.0), 0.0)
 
 
 def rule_id(antecedent: Sequence[str], consequent: Sequence[str]) -> str:
@@ -318,18 +342,43 @@ def score_rules(ante_l: list[tuple[str, ...]], cons_l: list[tuple[str, ...]], co
         zhang = np.where(denom == 0, 0.0, leverage / denom)
     jaccard = both / (ante + cons - both)
 
+    # Generalizations: every proper subset Z of the antecedent, the empty one included (Z -> c has the
+    # consequent's support as confidence). Redundant: some non-empty Z has at least this confidence.
+    # Productive (Webb's improvement > 0): the rule's confidence beats every Z's, decided in integers.
+    nn = np.full(len(both), n, dtype=np.int64)
     redundant = np.zeros(len(both), dtype=bool)
+    productive = ~_ge_products([ante, cons], [both, nn])  # both * n > ante * cons: lift above 1, exactly
+    best_sub = cons / n  # confidence of the best generalization, starting with the empty antecedent
+    # Webb's test of productivity: for each item x of the antecedent, among the baskets holding the rest
+    # of it, is the consequent more frequent with x (one-sided Fisher)? The worst p-value counts; a
+    # one-item antecedent's only generalization is the empty one, whose test is fisher_p itself.
+    prod_p = p.copy()
+    t_rule, t_pop, t_succ = [], [], []
     for i, (a, c) in enumerate(zip(ante_l, cons_l, strict=True)):
         if len(a) < 2:
             continue
+        b_i, a_i = int(both[i]), int(ante[i])
         for r in range(1, len(a)):
             for sub in itertools.combinations(a, r):
-                sub_both = count_of[tuple(sorted(sub + c))]
-                if sub_both * int(ante[i]) >= int(both[i]) * count_of[sub]:
+                sub_both, sub_ante = count_of[tuple(sorted(sub + c))], count_of[sub]
+                if sub_both * a_i >= b_i * sub_ante:
                     redundant[i] = True
-                    break
-            if redundant[i]:
-                break
+                best_sub[i] = max(best_sub[i], sub_both / sub_ante)
+                if r == len(a) - 1:
+                    t_rule.append(i)
+                    t_pop.append(sub_ante)
+                    t_succ.append(sub_both)
+    productive &= ~redundant
+    if t_rule:
+        # the test only matters where the rule is productive so far (scipy's hypergeometric tail is a
+        # Python loop per row): the others' productivity_p stays NULL
+        rule_idx = np.array(t_rule)
+        needed = productive[rule_idx]
+        prod_p[np.unique(rule_idx[~needed])] = np.nan
+        rule_idx = rule_idx[needed]
+        sub_p = sstats.hypergeom.sf(both[rule_idx] - 1, np.array(t_pop)[needed], np.array(t_succ)[needed],
+                                    ante[rule_idx])
+        np.maximum.at(prod_p, rule_idx, np.clip(sub_p, 0.0, 1.0))
 
     frame = pd.DataFrame({
         # explicit dtype: with no rules an empty list would otherwise become float64
@@ -343,8 +392,12 @@ def score_rules(ante_l: list[tuple[str, ...]], cons_l: list[tuple[str, ...]], co
         "support": s_ac, "confidence": confidence, "lift": lift_v, "leverage": leverage,
         "conviction": conviction, "zhangs_metric": zhang, "jaccard": jaccard,
         "fisher_p": p, "fisher_q": q, "is_significant": q <= fdr_alpha, "is_redundant": redundant,
+        "improvement": confidence - best_sub, "productivity_p": prod_p,
+        "is_productive": productive & (np.nan_to_num(prod_p, nan=1.0) <= fdr_alpha),
+        # the ranking measure: lift with the confidence at the lower end of its 95% Wilson interval
+        "lift_lower": wilson_lower(both, ante) / np.where(s_c > 0, s_c, np.nan),
     })
-    return frame.sort_values(["lift", "confidence", "both_count", "rule_id"], ascending=[False, False, False, True],
+    return frame.sort_values(["lift_lower", "lift", "both_count", "rule_id"], ascending=[False, False, False, True],
                              ignore_index=True)
 
 

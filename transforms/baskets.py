@@ -128,6 +128,17 @@ def baskets_from_sales_lines(
 
     Returns the basket set with ``stats``: lines read, each exclusion reason, baskets and items.
     """
+    keep, item, stats = usable_lines(lines, non_merchandise_codes, item_level)
+    order_ids = lines["order_id"].to_numpy()[keep]
+    return baskets_from_pairs(order_ids, item.to_numpy()[keep].astype(object), stats)
+
+
+def usable_lines(lines: pd.DataFrame, non_merchandise_codes: Iterable[str],
+                 item_level: str = "product") -> tuple[np.ndarray, pd.Series, dict[str, int]]:
+    """Which sales lines are purchases of an item (mask), the trimmed item per line, and the counts.
+
+    The exclusions of ``baskets_from_sales_lines`` (and of the recommender's purchase histories).
+    """
     if item_level not in ITEM_LEVELS:
         raise BasketInputError(f"item level must be one of {', '.join(ITEM_LEVELS)}, not {item_level!r}")
     item_col = "product_id" if item_level == "product" else "category"
@@ -158,8 +169,7 @@ def baskets_from_sales_lines(
         excluded |= mask
     keep = ~excluded
     stats["lines_used"] = int(keep.sum())
-    order_ids = lines["order_id"].to_numpy()[keep]
-    return baskets_from_pairs(order_ids, item.to_numpy()[keep].astype(object), stats)
+    return keep, item, stats
 
 
 def parse_basket_text(text: str) -> BasketSet:

@@ -34,11 +34,15 @@ def resolve_as_of(settings: Settings, requested: str | dt.date | None = None) ->
 
 
 def mine(settings: Settings, as_of: dt.date) -> dict[str, int]:
-    """Association rules and the cross-sell marts (``warehouse.mining.run_mining``)."""
+    """Association rules and the cross-sell marts (``warehouse.mining.run_mining``), then the recommender
+    card: the same recommender backtested with the last ``recommender.holdout_days`` held out."""
     from warehouse.mining import run_mining
+    from warehouse.recommender import refresh_card
 
     with warehouse_writer(settings) as con:
-        return {k: int(v) for k, v in run_mining(con, settings, as_of).items()}
+        counts = {k: int(v) for k, v in run_mining(con, settings, as_of).items()}
+        counts["marts.recommender_card"] = refresh_card(con, settings, as_of)
+        return counts
 
 
 def score_churn(settings: Settings, as_of: dt.date) -> dict[str, int]:

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.airflow_cmd",
     "warehouse.commands.publish_cmd",
     "warehouse.commands.mine_cmd",
+    "warehouse.commands.evaluate_cmd",
     "warehouse.commands.churn_cmd",
     "warehouse.commands.ingest_cmd",
     "warehouse.commands.quarantine_cmd",

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import duckdb
@@ -74,6 +75,17 @@ RULE_METRIC_DOCS: dict[str, str] = {
     "fisher_q": "Benjamini-Hochberg adjusted p-value over every candidate rule of the scope",
     "is_significant": "fisher_q <= settings.mining.fdr_alpha",
     "is_redundant": "a rule with the same consequent and a proper subset of the antecedent has at least this confidence",
+    "improvement": "Webb's improvement: confidence minus the best confidence of any more general rule with the same "
+                   "consequent (the empty antecedent's confidence is the consequent's support)",
+    "productivity_p": "Webb's productivity test: largest one-sided Fisher p-value of the rule against each "
+                      "rule with one antecedent item fewer (fisher_p for a one-item antecedent; NULL when the rule is "
+                      "redundant or no better than a generalization, so not productive anyway)",
+    "is_productive": "better than every more general rule: improvement > 0 (integer counts), not redundant and "
+                     "productivity_p <= settings.mining.fdr_alpha",
+    "lift_lower": "ranking measure: lower end of the 95% Wilson interval of the confidence / consequent support",
+    "is_offerable": "fit to offer: significant, productive (improvement above settings.mining.offer_min_improvement), "
+                    "lift >= settings.mining.offer_min_lift, one consequent item; the recommender uses only these",
+    "rule_rank": "1 = best rule of its scope by lift_lower (ties: lift, both_count, rule_id)",
 }
 
 TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
@@ -118,18 +130,6 @@ TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
          "consequent_names": "readable names of the consequent items",
          "rule_text": "the rule in words: names of antecedent => names of consequent"},
     ),
-    "marts.cross_sell_recommendations": (
-        "grain: one row per customer per recommended product (top N per customer); next products to offer",
-        {"customer_id": "customer business id (no names or contact data)",
-         "recommendation_rank": "1 = best offer for this customer",
-         "product_id": "recommended product (not bought in the lookback, not returned)",
-         "product_name": "readable product name",
-         "score": "confidence of the best rule recommending it whose antecedent the customer holds",
-         "lift": "lift of that rule",
-         "rule_id": "the rule the recommendation came from (marts.cross_sell_rules.rule_id, overall scope)",
-         "reason": "one line a marketer can read: what the customer bought and how often it goes with this product",
-         "as_of_end": "end (exclusive) of the lookback window the customer's purchases were read from"},
-    ),
     "marts.product_affinity": (
         "grain: one row per product pair bought together in at least affinity_min_count baskets; for merchandisers",
         {"product_a": "first product id (product_a < product_b)", "product_b": "second product id",
@@ -149,7 +149,9 @@ _RULE_TYPES = ("rule_id varchar, antecedent varchar[], consequent varchar[], ant
                "consequent_len integer, antecedent_count bigint, consequent_count bigint, both_count bigint, "
                "support double, confidence double, lift double, leverage double, conviction double, "
                "zhangs_metric double, jaccard double, fisher_p double, fisher_q double, is_significant boolean, "
-               "is_redundant boolean, engine varchar, min_count bigint, n_baskets bigint")
+               "is_redundant boolean, improvement double, productivity_p double, is_productive boolean, "
+               "lift_lower double, "
+               "is_offerable boolean, rule_rank bigint, engine varchar, min_count bigint, n_baskets bigint")
 # Column types of every table written here (stable even when a run finds nothing).
 TABLE_TYPES: dict[str, str] = {
     "analytics.basket_itemsets": f"{_SCOPE_TYPES}, itemset varchar[], length integer, count bigint, "
@@ -167,6 +169,60 @@ TABLE_TYPES: dict[str, str] = {
                               "confidence_a_to_b double, confidence_b_to_a double, lift double, jaccard double, "
                               "as_of date",
 }
+
+
+@dataclass(frozen=True)
+class SupportAdaptation:
+    """What the support that adapts did on the overall scope (reported by the run, the CLI and the log)."""
+
+    n_baskets: int
+    configured_count: int
+    used_count: int
+    offerable_rules: int
+    min_offer_rules: int
+    floor_count: int
+
+    @property
+    def lowered(self) -> bool:
+        return self.used_count < self.configured_count
+
+    @property
+    def support(self) -> Fraction:
+        """The support every scope uses: the configured one, or the lowered count over the overall baskets."""
+        return Fraction(self.used_count, max(self.n_baskets, 1))
+
+    def message(self) -> str:
+        if not self.lowered and self.offerable_rules >= self.min_offer_rules:
+            return (f"support {self.configured_count} of {self.n_baskets} baskets gave {self.offerable_rules} "
+                    f"offerable rules (floor {self.min_offer_rules})")
+        head = (f"the configured support ({self.configured_count} of {self.n_baskets} baskets) gave fewer than "
+                f"{self.min_offer_rules} offerable rules")
+        if self.lowered:
+            head += f"; lowered to {self.used_count} baskets ({float(self.support):.4%})"
+        if self.offerable_rules < self.min_offer_rules:
+            head += (f"; still {self.offerable_rules} at the floor of {self.floor_count} baskets "
+                     f"(settings.mining.adaptive_support_floor, adaptive_min_count)")
+        else:
+            head += f": {self.offerable_rules} offerable rules"
+        return head
+
+
+def offerable(rules: pd.DataFrame, mining: MiningSettings) -> pd.Series:
+    """Rules fit to offer: significant, productive, lift at least the offer minimum, one consequent item."""
+    if rules.empty:
+        return pd.Series([], dtype=bool)
+    return (rules["is_significant"].astype(bool) & rules["is_productive"].astype(bool)
+            & (rules["improvement"] > mining.offer_min_improvement) & (rules["lift"] >= mining.offer_min_lift)
+            & (rules["consequent_len"] == 1))
+
+
+def rank_rules(rules: pd.DataFrame, mining: MiningSettings) -> pd.DataFrame:
+    """Add ``is_offerable`` and ``rule_rank`` (1 = best by lift_lower) to one scope's rules."""
+    rules = rules.sort_values(["lift_lower", "lift", "both_count", "rule_id"],
+                              ascending=[False, False, False, True], ignore_index=True)
+    rules["is_offerable"] = offerable(rules, mining).to_numpy(dtype=bool) if len(rules) else np.zeros(0, bool)
+    rules["rule_rank"] = np.arange(1, len(rules) + 1, dtype=np.int64)
+    return rules
 
 
 @dataclass(frozen=True)
@@ -254,9 +310,15 @@ class _Miner:
         self._spark: Any = None
         self._own_spark = False
 
-    def mine(self, baskets: BasketSet) -> MiningResult:
+    def min_count(self, n: int, support: float | Fraction | None = None) -> int:
+        """Least itemset count of a scope of ``n`` baskets (``support``: the adapted one, if lowered)."""
+        return max(support_count(self.params.min_support if support is None else support, n),
+                   self.mining.min_itemset_count)
+
+    def mine(self, baskets: BasketSet, min_count: int | None = None) -> MiningResult:
         n = baskets.n_baskets
-        min_count = max(support_count(self.params.min_support, n), self.mining.min_itemset_count)
+        if min_count is None:
+            min_count = self.min_count(n)
         params = dataclasses.replace(self.params, min_support=min_count)
         if self.mining.engine == "spark":
             from transforms.spark_engine import mine_spark, spark_session
@@ -273,6 +335,24 @@ class _Miner:
         rules = association_rules(itemsets, n, params.min_confidence, params.min_lift, params.max_consequent,
                                   self.mining.fdr_alpha)
         return MiningResult(itemsets=itemsets, rules=rules, n_baskets=n, min_count=min_count)
+
+    def mine_adapted(self, baskets: BasketSet) -> tuple[MiningResult, SupportAdaptation]:
+        """Mine with the configured support; if that gives fewer than ``min_offer_rules`` offerable rules,
+        halve the support count until it does or reaches the floor (documented in MiningSettings)."""
+        n = baskets.n_baskets
+        configured = self.min_count(n)
+        floor = min(configured, max(self.mining.adaptive_min_count,
+                                    support_count(self.mining.adaptive_support_floor, n)))
+        count = configured
+        result = self.mine(baskets, count)
+        while int(offerable(result.rules, self.mining).sum()) < self.mining.min_offer_rules and count > floor:
+            count = max(floor, count // 2)
+            result = self.mine(baskets, count)
+        adaptation = SupportAdaptation(n, configured, count, int(offerable(result.rules, self.mining).sum()),
+                                       self.mining.min_offer_rules, floor)
+        if adaptation.lowered or adaptation.offerable_rules < adaptation.min_offer_rules:
+            log.warning("mining: %s", adaptation.message())
+        return result, adaptation
 
     def close(self) -> None:
         if self._spark is not None and self._own_spark:
@@ -369,6 +449,7 @@ def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.dat
     product_baskets = all_baskets if mining.item_level == "product" else baskets_from_sales_lines(
         lines, mining.non_merchandise_codes, "product")
     attrs = basket_attributes(lines, all_baskets, mining.segment_dimensions)
+    adaptation: SupportAdaptation | None = None
     try:
         for scope, mask in _scopes(attrs, settings, as_of_end):
             baskets = all_baskets if mask.all() else all_baskets.subset(mask)
@@ -379,12 +460,15 @@ def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.dat
                 if scope.segment_dimension == ALL:
                     overall[scope.window_name] = pd.DataFrame()
                 continue
-            result = miner.mine(baskets)
+            if adaptation is None:  # the first scope is the overall one: it decides the support
+                result, adaptation = miner.mine_adapted(baskets)
+            else:
+                result = miner.mine(baskets, miner.min_count(n, adaptation.support if adaptation.lowered else None))
             stats["scopes_mined"] += 1
             items = result.itemsets.copy()
             items["min_count"] = result.min_count
             itemset_frames.append(_scope_frame(scope, items, mining.item_level, n, as_of_date))
-            rules = result.rules.copy()
+            rules = rank_rules(result.rules, mining)
             rules["engine"] = mining.engine
             rules["min_count"] = result.min_count
             rules = _scope_frame(scope, rules.drop(columns=["n_baskets"]), mining.item_level, n, as_of_date)
@@ -430,9 +514,13 @@ def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.dat
         counts["analytics.rule_drift"] = _write(con, "analytics.rule_drift", drift, lists)
         counts["marts.cross_sell_rules"] = _write(con, "marts.cross_sell_rules", named, lists)
         counts["marts.product_affinity"] = _write(con, "marts.product_affinity", affinity, lists)
-        counts["marts.cross_sell_recommendations"] = _recommendations(con, settings, as_of_end)
         for table in TABLE_DOCS:
             document(con, table)
+        counts["marts.cross_sell_recommendations"], offers = _recommendations(con, settings, as_of_end, named)
+    stats.update({k: int(v) for k, v in offers.items() if isinstance(v, (int, np.integer))})
+    if adaptation is not None:
+        stats.update(min_count_configured=adaptation.configured_count, min_count_used=adaptation.used_count,
+                     support_lowered=int(adaptation.lowered), offerable_rules=adaptation.offerable_rules)
     counts.update(stats)
     log.info("mining as of %s: %s", as_of_date, counts)
     return counts
@@ -443,18 +531,14 @@ def _product_name_arrays(con: duckdb.DuckDBPyConnection) -> tuple[list[str], lis
     return frame["item"].tolist(), frame["item_name"].tolist()
 
 
-def _recommendations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of_end: dt.datetime) -> int:
-    mining = settings.mining
-    con.execute(
-        "create or replace temp table _mining_rules as select * from marts.cross_sell_rules "
-        "where segment_dimension = 'all' and window_name = 'all' and consequent_len = 1 and item_level = 'product'")
-    sql = read_sql("marts/cross_sell_recommendations.sql")
-    params = {"as_of_end": as_of_end,
-              "lookback_start": as_of_end - dt.timedelta(days=mining.recommendation_lookback_days),
-              "top_n": mining.recommendations_per_customer}
-    con.execute(f"create or replace table marts.cross_sell_recommendations as {sql}", params)
-    con.execute("drop table if exists _mining_rules")
-    return int(con.execute("select count(*) from marts.cross_sell_recommendations").fetchall()[0][0])
+def _recommendations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of_end: dt.datetime,
+                     rules: pd.DataFrame) -> tuple[int, dict[str, Any]]:
+    """marts.cross_sell_recommendations from the hybrid recommender (``warehouse.recommender``)."""
+    from warehouse.recommender import write_recommendations
+
+    overall = rules[(rules["segment_dimension"] == ALL) & (rules["window_name"] == ALL)
+                    & (rules["item_level"] == "product")] if len(rules) else rules
+    return write_recommendations(con, settings, as_of_end, overall)
 
 
 def rule_drift(previous: pd.DataFrame | None, current: pd.DataFrame | None, lift_change: float) -> pd.DataFrame:
@@ -498,10 +582,12 @@ def _empty_itemsets() -> pd.DataFrame:
 def _empty_rules() -> pd.DataFrame:
     from transforms.association import RULE_COLUMNS
     dtypes = {"antecedent": object, "consequent": object, "rule_id": "string", "is_significant": bool,
-              "is_redundant": bool}
+              "is_redundant": bool, "is_productive": bool}
     frame = pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, "float64")) for c in RULE_COLUMNS if c != "n_baskets"})
     for c in ("antecedent_len", "consequent_len", "antecedent_count", "consequent_count", "both_count"):
         frame[c] = frame[c].astype("int64")
+    frame["is_offerable"] = pd.Series([], dtype=bool)
+    frame["rule_rank"] = pd.Series([], dtype="int64")
     frame["engine"] = pd.Series([], dtype="string")
     frame["min_count"] = pd.Series([], dtype="int64")
     frame = _scope_frame(Scope(ALL, ALL, ALL, None, dt.datetime(1970, 1, 1)), frame, "product", 0, dt.date(1970, 1, 1))

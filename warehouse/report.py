@@ -293,6 +293,49 @@ def chart_lifecycle(marts: Marts, settings: Settings) -> go.Figure:
     return _layout(fig)
 
 
+RECOMMENDER_CARD_COLUMNS: tuple[str, ...] = (
+    "recommender", "hit_rate", "hit_rate_ci_low", "hit_rate_ci_high", "precision_at_k", "recall_at_k",
+    "customer_coverage", "catalogue_coverage", "top3_offer_share", "hit_rate_vs_popularity", "k",
+    "customers_evaluated", "holdout_start", "holdout_end")
+
+
+def _recommender_card_rows(marts: Marts) -> list[tuple[Any, ...]]:
+    table = "recommender_card"
+    present = marts._columns.get(table)
+    if present is None:
+        raise MissingData(f"marts.{table} is not published yet (crmwh evaluate, or an analytics run)")
+    missing = [c for c in RECOMMENDER_CARD_COLUMNS if c not in present]
+    if missing:
+        raise MissingData(f"marts.{table} has no column {', '.join(missing)}")
+    cols = ", ".join(_q(present[c]) for c in RECOMMENDER_CARD_COLUMNS)
+    return marts.rows(table, f"select {cols} from {_q(table)} order by is_published desc, recommender")  # noqa: S608
+
+
+def chart_recommender_card(marts: Marts, settings: Settings) -> go.Figure:
+    """Hit rate@k of the published recommender and its baselines, with the bootstrap intervals."""
+    rows = _recommender_card_rows(marts)
+    names = [str(r[0]) for r in rows]
+    hit = [float(r[1]) for r in rows]
+    fig = go.Figure(go.Bar(
+        x=names, y=hit, marker_color=["#01497c" if i == 0 else "#89c2d9" for i in range(len(rows))],
+        error_y={"type": "data", "symmetric": False, "array": [float(r[3]) - float(r[1]) for r in rows],
+                 "arrayminus": [float(r[1]) - float(r[2]) for r in rows]},
+        text=[f"{h:.1%}" for h in hit], textposition="inside", insidetextanchor="middle",
+        hovertemplate="%{x}: hit rate %{y:.3f}<extra></extra>"))
+    k = rows[0][10]
+    return _layout(fig, yaxis_title=f"hit rate@{k} (95% bootstrap interval)", yaxis_tickformat=".0%")
+
+
+def table_recommender_card(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    rows = _recommender_card_rows(marts)
+    first = rows[0]
+    header = ("recommender", f"hit rate@{first[10]} (95% CI)", "precision", "recall", "customers",
+              "catalogue", "top-3 share", "vs popularity")
+    return header, [(r[0], f"{float(r[1]):.3f} ({float(r[2]):.3f}-{float(r[3]):.3f})", f"{float(r[4]):.3f}",
+                     f"{float(r[5]):.3f}", f"{float(r[6]):.0%}", f"{float(r[7]):.0%}", f"{float(r[8]):.0%}",
+                     f"{float(r[9]):.2f}x") for r in rows]
+
+
 ChartFn = Callable[[Marts, Settings], go.Figure]
 CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
     ("cross_sell_rules", "Top cross-sell rules",
@@ -309,6 +352,10 @@ CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
     ("rfm_segment_sizes", "RFM segment sizes", "Customers per RFM segment.", chart_rfm_sizes),
     ("lifecycle_funnel", "Lifecycle funnel",
      "Customers per lifecycle stage: exploration, formation, stability, decline.", chart_lifecycle),
+    ("recommender_card", "Recommender card: do the cross-sell offers beat the most popular products?",
+     "Out-of-time backtest of the published offers (marts.recommender_card): share of customers who bought one "
+     "of their offers in the holdout, against the most popular products they had not bought and co-purchase "
+     "alone, on the same customers.", chart_recommender_card),
 )
 
 
@@ -331,7 +378,7 @@ def table_top_rules(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], 
 
 
 TableFn = Callable[[Marts, Settings], tuple[tuple[str, ...], list[tuple[Any, ...]]] | None]
-TABLES: dict[str, TableFn] = {"cross_sell_rules": table_top_rules}
+TABLES: dict[str, TableFn] = {"cross_sell_rules": table_top_rules, "recommender_card": table_recommender_card}
 
 
 def build_panels(con: duckdb.DuckDBPyConnection | None, settings: Settings) -> list[Panel]:

@@ -114,8 +114,6 @@ class MiningSettings:
         "FEE",
         "SHIPPING",
     )
-    recommendations_per_customer: int = 5
-    recommendation_lookback_days: int = 365
     window_days: int = 90
     fdr_alpha: float = 0.05
     # Itemset counter: mlxtend (its FP-growth on a sparse frame), sparse (same itemsets, sparse products,
@@ -131,6 +129,64 @@ class MiningSettings:
     drift_lift_change: float = 0.25
     # marts.product_affinity: product pairs bought together in at least this many baskets.
     affinity_min_count: int = 3
+    # Rules fit to offer (is_offerable): significant after the BH correction, productive (Webb's
+    # improvement above offer_min_improvement) and with lift at least offer_min_lift.
+    offer_min_lift: float = 1.2
+    offer_min_improvement: float = 0.0
+    # Support that adapts: when the overall scope yields fewer offerable rules than min_offer_rules,
+    # the support count is halved (every scope uses the lowered support, but never below
+    # min_itemset_count there) until it does, but never below
+    # max(adaptive_min_count, ceil(adaptive_support_floor * baskets)); the run says so.
+    min_offer_rules: int = 10
+    adaptive_support_floor: float = 0.0002
+    adaptive_min_count: int = 3
+
+
+@dataclass(frozen=True)
+class RecommenderSettings:
+    """The hybrid cross-sell recommender (marts.cross_sell_recommendations) and its backtest."""
+
+    # Customers who bought anything in the last lookback_days before as-of are active and get offers;
+    # what they bought or returned in it is never offered.
+    lookback_days: int = 365
+    offers_per_customer: int = 5
+    # History the customer-level signals learn from (item-item co-purchase over customers, sequences).
+    history_days: int = 730
+    # Item-item: cosine similarity over customers' histories, keeping each item's top neighbours; a
+    # neighbour needs at least min_co_customers shared customers.
+    item_neighbours: int = 50
+    min_co_customers: int = 3
+    # Sequences: product B on a customer's next order within sequence_days of an order with A;
+    # a pair needs sequence_min_customers customers and a lift of at least sequence_min_lift.
+    sequence_days: int = 90
+    sequence_min_customers: int = 3
+    sequence_min_lift: float = 1.5
+    # Fixed blend of the sources' scores (each in [0, 1]), used only when the fitted blend cannot be fitted.
+    weight_rules: float = 1.0
+    weight_sequence: float = 1.0
+    weight_item: float = 1.0
+    weight_category: float = 1.0
+    weight_popularity: float = 0.3
+    # Popularity fallback within the customer's segment (dim_customer.segment), overall when the segment
+    # has fewer than segment_min_customers active customers.
+    segment_min_customers: int = 50
+    # Category taste: share of the customer's products (history_days) per category, each product weighted by
+    # 0.5 ** (days since bought / taste_half_life_days), times the product's share within its category.
+    taste_half_life_days: float = 180.0
+    # Candidates per customer and source before blending.
+    candidates_per_source: int = 50
+    # Blend: fitted out of time on the last blend_days before the as-of date (signals as of its start,
+    # purchases in it as labels); with fewer than min_fit_positives purchases the weights above are used.
+    blend_days: int = 60
+    min_fit_positives: int = 30
+    # Diversity: no product takes more than this share of all offers (0 = no cap); customers the cap
+    # leaves short take their next best products regardless.
+    max_product_share: float = 0.06
+    # Backtest (crmwh evaluate; the analytics run refreshes the card with the last holdout_days held out).
+    holdout_days: int = 60
+    eval_k: int = 5
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 20251
 
 
 @dataclass(frozen=True)
@@ -257,6 +313,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     mining: MiningSettings = field(default_factory=MiningSettings)
+    recommender: RecommenderSettings = field(default_factory=RecommenderSettings)
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)

