@@ -126,7 +126,7 @@ def select_model(origins: list[Origin], *, n_boot: int, seed: int, alpha: float)
         diff = ci[m]["roc_auc_diff"]
         if not diff.high < 0:
             return m, (f"{m} is the simplest model not significantly worse than the best ({best}): pooled ROC AUC "
-                       f"difference {diff.value:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]")
+                       f"difference {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]")
     return best, f"{best} has the best pooled ROC AUC"
 
 

@@ -50,10 +50,18 @@ class PurchaseModel:
         h = PurchaseHistory.of(fit_on)
         grouped = (pd.DataFrame({"x": h.x, "t_x": h.t_x, "T": h.T}).groupby(["x", "t_x", "T"]).size()
                    .reset_index(name="w"))
-        self.bgf = BetaGeoFitter(penalizer_coef=penalizer)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.bgf.fit(grouped["x"], grouped["t_x"], grouped["T"], weights=grouped["w"])
+        # short or sparse histories may not converge: retry with a ten times larger penalizer, twice
+        for attempt in range(3):
+            self.bgf = BetaGeoFitter(penalizer_coef=max(penalizer, 1e-4) * 10**attempt if attempt else penalizer)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.bgf.fit(grouped["x"], grouped["t_x"], grouped["T"], weights=grouped["w"])
+                break
+            except Exception as exc:  # noqa: BLE001 - lifetimes' ConvergenceError and numerical errors
+                if attempt == 2:
+                    raise ValueError(f"BG/NBD did not converge: {str(exc).strip().splitlines()[0]}") from exc
+        self.penalizer = float(self.bgf.penalizer_coef)
         self.params = {k: float(v) for k, v in self.bgf.params_.items()}
         self.ggf = None
         repeat = (h.x > 0) & (h.spend > 0)

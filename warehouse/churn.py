@@ -666,7 +666,7 @@ def _churn_by_segment(scores: pl.DataFrame, segments: pl.DataFrame, attrs: pl.Da
 def _retention_mart(con: duckdb.DuckDBPyConnection, now: pl.DataFrame, settings: Settings,
                     as_of: dt.date) -> pl.DataFrame:
     """Active customers at the scoring date, ranked by value at risk, each with an action and an offer."""
-    now = now.filter(pl.col("is_active") & pl.col("risk_score").is_not_null())
+    now = now.filter(pl.col("is_active"))
     offers = _offers(con, now["customer_id"], as_of, settings).rename(
         {"offer": "retention_offer", "offer_reason": "retention_offer_reason", "offer_source": "retention_offer_source"})
     now = now.join(offers, on="customer_id", how="left")
@@ -674,12 +674,13 @@ def _retention_mart(con: duckdb.DuckDBPyConnection, now: pl.DataFrame, settings:
                for r in now.select("risk_band", "pyramid_tier", "pyramid_action").iter_rows(named=True)]
     now = now.with_columns(
         pl.Series("recommended_action", actions, dtype=pl.String),
-        (pl.col("risk_score") * pl.col("value_if_retained")).round(2).alias("value_at_risk"),
-        pl.col("risk_score").rank("ordinal", descending=True).over("as_of").cast(pl.Int64).alias("_r"))
-    now = now.sort(["risk_score", "customer_id"], descending=[True, False]).with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("risk_rank"))
-    now = now.sort(["value_at_risk", "risk_score", "customer_id"], descending=[True, True, False]).with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("retention_rank"))
+        (pl.col("risk_score") * pl.col("value_if_retained")).round(2).alias("value_at_risk"))
+    now = now.sort(["risk_score", "customer_id"], descending=[True, False], nulls_last=True).with_columns(
+        pl.when(pl.col("risk_score").is_not_null()).then(pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+        .alias("risk_rank"))
+    # without a model (no risk) the list falls back to predicted value
+    now = now.sort(["value_at_risk", "predicted_value_12m", "customer_id"], descending=[True, True, False],
+                   nulls_last=True).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("retention_rank"))
     return now.select(list(RETENTION_DESCRIPTIONS))
 
 
