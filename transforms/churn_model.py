@@ -116,7 +116,7 @@ REASON_TEXT: dict[str, Callable[[dict], str]] = {
 # A phrase is only true on one side of the population: the declared direction (+1 above the average,
 # e.g. many complaints; -1 below, e.g. few orders). Some need a concrete value besides.
 REASON_NEEDS: dict[str, Callable[[dict], bool]] = {
-    "last_satisfaction": lambda r: r["last_satisfaction"] is not None,
+    "last_satisfaction": lambda r: r["last_satisfaction"] is not None and r["last_satisfaction"] <= 3,
     "own_trend_180d": lambda r: (r["orders_expected_180d"] is not None
                                  and r["orders_180d"] < r["orders_expected_180d"]),
     "complaints_90d": lambda r: r["complaints_90d"] > 0,
@@ -131,8 +131,7 @@ REASON_NEEDS: dict[str, Callable[[dict], bool]] = {
 # Purchase reasons agree with the customer's own RFM score (same windows: recency, orders and spend
 # of the last 365 days): (score column, highest score for which the phrase is given).
 REASON_RFM_GUARD: dict[str, tuple[str, int]] = {
-    "recency_days": ("r_score", 2),
-    "recency_gap_ratio": ("r_score", 3),
+    "recency_days": ("r_score", 3),
     "orders_365d": ("f_score", 2),
     "monetary_365d": ("m_score", 2),
 }

@@ -11,7 +11,7 @@ import pytest
 
 from warehouse.churn import COLUMN_COMMENTS, ChurnInputError, run_churn, snapshot_dates
 from warehouse.churn_synth import create_core_tables, synthesize_core
-from warehouse.settings import Settings, load_settings
+from warehouse.settings import load_settings
 
 AS_OF = dt.date(2026, 1, 1)
 TABLES = ("analytics.customer_features", "analytics.churn_scores", "analytics.customer_segments",
@@ -20,20 +20,9 @@ TABLES = ("analytics.customer_features", "analytics.churn_scores", "analytics.cu
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, Settings]:
-    path = tmp_path_factory.mktemp("churn") / "crm.duckdb"
-    con = duckdb.connect(str(path))
-    for schema in ("analytics", "marts"):
-        con.execute(f"create schema if not exists {schema}")
-    synthesize_core(con, n_customers=600, seed=5)
-    settings = load_settings(environ={}, data_dir=str(path.parent))
-    con.execute("""create table marts.cross_sell_recommendations as
-        select 'C000001' as customer_id, 1 as recommendation_rank, 'P00002' as product_id,
-               'Teapot' as product_name, 0.4 as score, 'bought Cups: 40% of such baskets also hold Teapot' as reason
-        union all select 'C000001', 2, 'P00003', 'Saucer', 0.3, 'second'""")
-    first = run_churn(con, settings, AS_OF)
-    yield con, settings, first
-    con.close()
+def warehouse(churn_warehouse):
+    """The session's scored synthetic warehouse (tests/sql/conftest.py)."""
+    return churn_warehouse
 
 
 def test_every_table_written(warehouse) -> None:
@@ -118,10 +107,13 @@ def test_retention_mart_content(warehouse) -> None:
     assert rows["customer_id"].n_unique() == rows.height
     assert set(rows["risk_band"].unique().to_list()) <= {"low", "medium", "high"}
     assert rows["reason_1"].null_count() == 0  # no empty reasons
-    offer = rows.filter(rows["customer_id"] == "C000001").to_dicts()
-    if offer:
-        assert offer[0]["retention_offer"] == "Teapot" and offer[0]["retention_offer_reason"].startswith("bought Cups")
-        assert offer[0]["retention_offer_source"] == "cross_sell"
+    offer = con.execute("""
+        select retention_offer, retention_offer_reason, retention_offer_source from marts.customer_retention
+        where customer_id = 'C000001'
+        union all select winback_offer, winback_offer_reason, winback_offer_source from marts.customer_winback
+        where customer_id = 'C000001'""").fetchall()
+    assert len(offer) == 1 and offer[0][0] == "Teapot" and offer[0][1].startswith("bought Cups")
+    assert offer[0][2] == "cross_sell"
     high = rows.filter(pl.col("risk_band") == "high")
     assert high.height and high["retention_offer"].null_count() == 0  # every high-risk customer gets an offer
     assert rows["sales_rep_id"].null_count() < rows.height
