@@ -12,8 +12,9 @@ rows (the customers active at the origin). Models, simplest first:
 
 Metrics are computed on the observed label (what can be checked in production) with bootstrap
 intervals (``transforms.evaluation``), per origin and pooled over the origins. The published model is
-the simplest probability model (bgnbd, dropout, gbm) whose pooled ROC AUC is not significantly below
-the best one's (the paired bootstrap interval of the difference reaches 0).
+the simplest probability model (bgnbd, dropout, gbm) whose pooled ROC AUC is not significantly worse
+than the best one's by more than a margin (non-inferiority: the upper end of the paired bootstrap
+interval of the difference is at least -margin).
 """
 
 from __future__ import annotations
@@ -110,8 +111,10 @@ def _pooled(origins: list[Origin]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return y, {m: np.concatenate([o.scores[m] for o in origins]) for m in names}
 
 
-def select_model(origins: list[Origin], *, n_boot: int, seed: int, alpha: float) -> tuple[str, str]:
-    """The simplest probability model not significantly worse (pooled ROC AUC) than the best; and why."""
+def select_model(origins: list[Origin], *, n_boot: int, seed: int, alpha: float,
+                 margin: float = 0.005) -> tuple[str, str]:
+    """The simplest probability model not significantly worse (pooled ROC AUC, by more than ``margin``)
+    than the best; and why."""
     y, scores = _pooled(origins)
     candidates = [m for m in PROBABILITY_MODELS if m in scores]
     if y.size == 0 or not (0 < y.sum() < y.size):
@@ -124,9 +127,9 @@ def select_model(origins: list[Origin], *, n_boot: int, seed: int, alpha: float)
         if m == best:
             return m, f"{m} has the best pooled ROC AUC ({points[m]['roc_auc'].value:.3f}); no simpler model within its interval"
         diff = ci[m]["roc_auc_diff"]
-        if not diff.high < 0:
-            return m, (f"{m} is the simplest model not significantly worse than the best ({best}): pooled ROC AUC "
-                       f"difference {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]")
+        if diff.high >= -margin:
+            return m, (f"{m} is the simplest model not significantly worse than the best ({best}) by more than "
+                       f"{margin}: pooled ROC AUC difference {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]")
     return best, f"{best} has the best pooled ROC AUC"
 
 

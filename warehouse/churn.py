@@ -278,6 +278,8 @@ COLUMN_COMMENTS: dict[str, dict[str, str]] = {
     "marts.churn_by_segment": CHURN_BY_SEGMENT_DESCRIPTIONS,
 }
 
+BGNBD_REASON_FEATURES: tuple[str, ...] = ("recency_days", "recency_gap_ratio", "orders_365d", "monetary_365d")
+
 MODEL_TEXT: dict[str, str] = {
     "recency": "days since the last purchase (baseline ranking)",
     "bgnbd": "BG/NBD (lifetimes): probability of no purchase in the horizon from purchase history alone",
@@ -413,9 +415,17 @@ class PublishedModel:
     purchase: PurchaseModel
     horizon: int
     gbm: GradientBoosting | None = None
+    explain: ChurnModel | None = None  # the model whose contributions become the reasons (default: dropout)
+    # True when the data cannot tell stopping from slow buying (the fitted P(stopped buying) is flat):
+    # the risk score is then the probability of no purchase in the horizon.
+    label_risk: bool = False
 
     def risk(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(P(stopped buying), P(no purchase in the horizon)) per row."""
+        """(risk score, P(no purchase in the horizon)) per row; the risk is P(stopped buying) unless flat."""
+        gone, p_label = self._risk(frame)
+        return (p_label if self.label_risk else gone), p_label
+
+    def _risk(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         silent = self.purchase.p_silent_if_alive(frame, self.horizon)
         if self.name == "gbm" and self.gbm is not None:
             p_label = self.gbm.predict_label(frame.with_columns(pl.Series(SILENT, silent)))
@@ -454,7 +464,8 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
             skipped.append(f"{origin_date}: {exc}")
     lap("backtest")
     origins = [o for o in origins if o.y.size and 0 < o.y.sum() < o.y.size]
-    selected, why = (select_model(origins, n_boot=cs.bootstrap_samples, seed=cs.model_seed, alpha=cs.bootstrap_alpha)
+    selected, why = (select_model(origins, n_boot=cs.bootstrap_samples, seed=cs.model_seed, alpha=cs.bootstrap_alpha,
+                                  margin=cs.selection_auc_margin)
                      if origins else ("dropout", "no origin with labelled test rows of both classes"))
     train = labelled.filter(pl.col("as_of").is_in(dates["train"]))
     model: PublishedModel | None = None
@@ -467,7 +478,13 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
                 sample = train if train.height <= cs.backtest_max_train_rows else train.sample(
                     n=cs.backtest_max_train_rows, seed=cs.model_seed).sort("as_of", "customer_id")
                 gbm = GradientBoosting(dropout, sample, seed=cs.model_seed)
-            model = PublishedModel(selected, dropout, purchase, horizon, gbm)
+            # BG/NBD published: the reasons are its own inputs (silence, frequency, spend), weighted by a
+            # logistic regression on the same label
+            explain = (train_model(train, silent=None, c=cs.model_c, features=BGNBD_REASON_FEATURES)
+                       if selected == "bgnbd" else dropout)
+            model = PublishedModel(selected, dropout, purchase, horizon, gbm, explain)
+            gone, _ = model._risk(train)
+            model.label_risk = bool(np.std(gone) < cs.flat_risk_std)
         except ValueError as exc:
             skipped.append(f"published model: {exc}")
     lap("model")
@@ -480,6 +497,10 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
         note_parts.append(f"rolling-origin backtest at {len(origins)} test dates, {cs.bootstrap_samples} bootstrap "
                           f"replicates; published: {why}; the published model is refitted on the "
                           f"{len(dates['train'])} latest labelled snapshots")
+    if model is not None and model.label_risk:
+        note_parts.append("the data cannot tell customers who stopped buying from slow buyers (the fitted P(stopped "
+                          f"buying) varies by less than {cs.flat_risk_std}): the risk score is the probability of "
+                          f"no purchase in the next {horizon} days")
     if skipped:
         note_parts.append("skipped: " + "; ".join(skipped))
     if model is None:
@@ -531,7 +552,7 @@ def _scores(model: PublishedModel | None, data: pl.DataFrame, segments: pl.DataF
         risk[rows], p_label[rows] = r, pl_
         now = np.nonzero(active & (data["as_of"] == reasons_for).to_numpy())[0]
         frame = data[now].with_columns(segments[now].select("r_score", "f_score", "m_score"))
-        reasons = top_reasons(model.dropout, frame)
+        reasons = top_reasons(model.explain or model.dropout, frame)
         for k, name in enumerate(("reason_1", "reason_2", "reason_3")):
             values = pl.Series([x[k] if len(x) > k else None for x in reasons], dtype=pl.String)
             reason_cols[name] = reason_cols[name].scatter(now, values)

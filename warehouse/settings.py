@@ -161,6 +161,12 @@ class ChurnSettings:
     bootstrap_samples: int = 200
     bootstrap_alpha: float = 0.05
     backtest_max_train_rows: int = 50_000
+    # Published model: the simplest (BG/NBD, dropout model, gradient boosting) whose pooled ROC AUC is not
+    # worse than the best one's by more than this margin (upper end of the paired bootstrap interval).
+    selection_auc_margin: float = 0.005
+    # The risk score is P(stopped buying); when that is flat on the training rows (standard deviation
+    # below this: the data cannot tell stopping from slow buying) it is P(no purchase in the horizon).
+    flat_risk_std: float = 0.01
     backtest_max_test_rows: int = 30_000
     # Monthly snapshots kept for marts.churn_by_segment (months with a fully observed label).
     history_months: int = 12
