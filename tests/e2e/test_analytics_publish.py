@@ -19,7 +19,8 @@ CHART_MART = {
     "cross_sell_rules": "cross_sell_rules", "recommendation_counts": "cross_sell_recommendations",
     "cohort_retention": "cohort_retention", "churn_risk_by_segment": "customer_retention",
     "churn_trend": "churn_by_segment", "rfm_segment_sizes": "customer_retention",
-    "lifecycle_funnel": "customer_retention",
+    "lifecycle_funnel": "customer_retention", "churn_model_card": "model_card",
+    "retention_bands": "customer_retention",
 }
 
 
