@@ -53,38 +53,43 @@ class RankedScores:
         self.group = np.empty(self.n, dtype=np.int64)
         self.group[self.order] = np.cumsum(starts) - 1  # group of each row, 0 = highest score
         self.n_groups = int(starts.sum())
+        self._ones = np.ones(self.n)
+        self.sq_error = (s - y) ** 2
 
-    def metrics(self, w: np.ndarray | None = None) -> dict[str, float]:
-        """Weighted metrics (``w`` = case weights, default 1 per row)."""
-        w = np.ones(self.n) if w is None else np.asarray(w, dtype=np.float64)
-        pos = np.bincount(self.group, weights=w * self.y, minlength=self.n_groups)
-        neg = np.bincount(self.group, weights=w * (1.0 - self.y), minlength=self.n_groups)
-        total_pos, total_neg = pos.sum(), neg.sum()
-        total = total_pos + total_neg
+    def metrics(self, w: np.ndarray | None = None, only: Sequence[str] = METRICS) -> dict[str, float]:
+        """Weighted metrics (``w`` = case weights, default 1 per row); ``only`` limits which are computed."""
+        w = self._ones if w is None else np.asarray(w, dtype=np.float64)
+        wy = w * self.y
+        pos = np.bincount(self.group, weights=wy, minlength=self.n_groups)
+        both = np.bincount(self.group, weights=w, minlength=self.n_groups)
+        neg = both - pos
+        total_pos, total = float(pos.sum()), float(both.sum())
+        total_neg = total - total_pos
         out = {"base_rate": total_pos / total if total > 0 else math.nan}
-        if total_pos > 0 and total_neg > 0:
+        ranked = total_pos > 0 and total_neg > 0
+        if "roc_auc" in only:
             # groups run from the highest score down: negatives below group g are those after it
-            neg_below = total_neg - np.cumsum(neg)
-            out["roc_auc"] = float((pos * (neg_below + 0.5 * neg)).sum() / (total_pos * total_neg))
-            tp, fp = np.cumsum(pos), np.cumsum(neg)
-            precision = tp / np.maximum(tp + fp, 1e-300)
-            out["pr_auc"] = float((pos / total_pos * precision).sum())
-        else:
-            out["roc_auc"] = out["pr_auc"] = math.nan
-        out["brier"] = float((w * (self.s - self.y) ** 2).sum() / total) if total > 0 else math.nan
-        out["top_decile_lift"] = self._top_decile_lift(w, out["base_rate"])
+            out["roc_auc"] = (float((pos * (total_neg - np.cumsum(neg) + 0.5 * neg)).sum() / (total_pos * total_neg))
+                              if ranked else math.nan)
+        if "pr_auc" in only:
+            tp, seen = np.cumsum(pos), np.cumsum(both)
+            out["pr_auc"] = float((pos * tp / np.maximum(seen, 1e-300)).sum() / total_pos) if ranked else math.nan
+        if "brier" in only:
+            out["brier"] = float((w * self.sq_error).sum() / total) if total > 0 else math.nan
+        if "top_decile_lift" in only:
+            out["top_decile_lift"] = self._top_decile_lift(w, wy, out["base_rate"])
         return out
 
-    def _top_decile_lift(self, w: np.ndarray, base: float) -> float:
+    def _top_decile_lift(self, w: np.ndarray, wy: np.ndarray, base: float) -> float:
         """Positive rate among the highest-scored 10% of the (weighted) rows over the base rate."""
         if not base or math.isnan(base):
             return math.nan
         ws = w[self.order]
         cum = np.cumsum(ws)
-        cut = 0.1 * cum[-1]
-        k = max(1, int((cum - ws < cut).sum()))  # the rows up to and including the one crossing 10%
-        rate = float((ws[:k] * self.y[self.order][:k]).sum() / max(ws[:k].sum(), 1e-300))
-        return rate / base
+        # the rows up to and including the one crossing 10% of the weight
+        k = max(1, int(np.searchsorted(cum - ws, 0.1 * cum[-1], side="left")))
+        inside = ws[:k].sum()
+        return float(wy[self.order[:k]].sum() / max(inside, 1e-300)) / base
 
 
 def bootstrap_metrics(y: np.ndarray, scores: Mapping[str, np.ndarray], *, n_boot: int = 200, seed: int = 0,
@@ -104,7 +109,7 @@ def bootstrap_metrics(y: np.ndarray, scores: Mapping[str, np.ndarray], *, n_boot
         for _ in range(n_boot):
             w = np.bincount(rng.integers(0, y.size, size=y.size), minlength=y.size).astype(np.float64)
             for name, r in ranked.items():
-                values = r.metrics(w)
+                values = r.metrics(w, metrics)
                 for m in metrics:
                     draws[name][m].append(values[m])
     lo_q, hi_q = 100 * alpha / 2, 100 * (1 - alpha / 2)

@@ -167,11 +167,12 @@ class ChurnSettings:
     # The risk score is P(stopped buying); when that is flat on the training rows (standard deviation
     # below this: the data cannot tell stopping from slow buying) it is P(no purchase in the horizon).
     flat_risk_std: float = 0.01
-    backtest_max_test_rows: int = 30_000
+    backtest_max_test_rows: int = 20_000
     # Monthly snapshots kept for marts.churn_by_segment (months with a fully observed label).
     history_months: int = 12
     model_seed: int = 42
     model_c: float = 1.0  # inverse L2 strength of the dropout logistic model
+    model_max_train_rows: int = 100_000  # the published model trains on a fixed-seed sample of at most this
     # lifetimes' BG/NBD and Gamma-Gamma penalizer; predicted value over value_days days.
     bgnbd_penalizer: float = 0.001
     bgnbd_max_customers: int = 30_000  # BG/NBD and Gamma-Gamma fit on a fixed-seed sample of customers

@@ -27,11 +27,12 @@ ranked as (
     left join core.dim_product as d on d.product_key = p.product_key
 ),
 
+-- only the popular products matter: which of them each customer already bought
 bought as (
     select distinct s.customer_id::varchar as customer_id, s.product_id
     from core.fct_sales_line as s
-    inner join _churn_offer_customers as c on c.customer_id = s.customer_id::varchar
-    where s.order_ts < $as_of::date and not coalesce(s.is_return, false)
+    inner join popular as p on p.product_id = s.product_id
+    where s.customer_id is not null and s.order_ts < $as_of::date and not coalesce(s.is_return, false)
 ),
 
 not_bought as (
@@ -39,8 +40,8 @@ not_bought as (
            'popular now (' || r.buyers || ' buyers in ' || $popularity_days::integer
                || ' days) and not bought yet' as offer_reason
     from _churn_offer_customers as c
-    inner join ranked as r on not exists (
-        select 1 from bought as b where b.customer_id = c.customer_id and b.product_id = r.product_id)
+    cross join ranked as r
+    anti join bought as b on b.customer_id = c.customer_id and b.product_id = r.product_id
     qualify row_number() over (partition by c.customer_id order by r.popularity_rank) = 1
 ),
 

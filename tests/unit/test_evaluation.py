@@ -49,3 +49,4 @@ def test_bootstrap_intervals_and_paired_differences() -> None:
     assert again["worse"]["roc_auc_diff"] == diff  # deterministic for a seed
     with pytest.raises(ValueError):
         bootstrap_metrics(y, {"a": s}, reference="b")
+
