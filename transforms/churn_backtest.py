@@ -7,8 +7,8 @@ rows (the customers active at the origin). Models, simplest first:
 - ``recency``: days since the last purchase (a ranking, not a probability: no Brier score);
 - ``bgnbd``: BG/NBD (``lifetimes``) probability of no purchase in the horizon, purchase history only;
 - ``dropout``: the dropout logistic model of ``transforms.churn_model`` (features + rate correction);
-- ``gbm``: gradient boosting (scikit-learn ``HistGradientBoostingClassifier``) on the same features and
-  the same rate correction as an input.
+- ``gbm``: gradient boosting (scikit-learn ``HistGradientBoostingClassifier``, 20-100 rounds by training
+  rows) on the same features and the same rate correction as an input.
 
 Metrics are computed on the observed label (what can be checked in production) with bootstrap
 intervals (``transforms.evaluation``), per origin and pooled over the origins. The published model is
@@ -55,7 +55,10 @@ class GradientBoosting:
         from threadpoolctl import threadpool_limits
 
         self.reference = reference
-        self.clf = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=31,
+        # boosting rounds grow with the rows (20 for a few thousand, 100 from 50,000): small data supports
+        # fewer trees, and each round has a fixed cost
+        rounds = int(min(100, max(20, frame.height // 500)))
+        self.clf = HistGradientBoostingClassifier(max_iter=rounds, learning_rate=0.1, max_leaf_nodes=31,
                                                   early_stopping=False, random_state=seed)
         with threadpool_limits(limits=1):
             self.clf.fit(self._x(frame), frame["churned"].cast(pl.Int8).to_numpy())

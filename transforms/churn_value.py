@@ -12,6 +12,8 @@ the whole horizon by chance), and the predicted 12-month value (BG/NBD purchases
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 
@@ -40,7 +42,7 @@ class PurchaseModel:
     """A fitted BG/NBD (and, when it fits, a Gamma-Gamma spend model) for one as-of date."""
 
     def __init__(self, frame: pl.DataFrame, *, penalizer: float = 0.001, max_customers: int = 30_000,
-                 spend: bool = True, seed: int = 42) -> None:
+                 spend: bool = True, seed: int = 42, start: dict[str, float] | None = None) -> None:
         from lifetimes import BetaGeoFitter
 
         if frame.height == 0:
@@ -50,13 +52,21 @@ class PurchaseModel:
         h = PurchaseHistory.of(fit_on)
         grouped = (pd.DataFrame({"x": h.x, "t_x": h.t_x, "T": h.T}).groupby(["x", "t_x", "T"]).size()
                    .reset_index(name="w"))
+        # ``start``: parameters of a nearby fit (log scale, alpha in lifetimes' scaled time) to begin from
+        initial = None
+        if start is not None and all(start.get(k, 0) > 0 for k in ("r", "alpha", "a", "b")):
+            from lifetimes.utils import _scale_time
+
+            scale = _scale_time(grouped["T"].to_numpy())
+            initial = np.log([start["r"], start["alpha"] * scale, start["a"], start["b"]])
         # short or sparse histories may not converge: retry with a ten times larger penalizer, twice
         for attempt in range(3):
             self.bgf = BetaGeoFitter(penalizer_coef=max(penalizer, 1e-4) * 10**attempt if attempt else penalizer)
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    self.bgf.fit(grouped["x"], grouped["t_x"], grouped["T"], weights=grouped["w"])
+                with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                    warnings.simplefilter("ignore")  # lifetimes prints the optimizer's state on failure
+                    self.bgf.fit(grouped["x"], grouped["t_x"], grouped["T"], weights=grouped["w"],
+                                 initial_params=initial if attempt == 0 else None)
                 break
             except Exception as exc:  # noqa: BLE001 - lifetimes' ConvergenceError and numerical errors
                 if attempt == 2:

@@ -451,12 +451,15 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
     }
     origins: list[Origin] = []
     skipped: list[str] = []
+    previous: dict[str, float] | None = None  # BG/NBD parameters of the previous origin: a warm start
     for origin_date in dates["origins"]:
         origin = Origin(origin_date, dates[f"train:{origin_date.isoformat()}"])
         at_origin = data.filter(pl.col("as_of") == origin_date)
         try:
             origin_purchase = PurchaseModel(at_origin, penalizer=cs.bgnbd_penalizer,
-                                            max_customers=cs.bgnbd_max_customers, spend=False, seed=cs.model_seed)
+                                            max_customers=cs.bgnbd_max_customers, spend=False, seed=cs.model_seed,
+                                            start=previous)
+            previous = origin_purchase.params
             origins.append(score_origin(labelled, origin, origin_purchase, horizon, c=cs.model_c, seed=cs.model_seed,
                                         max_train_rows=cs.backtest_max_train_rows,
                                         max_test_rows=cs.backtest_max_test_rows))
@@ -835,7 +838,8 @@ def _run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, tim
         counts["analytics.model_card"] = _replace_snapshot_rows(con, "analytics.model_card", card_frame, [as_of])
         counts["marts.customer_retention"] = _replace_table(con, "marts.customer_retention", retention)
         counts["marts.customer_winback"] = _replace_table(con, "marts.customer_winback", winback)
-        counts["marts.model_card"] = _replace_table(con, "marts.model_card", card_frame)
+        # the published card holds no clock time, so a rerun of the same data publishes the same card
+        counts["marts.model_card"] = _replace_table(con, "marts.model_card", card_frame.drop("trained_at"))
         cohort = con.sql(read_sql("marts/cohort_retention.sql"), params={"as_of": as_of}).pl()
         counts["marts.cohort_retention"] = _replace_table(con, "marts.cohort_retention", cohort)
         counts["marts.churn_by_segment"] = _replace_table(con, "marts.churn_by_segment", by_segment)
