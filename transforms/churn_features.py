@@ -12,6 +12,7 @@ their service averages, last satisfaction and days since last contact are NULL
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 
 import duckdb
@@ -76,10 +77,11 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 LABEL_DESCRIPTIONS: dict[str, str] = {
     "customer_id": "customer business id",
     "as_of": "as-of date of the snapshot",
-    "active_in_lookback": "bought in the look-back window (settings.churn.lookback_days) before the as-of date",
+    "active_in_lookback": "bought in the look-back window before the as-of date (the churn horizon unless "
+                          "settings.churn.lookback_days is set): an active customer, not lapsed",
     "label_observed": "the whole horizon after the as-of date lies before the data end, so the label is known",
-    "churned": "non-contractual churn: active in the look-back window and no purchase in the next "
-               "settings.churn.horizon_days days (NULL when not active or not yet observable)",
+    "churned": "non-contractual churn: active in the look-back window and no purchase in the next H days, "
+               "H the churn horizon from the purchase cycle (NULL when not active or not yet observable)",
     "next_purchase_date": "first purchase day in the horizon after the as-of date (NULL if none or not observable)",
 }
 
@@ -110,6 +112,23 @@ def compute_features(
     params = {"sla_hours": sla_hours, "slow_hours": slow_resolution_hours, "low_satisfaction": low_satisfaction_max}
     frame = con.sql(read_sql("analytics/customer_features.sql"), params=params).pl()
     return frame.select(list(FEATURE_DESCRIPTIONS))
+
+
+def purchase_cycle(con: duckdb.DuckDBPyConnection, before: dt.date, quantile: float) -> tuple[float | None, int]:
+    """The ``quantile`` of the days between a customer's consecutive purchase days before ``before``."""
+    row = con.execute(read_sql("analytics/purchase_cycle.sql"), {"before": before, "quantile": quantile}).fetchall()[0]
+    return (None if row[0] is None else float(row[0])), int(row[1])
+
+
+def label_horizon(gap_quantile_days: float | None, *, round_days: int, min_days: int, max_days: int) -> int:
+    """The churn horizon from the purchase cycle: the gap quantile rounded up to ``round_days``, clipped.
+
+    No gaps at all (every customer bought once) gives ``max_days``.
+    """
+    if gap_quantile_days is None:
+        return max_days
+    rounded = math.ceil(gap_quantile_days / round_days) * round_days if round_days > 0 else gap_quantile_days
+    return int(min(max(rounded, min_days), max_days))
 
 
 def churn_labels(

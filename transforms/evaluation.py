@@ -1,10 +1,141 @@
-"""Small, generic evaluation helpers: bootstrap confidence intervals and top-k ranking metrics."""
+"""Model evaluation with bootstrap confidence intervals: ROC AUC, PR AUC, Brier score, top-decile lift
+(the churn model card), and a generic percentile bootstrap with top-k ranking metrics (the recommender
+card).
+
+Every classifier metric takes case weights, so a bootstrap replicate is the same rows with
+multinomial resampling counts as weights: the scores are sorted once per model and each replicate
+costs a few weighted sums (fast enough for hundreds of thousands of rows and hundreds of replicates). Paired comparisons (model A minus model B)
+use the same replicate weights for both models, which is what makes a difference "significant" or not.
+
+Ties: equal scores form one group; AUC counts a tied positive-negative pair as one half (as
+``sklearn.metrics.roc_auc_score``), PR AUC is average precision over the distinct score thresholds
+(as ``sklearn.metrics.average_precision_score``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "brier", "top_decile_lift")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its bootstrap percentile interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+class RankedScores:
+    """One model's scores on fixed rows, sorted once (highest first) into groups of equal scores."""
+
+    def __init__(self, y: np.ndarray, scores: np.ndarray) -> None:
+        y = np.asarray(y, dtype=np.float64)
+        s = np.asarray(scores, dtype=np.float64)
+        if y.shape != s.shape:
+            raise ValueError(f"labels and scores differ in length: {y.size} vs {s.size}")
+        if np.isnan(s).any():
+            raise ValueError("scores contain NaN")
+        self.n = y.size
+        self.y = y
+        self.s = s
+        self.order = np.argsort(-s, kind="stable")
+        ranked = s[self.order]
+        starts = np.r_[True, ranked[1:] != ranked[:-1]] if self.n else np.zeros(0, dtype=bool)
+        self.group = np.empty(self.n, dtype=np.int64)
+        self.group[self.order] = np.cumsum(starts) - 1  # group of each row, 0 = highest score
+        self.n_groups = int(starts.sum())
+        self._ones = np.ones(self.n)
+        self.sq_error = (s - y) ** 2
+
+    def metrics(self, w: np.ndarray | None = None, only: Sequence[str] = METRICS) -> dict[str, float]:
+        """Weighted metrics (``w`` = case weights, default 1 per row); ``only`` limits which are computed."""
+        w = self._ones if w is None else np.asarray(w, dtype=np.float64)
+        wy = w * self.y
+        pos = np.bincount(self.group, weights=wy, minlength=self.n_groups)
+        both = np.bincount(self.group, weights=w, minlength=self.n_groups)
+        neg = both - pos
+        total_pos, total = float(pos.sum()), float(both.sum())
+        total_neg = total - total_pos
+        out = {"base_rate": total_pos / total if total > 0 else math.nan}
+        ranked = total_pos > 0 and total_neg > 0
+        if "roc_auc" in only:
+            # groups run from the highest score down: negatives below group g are those after it
+            out["roc_auc"] = (float((pos * (total_neg - np.cumsum(neg) + 0.5 * neg)).sum() / (total_pos * total_neg))
+                              if ranked else math.nan)
+        if "pr_auc" in only:
+            tp, seen = np.cumsum(pos), np.cumsum(both)
+            out["pr_auc"] = float((pos * tp / np.maximum(seen, 1e-300)).sum() / total_pos) if ranked else math.nan
+        if "brier" in only:
+            out["brier"] = float((w * self.sq_error).sum() / total) if total > 0 else math.nan
+        if "top_decile_lift" in only:
+            out["top_decile_lift"] = self._top_decile_lift(w, wy, out["base_rate"])
+        return out
+
+    def _top_decile_lift(self, w: np.ndarray, wy: np.ndarray, base: float) -> float:
+        """Positive rate among the highest-scored 10% of the (weighted) rows over the base rate."""
+        if not base or math.isnan(base):
+            return math.nan
+        ws = w[self.order]
+        cum = np.cumsum(ws)
+        # the rows up to and including the one crossing 10% of the weight
+        k = max(1, int(np.searchsorted(cum - ws, 0.1 * cum[-1], side="left")))
+        inside = ws[:k].sum()
+        return float(wy[self.order[:k]].sum() / max(inside, 1e-300)) / base
+
+
+def bootstrap_metrics(y: np.ndarray, scores: Mapping[str, np.ndarray], *, n_boot: int = 200, seed: int = 0,
+                      alpha: float = 0.05, reference: str | None = None,
+                      metrics: Sequence[str] = METRICS) -> dict[str, dict[str, Interval]]:
+    """Point estimates and percentile intervals of each metric for each model on the same rows.
+
+    With ``reference``, every other model also gets ``<metric>_diff``: its metric minus the
+    reference's, with the interval of the paired difference (same replicates for both).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    ranked = {name: RankedScores(y, s) for name, s in scores.items()}
+    points = {name: r.metrics() for name, r in ranked.items()}
+    draws: dict[str, dict[str, list[float]]] = {name: {m: [] for m in metrics} for name in ranked}
+    if y.size:
+        rng = np.random.default_rng(seed)
+        for _ in range(n_boot):
+            w = np.bincount(rng.integers(0, y.size, size=y.size), minlength=y.size).astype(np.float64)
+            for name, r in ranked.items():
+                values = r.metrics(w, metrics)
+                for m in metrics:
+                    draws[name][m].append(values[m])
+    lo_q, hi_q = 100 * alpha / 2, 100 * (1 - alpha / 2)
+
+    def interval(point: float, values: list[float]) -> Interval:
+        arr = np.asarray(values, dtype=np.float64)
+        arr = arr[~np.isnan(arr)]
+        if math.isnan(point) or arr.size == 0:
+            return Interval(point, math.nan, math.nan)
+        return Interval(point, float(np.percentile(arr, lo_q)), float(np.percentile(arr, hi_q)))
+
+    out: dict[str, dict[str, Interval]] = {}
+    for name in ranked:
+        out[name] = {m: interval(points[name][m], draws[name][m]) for m in metrics}
+        out[name]["base_rate"] = Interval(points[name]["base_rate"], math.nan, math.nan)
+    if reference is not None:
+        if reference not in ranked:
+            raise ValueError(f"reference model {reference!r} is not among {sorted(ranked)}")
+        for name in ranked:
+            if name == reference:
+                continue
+            for m in metrics:
+                diffs = [a - b for a, b in zip(draws[name][m], draws[reference][m], strict=True)]
+                out[name][f"{m}_diff"] = interval(points[name][m] - points[reference][m], diffs)
+    return out
 
 
 def bootstrap_ci(samples: Sequence[np.ndarray], statistic: Callable[..., float], n_boot: int = 1000,
@@ -38,3 +169,6 @@ def ranking_metrics(recommended: Sequence[Sequence[int]], relevant: Sequence[set
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = np.where(n_rel > 0, hits / n_rel, 0.0)
     return {"hit": (hits > 0).astype(np.float64), "precision": hits / k, "recall": recall}
+
+
+__all__ = ["METRICS", "Interval", "RankedScores", "bootstrap_ci", "bootstrap_metrics", "ranking_metrics"]

@@ -7,8 +7,9 @@ class, and orderings break remaining ties by ``customer_id``. Cut-offs come from
 RFM score (1-5) of a value among n customers of the same as-of date, from its average ("mid") rank
 r in ascending order of goodness: ``score = 1 + floor(5 * (r - 0.5) / n)``. Equal values get the
 same score; all customers equal (or a single customer) score 3; n distinct values split into
-quintiles. Recency is better when smaller; frequency (orders_total) and monetary (monetary_total)
-when larger. Named segments: the first rule of ``settings.churn.rfm_segment_rules`` whose R, F and M
+quintiles. Recency is better when smaller; frequency and monetary
+when larger. F and M read the last 365 days (``orders_365d``, ``monetary_365d``), the same windows
+as the churn reasons, so a reason never contradicts the customer's own scores. Named segments: the first rule of ``settings.churn.rfm_segment_rules`` whose R, F and M
 ranges contain the scores (the rules cover every combination).
 """
 
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
+from scipy.stats import poisson
 
 PYRAMID_TIERS: dict[tuple[bool, bool], tuple[str, str]] = {
     # (high value, high potential) -> (tier, suggested action)
@@ -74,13 +77,16 @@ def quintile_score(col: str, *, higher_is_better: bool = True, by: str = "as_of"
     return (1 + ((rank - 0.5) * 5 / n).floor()).clip(1, 5).cast(pl.Int8)
 
 
+RFM_COLUMNS: dict[str, str] = {"r": "recency_days", "f": "orders_365d", "m": "monetary_365d"}
+
+
 def rfm(frame: pl.DataFrame, rules: tuple[str, ...] | list[str]) -> pl.DataFrame:
-    """Add r_score, f_score, m_score, rfm_code ('545') and rfm_segment."""
+    """Add r_score, f_score, m_score, rfm_code ('545') and rfm_segment (columns: ``RFM_COLUMNS``)."""
     parsed = parse_rfm_rules(rules)
     scored = frame.with_columns(
-        quintile_score("recency_days", higher_is_better=False).alias("r_score"),
-        quintile_score("orders_total").alias("f_score"),
-        quintile_score("monetary_total").alias("m_score"),
+        quintile_score(RFM_COLUMNS["r"], higher_is_better=False).alias("r_score"),
+        quintile_score(RFM_COLUMNS["f"]).alias("f_score"),
+        quintile_score(RFM_COLUMNS["m"]).alias("m_score"),
     )
     segment = pl.lit(None, dtype=pl.String)
     for rule in reversed(parsed):  # first rule wins: build the chain from the last
@@ -161,31 +167,34 @@ def credit_grade(frame: pl.DataFrame, max_overdue_share: tuple[float, float, flo
     )
 
 
-def lifecycle_stage(frame: pl.DataFrame, *, decline_gap_ratio: float, decline_trend: float,
-                    decline_recency_days: int, exploration_tenure_days: int, exploration_max_orders: int,
-                    formation_tenure_days: int, formation_min_orders_365d: int) -> pl.DataFrame:
-    """Add lifecycle_stage.
+def lifecycle_stage(frame: pl.DataFrame, *, decline_p_value: float, exploration_tenure_days: int,
+                    exploration_max_orders: int, formation_tenure_days: int) -> pl.DataFrame:
+    """Add lifecycle_stage from each customer's own history (needs ``is_active``, ``orders_180d``,
+    ``orders_expected_180d`` from ``transforms.churn_model.add_derived_features``).
 
-    decline (from any stage): recency_gap_ratio >= decline_gap_ratio, or spend trend <= decline_trend
-    with spend in the previous 90 days, or recency_days >= decline_recency_days;
+    decline (from any stage): lapsed (not active), or the orders of the last 180 days are improbably
+    few at the customer's own earlier rate: P(Poisson(expected) <= orders_180d) < decline_p_value;
     else exploration: tenure_days < exploration_tenure_days or orders_total < exploration_max_orders;
-    else formation: tenure_days < formation_tenure_days or orders_365d < formation_min_orders_365d;
+    else formation: tenure_days < formation_tenure_days;
     else stability.
     """
-    decline = (
-        (pl.col("recency_gap_ratio").fill_null(0) >= decline_gap_ratio)
-        | ((pl.col("trend_monetary_90d") <= decline_trend) & (pl.col("monetary_prev_90d") > 0))
-        | (pl.col("recency_days") >= decline_recency_days)
-    )
+    expected = frame["orders_expected_180d"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    observed = frame["orders_180d"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    p_low = poisson.cdf(observed, np.maximum(expected, 1e-12))
+    has_history = frame["orders_expected_180d"].is_not_null().to_numpy()
+    falling = pl.Series("_falling", has_history & (p_low < decline_p_value) & (expected > observed))
+    decline = (~pl.col("is_active").fill_null(False)) | falling
     stage = (
         pl.when(decline).then(pl.lit("decline"))
         .when((pl.col("tenure_days") < exploration_tenure_days)
               | (pl.col("orders_total") < exploration_max_orders)).then(pl.lit("exploration"))
-        .when((pl.col("tenure_days") < formation_tenure_days)
-              | (pl.col("orders_365d") < formation_min_orders_365d)).then(pl.lit("formation"))
+        .when(pl.col("tenure_days") < formation_tenure_days).then(pl.lit("formation"))
         .otherwise(pl.lit("stability"))
     )
     return frame.with_columns(stage.alias("lifecycle_stage"))
+
+
+WIN_BACK_ACTION = "win-back campaign: win-back offer by email / WeChat (lapsed: silent longer than the churn horizon)"
 
 
 def recommended_action(risk_band: str | None, pyramid_tier: str | None, pyramid_action: str | None,
@@ -193,7 +202,7 @@ def recommended_action(risk_band: str | None, pyramid_tier: str | None, pyramid_
     """What to do with a customer, from the risk band and the pyramid tier (documented in docs/churn.md)."""
     valuable = pyramid_tier in (PYRAMID_TIERS[(True, True)][0], PYRAMID_TIERS[(True, False)][0])
     if not is_active:
-        return "win-back campaign (no purchase in the look-back window)"
+        return WIN_BACK_ACTION
     if risk_band == "high":
         return "rep calls within 7 days with a personal retention offer" if valuable \
             else "send the retention offer now (email / WeChat)"

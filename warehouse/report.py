@@ -64,6 +64,21 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "churn_dimension": ("dimension", "segment_type", "breakdown", "group_by"),
     "churn_value": ("dimension_value", "segment_value", "value", "segment", "group_value"),
     "churn_rate": ("churn_rate", "churn_pct", "rate"),
+    "value_at_risk": ("value_at_risk",),
+    "retention_rank": ("retention_rank",),
+    "action": ("recommended_action",),
+    "offer": ("retention_offer",),
+    "card_model": ("model",),
+    "card_scope": ("scope",),
+    "card_role": ("role",),
+    "card_auc": ("roc_auc",),
+    "card_auc_low": ("roc_auc_ci_low",),
+    "card_auc_high": ("roc_auc_ci_high",),
+    "card_diff": ("roc_auc_diff_vs_published",),
+    "card_diff_low": ("roc_auc_diff_ci_low",),
+    "card_diff_high": ("roc_auc_diff_ci_high",),
+    "card_brier": ("brier",),
+    "card_lift": ("top_decile_lift",),
 }
 
 
@@ -337,6 +352,85 @@ def table_recommender_card(marts: Marts, settings: Settings) -> tuple[tuple[str,
 
 
 ChartFn = Callable[[Marts, Settings], go.Figure]
+
+
+def chart_model_card(marts: Marts, settings: Settings) -> go.Figure:
+    """Out-of-time ROC AUC of the published churn model and its baselines, with bootstrap intervals."""
+    table = "model_card"
+    cols = marts.require(table, "card_model", "card_scope", "card_auc", "card_auc_low", "card_auc_high")
+    rows = marts.rows(table,
+        f"select {_q(cols['card_model'])}, {_q(cols['card_scope'])}, {_q(cols['card_auc'])}, "  # noqa: S608 - quoted identifiers
+        f"{_q(cols['card_auc_low'])}, {_q(cols['card_auc_high'])} from {_q(table)} "
+        f"where {_q(cols['card_auc'])} is not null order by 2, 1")
+    fig = go.Figure()
+    for scope in sorted({r[1] for r in rows}, key=lambda x: (x == "pooled", x)):
+        part = [r for r in rows if r[1] == scope]
+        fig.add_trace(go.Bar(
+            name=str(scope), x=[str(r[0]) for r in part], y=[float(r[2]) for r in part],
+            error_y={"type": "data", "symmetric": False, "array": [float(r[4]) - float(r[2]) for r in part],
+                     "arrayminus": [float(r[2]) - float(r[3]) for r in part]},
+            hovertemplate="%{x} at %{fullData.name}<br>ROC AUC %{y:.3f}<extra></extra>"))
+    return _layout(fig, barmode="group", xaxis_title="model", yaxis_title="out-of-time ROC AUC (95% interval)",
+                   yaxis_range=[0.5, 1.0], legend_title_text="test date")
+
+
+def table_model_card(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+    """The pooled card in words: each model's metrics and its difference to the published one."""
+    table = "model_card"
+    cols = marts.optional(table, "card_model", "card_scope", "card_auc", "card_auc_low", "card_auc_high",
+                          "card_role", "card_diff", "card_diff_low", "card_diff_high", "card_brier", "card_lift")
+    if len(cols) < 11:
+        return None
+    rows = marts.rows(table,
+        f"select {', '.join(_q(cols[k]) for k in ('card_model', 'card_role', 'card_auc', 'card_auc_low', 'card_auc_high', 'card_diff', 'card_diff_low', 'card_diff_high', 'card_brier', 'card_lift'))} "  # noqa: S608,E501 - quoted identifiers
+        f"from {_q(table)} where {_q(cols['card_scope'])} = 'pooled' order by {_q(cols['card_auc'])} desc nulls last")
+
+    def num(x: Any, fmt: str = "{:.3f}") -> str:
+        return "" if x is None else fmt.format(float(x))
+
+    return (("model", "role", "ROC AUC [95%]", "vs published [95%]", "Brier", "top-decile lift"),
+            [(m, role, f"{num(a)} [{num(lo)}, {num(hi)}]", f"{num(d, '{:+.3f}')} [{num(dl, '{:+.3f}')}, {num(dh, '{:+.3f}')}]",
+              num(b), num(lift, "{:.2f}")) for m, role, a, lo, hi, d, dl, dh, b, lift in rows])
+
+
+def chart_retention_bands(marts: Marts, settings: Settings) -> go.Figure:
+    """Active customers and value at risk per risk band (bands by capacity), and the win-back list's size."""
+    table = "customer_retention"
+    cols = marts.require(table, "risk_band", "value_at_risk")
+    rows = marts.rows(table,
+        f"select {_q(cols['risk_band'])}, count(*), sum({_q(cols['value_at_risk'])}) from {_q(table)} "  # noqa: S608 - quoted identifiers
+        f"where {_q(cols['risk_band'])} is not null group by 1")
+    order = {"high": 0, "medium": 1, "low": 2}
+    rows = sorted(rows, key=lambda r: order.get(str(r[0]), 9))
+    fig = go.Figure([
+        go.Bar(name="customers", x=[str(r[0]) for r in rows], y=[int(r[1]) for r in rows], yaxis="y",
+               offsetgroup=0, marker_color="#2a6f97"),
+        go.Bar(name="value at risk", x=[str(r[0]) for r in rows], y=[float(r[2] or 0) for r in rows], yaxis="y2",
+               offsetgroup=1, marker_color="#c1121f")])
+    if marts.optional("customer_winback", "customer"):
+        assert marts.con is not None
+        (n,) = marts.con.execute(f"select count(*) from {_q('customer_winback')}").fetchone()  # noqa: S608
+        fig.add_annotation(text=f"win-back list (lapsed, not ranked here): {n} customers", showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=1.08)
+    return _layout(fig, barmode="group", xaxis_title="risk band (by rank among active customers)",
+                   yaxis={"title": {"text": "active customers"}},
+                   yaxis2={"title": {"text": "value at risk (12 months)"}, "overlaying": "y", "side": "right"})
+
+
+def table_retention_top(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+    """The first ten customers of the retention list (by value at risk) with what to do."""
+    table = "customer_retention"
+    cols = marts.optional(table, "customer", "risk", "risk_band", "value_at_risk", "retention_rank", "action", "offer")
+    if len(cols) < 7:
+        return None
+    rows = marts.rows(table,
+        f"select {', '.join(_q(cols[k]) for k in ('customer', 'risk', 'risk_band', 'value_at_risk', 'action', 'offer'))} "  # noqa: S608,E501 - quoted identifiers
+        f"from {_q(table)} order by {_q(cols['retention_rank'])} limit 10")
+    return (("customer", "risk", "band", "value at risk", "action", "offer"),
+            [(c, f"{float(r):.0%}" if r is not None else "", b or "", f"{float(v or 0):,.0f}", a, o or "")
+             for c, r, b, v, a, o in rows])
+
+
 CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
     ("cross_sell_rules", "Top cross-sell rules",
      "Support (how often the items are bought together) against confidence (how often the offer follows), "
@@ -356,6 +450,12 @@ CHARTS: tuple[tuple[str, str, str, ChartFn], ...] = (
      "Out-of-time backtest of the published offers (marts.recommender_card): share of customers who bought one "
      "of their offers in the holdout, against the most popular products they had not bought and co-purchase "
      "alone, on the same customers.", chart_recommender_card),
+    ("churn_model_card", "Churn model card",
+     "Out-of-time ROC AUC of the published churn risk and its baselines (days since last purchase, BG/NBD, "
+     "gradient boosting) on the same customers at each test date, with 95% bootstrap intervals.", chart_model_card),
+    ("retention_bands", "Retention list by risk band",
+     "Active customers and 12-month value at risk per band; bands follow capacity (top shares of the ranking). "
+     "The table is the top of the list, ordered by value at risk.", chart_retention_bands),
 )
 
 
@@ -378,7 +478,8 @@ def table_top_rules(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], 
 
 
 TableFn = Callable[[Marts, Settings], tuple[tuple[str, ...], list[tuple[Any, ...]]] | None]
-TABLES: dict[str, TableFn] = {"cross_sell_rules": table_top_rules, "recommender_card": table_recommender_card}
+TABLES: dict[str, TableFn] = {"cross_sell_rules": table_top_rules, "recommender_card": table_recommender_card,
+                              "churn_model_card": table_model_card, "retention_bands": table_retention_top}
 
 
 def build_panels(con: duckdb.DuckDBPyConnection | None, settings: Settings) -> list[Panel]:

@@ -191,20 +191,48 @@ class RecommenderSettings:
 
 @dataclass(frozen=True)
 class ChurnSettings:
-    """Churn features, labels and segmentations."""
+    """Churn label, risk model and its card, bands, value, segmentations (docs/churn.md)."""
 
-    # Label: a customer who bought in the last ``lookback_days`` before the as-of date and makes no
-    # purchase in the next ``horizon_days`` is churned (non-contractual churn).
-    horizon_days: int = 90
-    lookback_days: int = 365
-    # Snapshots are month starts. The out-of-time test snapshot is the latest month start whose label
-    # is fully observed (month + horizon <= as_of); the model trains on the train_snapshots month
-    # starts before it whose label windows close by the test date.
+    # Label: an active customer (bought in the last ``lookback_days``) who makes no purchase in the next
+    # H days is churned (non-contractual churn). H = ``horizon_days`` when set; 0 derives it from the
+    # purchase cycle: the ``horizon_gap_quantile`` quantile of the days between a customer's
+    # consecutive purchases (before the scoring date), rounded up to ``horizon_round_days`` and kept
+    # within [horizon_min_days, horizon_max_days].
+    horizon_days: int = 0
+    horizon_gap_quantile: float = 0.9
+    horizon_round_days: int = 30
+    horizon_min_days: int = 30
+    horizon_max_days: int = 180
+    # Active = bought in the last lookback_days; 0 = the horizon (silent longer than H = already lapsed:
+    # win-back list, not the retention ranking).
+    lookback_days: int = 0
+    # Snapshots are month starts. Rolling-origin backtest: the latest ``backtest_origins`` month starts
+    # whose label is observed are test dates; each trains on the ``train_snapshots`` month starts before
+    # it whose label windows close by it. The published model trains on the latest ``train_snapshots``
+    # labelled month starts.
     train_snapshots: int = 6
+    backtest_origins: int = 3
+    # Bootstrap replicates and level of the model card's intervals; training and test rows per origin
+    # are fixed-seed samples of at most these many (the same rows for every model).
+    bootstrap_samples: int = 200
+    bootstrap_alpha: float = 0.05
+    backtest_max_train_rows: int = 50_000
+    # Published model: the simplest (BG/NBD, dropout model, gradient boosting) whose pooled ROC AUC is not
+    # worse than the best one's by more than this margin (upper end of the paired bootstrap interval).
+    selection_auc_margin: float = 0.005
+    # The risk score is P(stopped buying); when that is flat on the training rows (standard deviation
+    # below this: the data cannot tell stopping from slow buying) it is P(no purchase in the horizon).
+    flat_risk_std: float = 0.01
+    backtest_max_test_rows: int = 20_000
     # Monthly snapshots kept for marts.churn_by_segment (months with a fully observed label).
     history_months: int = 12
     model_seed: int = 42
-    model_c: float = 1.0  # inverse L2 strength of the logistic regression
+    model_c: float = 1.0  # inverse L2 strength of the dropout logistic model
+    model_max_train_rows: int = 100_000  # the published model trains on a fixed-seed sample of at most this
+    # lifetimes' BG/NBD and Gamma-Gamma penalizer; predicted value over value_days days.
+    bgnbd_penalizer: float = 0.001
+    bgnbd_max_customers: int = 30_000  # BG/NBD and Gamma-Gamma fit on a fixed-seed sample of customers
+    value_days: int = 365
     # DuckDB memory limit while the churn step runs (restored afterwards); empty = leave DuckDB's own.
     # Measured on the large demo: any explicit limit up to 3GB made the feature query spill to disk
     # (slower, and a higher RSS than without one), so the default sets none.
@@ -213,13 +241,21 @@ class ChurnSettings:
     # a satisfaction score at or below low_satisfaction_max counts as a low score.
     slow_resolution_hours: float = 72.0
     low_satisfaction_max: int = 2
-    # Risk bands: score < first = low, < second = medium, else high.
-    risk_band_cutoffs: tuple[float, float] = (0.3, 0.6)
+    # Risk bands by capacity, among active customers ranked by risk: high = the top share, medium down
+    # to the second (cumulative) share, low the rest. high_risk_per_rep > 0 instead makes "high" each
+    # rep's that many riskiest customers (the calls one rep makes in a week).
+    risk_band_shares: tuple[float, float] = (0.10, 0.30)
+    high_risk_per_rep: int = 0
+    # Offer fallback for customers without a cross-sell recommendation: the most popular product (by
+    # buyers in the last offer_popularity_days) they have not bought, among the top offer_fallback_products.
+    offer_popularity_days: int = 90
+    offer_fallback_products: int = 20
     # ABC: customers making the first 80% of revenue are A, the next 10% B, the rest C.
     abc_bands: tuple[float, float] = (0.8, 0.9)
-    # Customer pyramid: value/potential are "high" at or above these population quantiles.
-    pyramid_value_quantile: float = 0.5
-    pyramid_potential_quantile: float = 0.5
+    # Customer pyramid: current value (365-day spend) and potential (predicted 12-month value) are
+    # "high" at or above these quantiles of the as-of date's customers.
+    pyramid_value_quantile: float = 0.7
+    pyramid_potential_quantile: float = 0.7
     # RFM named segments: first matching rule wins; "name:Rlo-Rhi,Flo-Fhi,Mlo-Mhi" on 1-5 scores.
     rfm_segment_rules: tuple[str, ...] = (
         "Champions:4-5,4-5,4-5",
@@ -231,22 +267,19 @@ class ChurnSettings:
         "Hibernating:2-2,1-2,1-5",
         "Lost:1-1,1-2,1-5",
     )
-    # Credit grade from payments due in the look-back window: grade X if overdue share <= share
-    # and mean days late <= days, for the first of A, B, C that fits; else D.
-    credit_max_overdue_share: tuple[float, float, float] = (0.05, 0.20, 0.50)
-    credit_max_mean_days_late: tuple[float, float, float] = (3.0, 15.0, 45.0)
-    # Lifecycle stages: decline (from any stage) when recency >= decline_gap_ratio x the usual gap,
-    # or spend trend <= decline_trend, or no purchase for decline_recency_days; else exploration when
-    # tenure < exploration_tenure_days or fewer than exploration_max_orders orders; else formation
-    # when tenure < formation_tenure_days or fewer than formation_min_orders_365d orders in a year;
-    # else stability.
-    decline_gap_ratio: float = 2.0
-    decline_trend: float = -0.5
-    decline_recency_days: int = 180
+    # Credit grade from payments due in the last 365 days: grade X if overdue share <= share and mean
+    # days late <= days, for the first of A, B, C that fits; else D. Mean days late counts on-time
+    # payments as 0, so the grades follow how late the customer pays.
+    credit_max_overdue_share: tuple[float, float, float] = (0.10, 1.0, 1.0)
+    credit_max_mean_days_late: tuple[float, float, float] = (1.0, 15.0, 45.0)
+    # Lifecycle from the customer's own history: exploration while tenure < exploration_tenure_days or
+    # fewer than exploration_max_orders orders; decline when lapsed, or when the orders of the last
+    # 180 days are improbably few at the customer's own earlier rate (Poisson, below decline_p_value);
+    # formation while tenure < formation_tenure_days; else stability.
+    decline_p_value: float = 0.05
     exploration_tenure_days: int = 90
     exploration_max_orders: int = 2
     formation_tenure_days: int = 365
-    formation_min_orders_365d: int = 4
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ CHART_MART = {
     "cohort_retention": "cohort_retention", "churn_risk_by_segment": "customer_retention",
     "churn_trend": "churn_by_segment", "rfm_segment_sizes": "customer_retention",
     "lifecycle_funnel": "customer_retention", "recommender_card": "recommender_card",
+    "churn_model_card": "model_card", "retention_bands": "customer_retention",
 }
 
 

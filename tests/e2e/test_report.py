@@ -48,7 +48,7 @@ def test_report_with_every_mart_is_one_offline_file(settings: Settings) -> None:
     assert path == settings.reports_dir / "report.html"
     html = path.read_text(encoding="utf-8")
     assert _panels(html) == {key: "chart" for key, *_ in CHARTS}
-    assert len(CHARTS) == 8
+    assert len(CHARTS) == 10
     # self-contained: plotly.js inlined once, nothing fetched from anywhere
     assert not re.search(r"<script[^>]+src=", html, re.IGNORECASE)
     assert not re.search(r"<link[^>]+href=", html, re.IGNORECASE)

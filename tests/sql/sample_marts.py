@@ -76,14 +76,37 @@ MARTS_SQL = {
                '4 complaints in 90 days' as reasons,
                {segments}[i % 8 + 1] as rfm_segment,
                {stages}[least(4, i % 7 // 2 + 1)] as lifecycle_stage,
-               'E' || lpad(cast(i % 5 as varchar), 4, '0') as sales_rep_id
+               'E' || lpad(cast(i % 5 as varchar), 4, '0') as sales_rep_id,
+               round((i * 37 % 100) * (i % 13 + 1) / 10.0, 2) as value_at_risk,
+               row_number() over (order by (i * 37 % 100) * (i % 13 + 1) desc, i) as retention_rank,
+               'send the retention offer now (email / WeChat)' as recommended_action,
+               'Product ' || cast(i % 23 as varchar) as retention_offer
         from range({n_customers}) t(i)
         """,
         "grain: one row per customer; churn risk, segments and next action",
         {"customer_id": "customer business id", "risk_score": "churn probability in the next 90 days",
          "risk_band": "low, medium or high", "reasons": "top reasons behind the score",
          "rfm_segment": "RFM segment name", "lifecycle_stage": "exploration, formation, stability or decline",
-         "sales_rep_id": "assigned sales rep (employee business id)"},
+         "sales_rep_id": "assigned sales rep (employee business id)",
+         "value_at_risk": "risk x value if retained", "retention_rank": "1 = most value at risk",
+         "recommended_action": "what to do", "retention_offer": "product to offer"},
+    ),
+    "model_card": (
+        """
+        create or replace table marts.model_card as
+        select s as scope, m as model, case when m = 'dropout' then 'published' else 'baseline' end as role,
+               0.6 + 0.05 * k + 0.01 * j as roc_auc, 0.58 + 0.05 * k + 0.01 * j as roc_auc_ci_low,
+               0.62 + 0.05 * k + 0.01 * j as roc_auc_ci_high, 0.05 * k - 0.15 as roc_auc_diff_vs_published,
+               0.05 * k - 0.17 as roc_auc_diff_ci_low, 0.05 * k - 0.13 as roc_auc_diff_ci_high,
+               0.2 - 0.01 * k as brier, 1.5 + 0.2 * k as top_decile_lift
+        from (select unnest(['recency', 'bgnbd', 'gbm', 'dropout']) as m, unnest([0, 1, 2, 3]) as k),
+             (select unnest(['2025-08-01', 'pooled']) as s, unnest([0, 1]) as j)
+        """,
+        "grain: one row per test origin (or pooled) per model; churn model card",
+        {"scope": "test origin or pooled", "model": "model name", "role": "published, candidate or baseline",
+         "roc_auc": "ROC AUC", "roc_auc_ci_low": "interval low", "roc_auc_ci_high": "interval high",
+         "roc_auc_diff_vs_published": "difference to the published model", "roc_auc_diff_ci_low": "interval low",
+         "roc_auc_diff_ci_high": "interval high", "brier": "Brier score", "top_decile_lift": "top-decile lift"},
     ),
     "churn_by_segment": (
         """

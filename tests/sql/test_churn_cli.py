@@ -15,8 +15,9 @@ def test_churn_command_runs_on_the_warehouse(settings: Settings, capsys: pytest.
         synthesize_core(con, n_customers=250, seed=4)
     assert main(["churn", "--as-of", "2026-01-01"]) == 0
     out = capsys.readouterr().out
-    assert "marts.customer_retention:" in out and "churn as of 2026-01-01: model trained" in out
-    assert "out-of-time ROC AUC" in out
+    assert "marts.customer_retention:" in out and "marts.model_card:" in out
+    assert "churn as of 2026-01-01 (horizon " in out and "model trained" in out
+    assert "published, out-of-time ROC AUC" in out
 
 
 def test_churn_command_errors_in_one_line(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:

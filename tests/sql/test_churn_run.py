@@ -6,32 +6,23 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from warehouse.churn import COLUMN_COMMENTS, ChurnInputError, run_churn, snapshot_dates
 from warehouse.churn_synth import create_core_tables, synthesize_core
-from warehouse.settings import Settings, load_settings
+from warehouse.settings import load_settings
 
 AS_OF = dt.date(2026, 1, 1)
 TABLES = ("analytics.customer_features", "analytics.churn_scores", "analytics.customer_segments",
-          "analytics.model_card", "marts.customer_retention", "marts.cohort_retention", "marts.churn_by_segment")
+          "analytics.model_card", "marts.customer_retention", "marts.customer_winback", "marts.model_card",
+          "marts.cohort_retention", "marts.churn_by_segment")
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, Settings]:
-    path = tmp_path_factory.mktemp("churn") / "crm.duckdb"
-    con = duckdb.connect(str(path))
-    for schema in ("analytics", "marts"):
-        con.execute(f"create schema if not exists {schema}")
-    synthesize_core(con, n_customers=600, seed=5)
-    settings = load_settings(environ={}, data_dir=str(path.parent))
-    con.execute("""create table marts.cross_sell_recommendations as
-        select 'C000001' as customer_id, 1 as recommendation_rank, 'P00002' as product_id,
-               'Teapot' as product_name, 0.4 as score, 'bought Cups: 40% of such baskets also hold Teapot' as reason
-        union all select 'C000001', 2, 'P00003', 'Saucer', 0.3, 'second'""")
-    first = run_churn(con, settings, AS_OF)
-    yield con, settings, first
-    con.close()
+def warehouse(churn_warehouse):
+    """The session's scored synthetic warehouse (tests/sql/conftest.py)."""
+    return churn_warehouse
 
 
 def test_every_table_written(warehouse) -> None:
@@ -59,19 +50,29 @@ def test_rerun_is_idempotent(warehouse) -> None:
 
 def test_model_card_out_of_time(warehouse) -> None:
     con, settings, _ = warehouse
-    card = con.sql("select * from analytics.model_card").pl().to_dicts()
-    assert len(card) == 1
-    row = card[0]
-    dates = snapshot_dates(AS_OF, settings)
-    assert row["status"] == "trained"
-    horizon = dt.timedelta(days=settings.churn.horizon_days)
-    # the test snapshot is the latest month start whose label is observed by the as-of date
-    assert row["test_as_of"] == dates["test"][0] == dt.date(2025, 10, 1)
-    assert row["test_as_of"] + horizon <= AS_OF < dt.date(2025, 11, 1) + horizon
-    assert row["train_as_of_last"] + horizon <= row["test_as_of"]
-    assert row["train_snapshots"] == settings.churn.train_snapshots
-    assert row["roc_auc"] > 0.7 and 0 < row["brier"] < 0.25 and row["top_decile_lift"] > 1
-    assert row["train_rows"] > 0 and row["test_rows"] > 0 and len(row["features"]) > 10
+    card = con.sql("select * from analytics.model_card").pl()
+    horizon = card["horizon_days"][0]
+    dates = snapshot_dates(AS_OF, settings, horizon)
+    origins = dates["origins"]
+    assert len(origins) == settings.churn.backtest_origins == 3
+    assert set(card["scope"].to_list()) == {o.isoformat() for o in origins} | {"pooled"}
+    assert set(card["model"].to_list()) == {"recency", "bgnbd", "dropout", "gbm"}
+    assert card.filter(pl.col("selected"))["model"].n_unique() == 1
+    for origin in origins:
+        rows = card.filter(pl.col("test_as_of") == origin)
+        # every origin's test rows are labelled by the as-of date; training labels close by the origin
+        assert origin + dt.timedelta(days=int(horizon)) <= AS_OF
+        assert all(last + dt.timedelta(days=int(horizon)) <= origin for last in rows["train_as_of_last"])
+    pooled = card.filter(pl.col("scope") == "pooled")
+    published = pooled.filter(pl.col("selected")).to_dicts()[0]
+    assert published["status"] == "trained" and published["roc_auc"] > 0.7
+    assert published["roc_auc_ci_low"] < published["roc_auc"] < published["roc_auc_ci_high"]
+    assert 0 < published["brier"] < 0.25 and published["top_decile_lift"] > 1
+    assert abs(published["mean_predicted"] - published["test_base_rate"]) < 0.05  # calibrated in the large
+    assert pooled.filter(pl.col("model") == "recency")["brier"][0] is None  # a ranking, not a probability
+    assert published["train_rows"] > 0 and published["scored_rows"] > 0 and len(published["features"]) > 5
+    published_card = con.sql("select * from marts.model_card").pl()
+    assert published_card.height == card.height
 
 
 def test_comments_on_every_column(warehouse) -> None:
@@ -92,8 +93,8 @@ def test_comments_on_every_column(warehouse) -> None:
 def test_marts_hold_no_personal_data(warehouse) -> None:
     con, _, _ = warehouse
     cols = {r[0] for r in con.execute("select column_name from duckdb_columns() where schema_name = 'marts' "
-                                      "and table_name in ('customer_retention', 'cohort_retention', "
-                                      "'churn_by_segment')").fetchall()}
+                                      "and table_name in ('customer_retention', 'customer_winback', "
+                                      "'cohort_retention', 'churn_by_segment', 'model_card')").fetchall()}
     assert not cols & {"name", "email", "phone", "customer_name"}
     values = con.execute("select count(*) from marts.customer_retention where "
                          "concat_ws(' ', reasons, recommended_action) like '%@%'").fetchall()[0][0]
@@ -105,11 +106,21 @@ def test_retention_mart_content(warehouse) -> None:
     rows = con.sql("select * from marts.customer_retention").pl()
     assert rows["customer_id"].n_unique() == rows.height
     assert set(rows["risk_band"].unique().to_list()) <= {"low", "medium", "high"}
-    assert rows.filter(rows["risk_band"] == "high")["reason_1"].null_count() == 0
-    offer = rows.filter(rows["customer_id"] == "C000001").to_dicts()[0]
-    assert offer["retention_offer"] == "Teapot" and offer["retention_offer_reason"].startswith("bought Cups")
+    assert rows["reason_1"].null_count() == 0  # no empty reasons
+    offer = con.execute("""
+        select retention_offer, retention_offer_reason, retention_offer_source from marts.customer_retention
+        where customer_id = 'C000001'
+        union all select winback_offer, winback_offer_reason, winback_offer_source from marts.customer_winback
+        where customer_id = 'C000001'""").fetchall()
+    assert len(offer) == 1 and offer[0][0] == "Teapot" and offer[0][1].startswith("bought Cups")
+    assert offer[0][2] == "cross_sell"
+    high = rows.filter(pl.col("risk_band") == "high")
+    assert high.height and high["retention_offer"].null_count() == 0  # every high-risk customer gets an offer
     assert rows["sales_rep_id"].null_count() < rows.height
     assert set(rows["lifecycle_stage"].unique().to_list()) <= {"exploration", "formation", "stability", "decline"}
+    # the list is worked in value-at-risk order; value at risk = risk x value if retained
+    assert rows.sort("retention_rank")["value_at_risk"].is_sorted(descending=True)
+    assert ((rows["value_at_risk"] - rows["risk_score"] * rows["value_if_retained"]).abs() < 0.01).all()
 
 
 def test_churn_by_segment_consistent(warehouse) -> None:
@@ -139,11 +150,12 @@ def test_short_history_writes_tables_without_a_model(tmp_path: Path) -> None:
     for schema in ("analytics", "marts"):
         con.execute(f"create schema {schema}")
     synthesize_core(con, n_customers=40, start=dt.date(2025, 8, 1), end=dt.date(2025, 10, 30), seed=2)
-    counts = run_churn(con, load_settings(environ={}, data_dir=str(tmp_path)), dt.date(2025, 11, 1))
+    # a fixed 90-day horizon: three months of history leave no labelled training snapshot
+    settings = load_settings(environ={}, data_dir=str(tmp_path), churn={"horizon_days": 90})
+    run_churn(con, settings, dt.date(2025, 11, 1))
     card = con.sql("select status, note, roc_auc from analytics.model_card").fetchall()
     assert card[0][0] == "not_trained" and "training needs churned and retained" in card[0][1]
     assert card[0][2] is None
-    assert counts["marts.customer_retention"] > 0
     rows = con.execute("select risk_score, risk_band, recommended_action, rfm_segment "
                        "from marts.customer_retention").fetchall()
-    assert all(r[0] is None and r[1] is None and r[2] and r[3] for r in rows)
+    assert rows and all(r[0] is None and r[1] is None and r[2] and r[3] for r in rows)  # listed, not ranked

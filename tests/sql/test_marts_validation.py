@@ -19,7 +19,7 @@ from warehouse.settings import Settings, get_settings, load_settings
 from warehouse.validation import marts_suites, validate_marts
 
 MARTS = {"cross_sell_rules", "cross_sell_recommendations", "product_affinity", "customer_retention",
-         "cohort_retention", "churn_by_segment", "recommender_card"}
+         "customer_winback", "model_card", "cohort_retention", "churn_by_segment", "recommender_card"}
 
 
 @pytest.fixture(scope="module")

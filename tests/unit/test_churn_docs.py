@@ -28,5 +28,10 @@ def test_segments_tiers_and_stages_are_documented() -> None:
 
 def test_label_definition_uses_the_settings() -> None:
     settings = ChurnSettings()
-    assert f"`horizon_days` = {settings.horizon_days} days" in DOC
-    assert f"`lookback_days` = {settings.lookback_days} days" in DOC
+    for name in ("horizon_gap_quantile", "horizon_round_days", "horizon_min_days", "horizon_max_days",
+                 "lookback_days", "backtest_origins", "train_snapshots", "bootstrap_samples", "selection_auc_margin",
+                 "value_days", "decline_p_value", "offer_fallback_products", "offer_popularity_days"):
+        value = getattr(settings, name)
+        assert f"`{name}` = {value:,}" in DOC or f"`{name}` = {value}" in DOC, name
+    high, medium = settings.risk_band_shares
+    assert f"`risk_band_shares[0]` = {high:.0%}" in DOC and f"down\nto {medium:.0%}" in DOC

@@ -9,6 +9,7 @@ import pytest
 
 from transforms.segments import (
     NO_PAYMENTS_REASON,
+    WIN_BACK_ACTION,
     abc_class,
     credit_grade,
     lifecycle_stage,
@@ -29,8 +30,8 @@ def frame(**cols) -> pl.DataFrame:
 
 
 def test_rfm_quintiles_on_ten_distinct_values() -> None:
-    f = frame(recency_days=list(range(10, 0, -1)), orders_total=list(range(1, 11)),
-              monetary_total=[float(x) for x in range(1, 11)])
+    f = frame(recency_days=list(range(10, 0, -1)), orders_365d=list(range(1, 11)),
+              monetary_365d=[float(x) for x in range(1, 11)])
     out = rfm(f, RULES)
     # mid ranks 1..10 -> 1 + floor(5 * (r - 0.5) / 10): 1,1,2,2,3,3,4,4,5,5
     assert out["f_score"].to_list() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
@@ -40,8 +41,8 @@ def test_rfm_quintiles_on_ten_distinct_values() -> None:
 
 
 def test_rfm_ties_share_a_score() -> None:
-    f = frame(recency_days=[5, 5, 5, 1, 9, 9], orders_total=[2, 2, 7, 7, 7, 1],
-              monetary_total=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    f = frame(recency_days=[5, 5, 5, 1, 9, 9], orders_365d=[2, 2, 7, 7, 7, 1],
+              monetary_365d=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
     out = rfm(f, RULES)
     r = out["r_score"].to_list()
     assert r[0] == r[1] == r[2] and r[4] == r[5]
@@ -52,16 +53,16 @@ def test_rfm_ties_share_a_score() -> None:
 
 
 def test_rfm_single_customer_and_all_equal_score_three() -> None:
-    single = rfm(frame(recency_days=[3], orders_total=[1], monetary_total=[5.0]), RULES)
+    single = rfm(frame(recency_days=[3], orders_365d=[1], monetary_365d=[5.0]), RULES)
     assert single.select("r_score", "f_score", "m_score").row(0) == (3, 3, 3)
-    equal = rfm(frame(recency_days=[4] * 7, orders_total=[2] * 7, monetary_total=[9.0] * 7), RULES)
+    equal = rfm(frame(recency_days=[4] * 7, orders_365d=[2] * 7, monetary_365d=[9.0] * 7), RULES)
     assert set(equal["rfm_code"].to_list()) == {"333"}
     assert set(equal["rfm_segment"].to_list()) == {"Potential Loyalist"}
 
 
 def test_rfm_is_per_as_of_date() -> None:
-    f = pl.concat([frame(recency_days=[1, 2], orders_total=[1, 2], monetary_total=[1.0, 2.0]),
-                   frame(recency_days=[1], orders_total=[1], monetary_total=[1.0]).with_columns(
+    f = pl.concat([frame(recency_days=[1, 2], orders_365d=[1, 2], monetary_365d=[1.0, 2.0]),
+                   frame(recency_days=[1], orders_365d=[1], monetary_365d=[1.0]).with_columns(
                        pl.lit(dt.date(2025, 2, 1)).alias("as_of"))])
     out = rfm(f, RULES)
     assert out.filter(pl.col("as_of") == dt.date(2025, 2, 1))["f_score"].to_list() == [3]
@@ -118,25 +119,42 @@ def test_credit_grade_cut_offs_and_missing_payments() -> None:
 def test_lifecycle_rules() -> None:
     cs = ChurnSettings()
     f = frame(
-        recency_gap_ratio=[0.5, 0.5, 0.5, 2.0, 0.5, None],
-        trend_monetary_90d=[0.0, 0.0, 0.0, 0.0, -0.6, 0.0],
-        monetary_prev_90d=[10.0, 10.0, 10.0, 10.0, 10.0, 0.0],
-        recency_days=[5, 5, 5, 5, 5, 200],
-        tenure_days=[30, 200, 800, 800, 800, 30],
-        orders_total=[5, 5, 20, 20, 20, 1],
-        orders_365d=[5, 2, 8, 8, 8, 1],
+        is_active=[True, True, True, True, True, False],
+        tenure_days=[30, 200, 800, 800, 800, 800],
+        orders_total=[5, 5, 20, 20, 20, 20],
+        orders_180d=[5, 2, 4, 0, 3, 0],
+        # own earlier rate x 180 days: None without enough earlier history
+        orders_expected_180d=[None, 1.0, 4.5, 4.5, 4.0, 4.5],
     )
-    out = lifecycle_stage(
-        f, decline_gap_ratio=cs.decline_gap_ratio, decline_trend=cs.decline_trend,
-        decline_recency_days=cs.decline_recency_days, exploration_tenure_days=cs.exploration_tenure_days,
-        exploration_max_orders=cs.exploration_max_orders, formation_tenure_days=cs.formation_tenure_days,
-        formation_min_orders_365d=cs.formation_min_orders_365d)
-    assert out["lifecycle_stage"].to_list() == ["exploration", "formation", "stability", "decline", "decline",
+    out = lifecycle_stage(f, decline_p_value=cs.decline_p_value, exploration_tenure_days=cs.exploration_tenure_days,
+                          exploration_max_orders=cs.exploration_max_orders,
+                          formation_tenure_days=cs.formation_tenure_days)
+    # 0 orders where 4.5 were usual: P(Poisson(4.5) <= 0) = 1.1% < 5% -> decline; 3 of 4 is ordinary -> stability
+    assert out["lifecycle_stage"].to_list() == ["exploration", "formation", "stability", "decline", "stability",
                                                 "decline"]
+
+
+def test_lifecycle_decline_is_relative_to_own_history() -> None:
+    cs = ChurnSettings()
+    # the same 1 order in 180 days: ordinary for a customer who buys twice a year, a decline for a monthly buyer
+    f = frame(is_active=[True, True], tenure_days=[900, 900], orders_total=[6, 40], orders_180d=[1, 1],
+              orders_expected_180d=[1.0, 8.0])
+    out = lifecycle_stage(f, decline_p_value=cs.decline_p_value, exploration_tenure_days=cs.exploration_tenure_days,
+                          exploration_max_orders=cs.exploration_max_orders,
+                          formation_tenure_days=cs.formation_tenure_days)
+    assert out["lifecycle_stage"].to_list() == ["stability", "decline"]
+
+
+def test_credit_grades_follow_lateness() -> None:
+    cs = ChurnSettings()
+    late = [0.0, 0.5, 8.0, 20.0, 60.0]
+    f = frame(payments_due_365d=[10] * 5, overdue_share_365d=[0.0, 0.1, 1.0, 1.0, 1.0], mean_days_late_365d=late)
+    grades = credit_grade(f, tuple(cs.credit_max_overdue_share), tuple(cs.credit_max_mean_days_late))["credit_grade"]
+    assert grades.to_list() == ["A", "A", "B", "C", "D"]  # every grade used, in order of lateness
 
 
 def test_recommended_action() -> None:
     assert recommended_action("high", "gold (III)", "retain and build loyalty", True).startswith("rep calls")
     assert recommended_action("high", "lead (I)", "standard service", True).startswith("send the retention")
     assert recommended_action("low", "iron (II)", "develop potential", True) == "develop potential"
-    assert recommended_action("low", "iron (II)", "develop potential", False).startswith("win-back")
+    assert recommended_action("low", "iron (II)", "develop potential", False) == WIN_BACK_ACTION

@@ -103,7 +103,9 @@ def test_churn_drivers_are_present(small_source) -> None:
     truth = small_source["truth"]["churn"]
     frames = small_source["frames"]
     customers = frames["customers"]
-    dates = customers["customer_code"].map(truth["churn_date_by_customer"])
+    # the map also holds the planted future (after the end date, up to planted_until): history only here
+    end = small_source["truth"]["end_date"]
+    dates = customers["customer_code"].map(truth["churn_date_by_customer"]).where(lambda d: d <= end)
     churned = dates.notna()
     assert 0.08 < churned.mean() < 0.5
     assert set(truth["coefficients"]) == {"complaints", "slow_resolutions", "low_satisfaction", "purchase_decline"}
@@ -275,3 +277,20 @@ def test_dirt_rate_is_a_parameter_and_the_calendar_ends_on_the_given_date() -> N
     for kind, n in base.ground_truth["dirt"]["counts"].items():
         if n >= 20:
             assert dirty.ground_truth["dirt"]["counts"][kind] == pytest.approx(5 * n, rel=0.25), kind
+
+
+def test_churn_is_planted_past_the_end_date(small_source) -> None:
+    truth = small_source["truth"]["churn"]
+    end = dt.date.fromisoformat(small_source["truth"]["end_date"])
+    until = dt.date.fromisoformat(truth["planted_until"])
+    assert (until - end).days >= 180
+    dates = [dt.date.fromisoformat(d) for d in truth["churn_date_by_customer"].values() if d]
+    future = [d for d in dates if d > end]
+    assert len(future) == truth["churned_after_end_date"] > 20 and max(future) <= until
+    assert len(dates) - len(future) == truth["churned_by_end_date"]
+    # future churners still trade and open tickets before the end: nothing in the source says they churn
+    codes = {c for c, d in truth["churn_date_by_customer"].items() if d and dt.date.fromisoformat(d) > end}
+    customers = small_source["frames"]["customers"]
+    ids = set(customers.loc[customers["customer_code"].isin(codes), "customer_id"])
+    assert small_source["frames"]["orders"]["customer_id"].isin(ids).sum() > 0
+    assert (small_source["frames"]["service_tickets"]["opened_at"] <= pd.Timestamp(end) + pd.Timedelta(days=1)).all()

@@ -1,9 +1,9 @@
 """``crmwh churn``: churn features, risk scores, segments and the retention marts of the warehouse.
 
 ``crmwh churn [--as-of YYYY-MM-DD]`` computes the point-in-time features for the scoring date and
-the model's snapshot dates, trains and tests the risk model out of time, and writes the
-analytics.* churn tables and marts.customer_retention, marts.cohort_retention and
-marts.churn_by_segment. The default as-of date is the day after the latest sale.
+the model's snapshot dates, backtests the risk model against its baselines at three test dates,
+and writes the analytics.* churn tables and marts.customer_retention, customer_winback, model_card,
+cohort_retention and churn_by_segment. The default as-of date is the day after the latest sale.
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ def _run(args: argparse.Namespace) -> int:
         raise CrmwhError(f"no warehouse at {settings.warehouse_path}: load data first")
     with warehouse_writer(settings) as con:
         counts = run_churn(con, settings, as_of)
-        card = con.execute("select as_of, status, roc_auc, pr_auc, test_as_of from analytics.model_card "
-                           "order by trained_at desc limit 1").fetchall()
+        card = con.execute("select as_of, status, roc_auc, pr_auc, model, horizon_days from marts.model_card "
+                           "where selected order by scope = 'pooled' desc limit 1").fetchall()
     for table, n in counts.items():
         print(f"{table}: {n} rows")
     if card:
-        as_of_date, status, auc, pr_auc, test_as_of = card[0]
-        metrics = f"out-of-time ROC AUC {auc:.3f}, PR AUC {pr_auc:.3f} (test {test_as_of})" if auc is not None \
-            else "no out-of-time metrics"
-        print(f"churn as of {as_of_date}: model {status}; {metrics}")
+        as_of_date, status, auc, pr_auc, model, horizon = card[0]
+        metrics = (f"{model} published, out-of-time ROC AUC {auc:.3f}, PR AUC {pr_auc:.3f} (pooled test dates, "
+                   "baselines in marts.model_card)") if auc is not None else "no out-of-time metrics"
+        print(f"churn as of {as_of_date} (horizon {horizon} days): model {status}; {metrics}")
     return 0

@@ -6,7 +6,9 @@ tickets, payments of open invoices, attribute changes (segment, city, status, sa
 changes, follow-up contacts and a few soft deletes. Rows are only inserted or updated, and every
 inserted or updated row gets an ``updated_at`` inside the window, strictly later than the old clock, so
 incremental extraction has exactly this work to do. Customers whose true churn date (ground truth)
-has passed place no new orders; new churn events are drawn and added to the ground truth.
+has passed place no new orders: the dates the generator planted (up to ``churn.planted_until``,
+past the end of the history) are replayed, and only beyond them new churn events are drawn and added
+to the ground truth.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from warehouse.demo import schema, taste, vocab
+from warehouse.demo.churn_future import planted_window
 from warehouse.demo.config import DAY, EPOCH, DemoError, get_profile, get_scale, load_catalog
 from warehouse.demo.generator import (
     CHURN_BASE_MONTHLY_HAZARD,
@@ -172,25 +175,33 @@ class _Advancer:
 
     # churn -------------------------------------------------------------------------------------
     def churn_step(self) -> None:
-        """Who has churned by the new clock (ground truth), plus new churn events in this window."""
+        """Who churns by the new clock: the planted dates of the ground truth, then new draws.
+
+        Dates planted by the generator (history and the planted future up to ``churn.planted_until``)
+        are replayed as they are: a customer planted to churn on day D places nothing from D on. New
+        churn events are drawn only for the part of the window past ``planted_until`` and only for
+        customers without a planted date; they are added to the ground truth.
+        """
         n = len(self.cust_id)
-        churned = np.zeros(n, dtype=bool)
+        never = np.iinfo(np.int64).max
+        planted = np.full(n, never, dtype=np.int64)
         dates: dict[str, Any] = {}
         if self.truth is not None:
             dates = self.truth.setdefault("churn", {}).setdefault("churn_date_by_customer", {})
             for i, code in enumerate(self.cust_code):
                 value = dates.get(code)
-                if value is not None and _sec(dt.date.fromisoformat(value)) <= self.new:
-                    churned[i] = True
-        eligible = ~churned & ~self.cust_deleted & (self.cust_status != "closed")
+                if value is not None:
+                    planted[i] = _sec(dt.date.fromisoformat(value))
+        free_from, free_to = planted_window(self.truth, self.old, self.new)
+        eligible = (planted == never) & ~self.cust_deleted & (self.cust_status != "closed")
         lin = CHURN_COEFFICIENTS["complaints"] * np.minimum(self.recent_complaints, 4)
-        hazard = CHURN_BASE_MONTHLY_HAZARD * np.exp(lin) * self.days / PERIOD_DAYS
+        hazard = CHURN_BASE_MONTHLY_HAZARD * np.exp(lin) * max(free_to - free_from, 0) / (PERIOD_DAYS * DAY)
         new = eligible & (self.rng.random(n) < -np.expm1(-hazard))
-        when = self.times(n)
+        when = free_from + 1 + (self.rng.random(n) * max(free_to - free_from - 1, 0)).astype(np.int64)
         for i in np.nonzero(new)[0].tolist():
             dates[self.cust_code[i]] = (EPOCH + dt.timedelta(days=int(when[i] // DAY))).isoformat()
-        self.churn_at = np.where(new, when, np.where(churned, self.old, np.iinfo(np.int64).max))
-        self.new_churn = int(new.sum())
+        self.churn_at = np.where(new, when, np.where(planted <= self.new, planted, never))
+        self.new_churn = int(new.sum()) + int(((planted > self.old) & (planted <= self.new)).sum())
 
     # products ----------------------------------------------------------------------------------
     def price_changes(self) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse.demo import schema, taste, vocab
+from warehouse.demo import churn_future, schema, taste, vocab
 from warehouse.demo.config import (
     DAY,
     EPOCH,
@@ -343,7 +343,10 @@ class _Builder:
             "cust", "opened", "complaint", "type", "agent", "frh", "resh", "sat")}
         types = np.array(["inquiry", "request", "follow_up"])
         c = CHURN_COEFFICIENTS
-        for p_start, p_end in self.period_bounds:
+        # after the history, the same process runs on for the planted future (its tickets stay hidden)
+        future = churn_future.future_period_bounds(self.clock, PERIOD_DAYS)
+        for p_start, p_end in self.period_bounds + future:
+            hidden = p_start > self.clock
             ids = np.nonzero((self.signup < p_end) & np.isinf(churn))[0]
             exp_start = np.maximum(self.signup[ids], p_start).astype(np.float64)
             span = p_end - exp_start
@@ -386,7 +389,8 @@ class _Builder:
             sat = np.where(answered, sat, 0)  # 0 = not answered (NULL in the table)
             for key, val in (("cust", t_cust), ("opened", opened), ("complaint", complaint), ("type", ttype),
                              ("agent", agent), ("frh", frh), ("resh", resh), ("sat", sat)):
-                tickets[key].append(val)
+                if not hidden:
+                    tickets[key].append(val)
             churn[ids[churn_now]] = churn_at[churn_now]
             window.append((np.bincount(t_cust, weights=complaint, minlength=n),
                            np.bincount(t_cust, weights=resh > SLOW_RESOLUTION_HOURS, minlength=n),
@@ -960,6 +964,7 @@ class _Builder:
                 "decline_share": DECLINE_SHARE, "decline_tau_days": DECLINE_TAU_DAYS,
                 "decline_ticket_boost": DECLINE_TICKET_BOOST, "decline_complaint_boost": DECLINE_COMPLAINT_BOOST,
                 "churned_customers": int(np.isfinite(self.churn).sum()),
+                **churn_future.future_summary(self.churn, self.clock),
                 "churn_date_by_customer": churn_dates,
             },
             "dirt": {

@@ -1,0 +1,34 @@
+"""Fixtures shared by the SQL-level churn tests: one small synthetic warehouse scored once per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from warehouse.churn import run_churn
+from warehouse.churn_synth import synthesize_core
+from warehouse.settings import Settings, load_settings
+
+CHURN_AS_OF = dt.date(2026, 1, 1)
+
+
+@pytest.fixture(scope="session")
+def churn_warehouse(tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, Settings, dict[str, int]]]:
+    """600 synthetic customers to 2025-12-31 with one cross-sell offer, churn computed as of 2026-01-01."""
+    path = tmp_path_factory.mktemp("churn") / "crm.duckdb"
+    con = duckdb.connect(str(path))
+    for schema in ("analytics", "marts"):
+        con.execute(f"create schema if not exists {schema}")
+    synthesize_core(con, n_customers=600, seed=5)
+    settings = load_settings(environ={}, data_dir=str(path.parent))
+    con.execute("""create table marts.cross_sell_recommendations as
+        select 'C000001' as customer_id, 1 as recommendation_rank, 'P00002' as product_id,
+               'Teapot' as product_name, 0.4 as score, 'bought Cups: 40% of such baskets also hold Teapot' as reason
+        union all select 'C000001', 2, 'P00003', 'Saucer', 0.3, 'second'""")
+    counts = run_churn(con, settings, CHURN_AS_OF)
+    yield con, settings, counts
+    con.close()
