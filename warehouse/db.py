@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import socket
+import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -53,10 +54,52 @@ def connect(path: Path | str, *, read_only: bool = False, role: str = "warehouse
         raise FileNotFoundError(f"no DuckDB file at {path}")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    check_complete(path, role)
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config or {})
     except duckdb.Error as exc:
         raise duckdb_failure(exc, path, role) from exc
+
+
+DUCKDB_HEADER_BYTES = 4096  # the main header, then two database headers, then the blocks
+DATABASE_HEADER = struct.Struct("<QQqqQQQQ")  # checksum, iteration, meta block, free list, block count,
+#                                               block size, vector size, serialization compatibility
+
+
+def block_layout(path: Path) -> tuple[int, int] | None:
+    """(block size, blocks listed by the newest database header) of a DuckDB file, or None when the file
+    is not laid out as expected (DuckDB's own open then reports what is wrong)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(3 * DUCKDB_HEADER_BYTES)
+    except OSError:
+        return None
+    if len(head) < 3 * DUCKDB_HEADER_BYTES or head[8:12] != b"DUCK":
+        return None
+    headers = [DATABASE_HEADER.unpack_from(head, offset) for offset in (DUCKDB_HEADER_BYTES, 2 * DUCKDB_HEADER_BYTES)]
+    _, _, _, _, block_count, block_size, _, _ = max(headers, key=lambda h: h[1])
+    if not (4096 <= block_size <= 1 << 26 and block_size & (block_size - 1) == 0 and block_count < 1 << 40):
+        return None
+    return block_size, block_count
+
+
+def check_complete(path: Path, role: str = "warehouse") -> None:
+    """Raise CorruptFileError when the file cannot be a whole DuckDB file: it is always the headers plus
+    whole blocks, so a copy cut off mid-block (a full disk, an interrupted transfer) shows. Such a copy may
+    still open, and then fail (or worse, be written over) only when a missing block is read. (A shorter
+    file than the header lists is not enough: DuckDB drops free blocks at the end of the file.)"""
+    if not path.is_file():
+        return
+    layout = block_layout(path)
+    actual = path.stat().st_size
+    if layout is None or actual < 3 * DUCKDB_HEADER_BYTES:
+        return
+    block_size, block_count = layout
+    if (actual - 3 * DUCKDB_HEADER_BYTES) % block_size:
+        raise CorruptFileError(
+            f"{WHAT.get(role, 'the DuckDB file')} {path} is corrupt: truncated to {actual} bytes, not a whole "
+            f"number of its {block_size}-byte blocks (its header lists {block_count}); "
+            + ADVICE.get(role, ADVICE["warehouse"])["corrupt"].format(path=path))
 
 
 # Markers of a file DuckDB cannot read (a truncated copy, a damaged block, not a DuckDB/Parquet file).
@@ -300,6 +343,8 @@ def warehouse_writer(settings: Settings, *, timeout_s: float | None = None) -> I
             con.execute(f"set variable {WRITER_VARIABLE} = ?", [me.to_json()])
             mark_abandoned(con, me)
             yield con
+        except duckdb.Error as exc:
+            raise _named(exc, settings.warehouse_path) from exc
         finally:
             con.close()
 
@@ -313,8 +358,17 @@ def warehouse_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     con = connect(settings.warehouse_path, read_only=True)
     try:
         yield con
+    except duckdb.Error as exc:
+        raise _named(exc, settings.warehouse_path) from exc
     finally:
         con.close()
+
+
+def _named(exc: duckdb.Error, path: Path) -> BaseException:
+    """A DuckDB error while using the warehouse: a damaged file is named as such; others unchanged."""
+    if any(m in str(exc).lower() for m in CORRUPT_MARKERS):
+        return duckdb_failure(exc, path, "warehouse")
+    return exc
 
 
 @contextmanager

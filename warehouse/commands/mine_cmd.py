@@ -97,10 +97,12 @@ def _write_csv(frame: pd.DataFrame, out: Path) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    settings = _settings_with_overrides(get_settings(), args)
+    if args.as_of:  # checked before the heavy imports: a typo fails fast
+        parse_as_of(args.as_of, settings)
     from transforms.association import MiningParameterError, mine
     from transforms.baskets import read_basket_file
 
-    settings = _settings_with_overrides(get_settings(), args)
     params = _params(settings)
     if args.baskets is not None:
         if args.out is None:
