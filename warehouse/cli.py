@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.churn_cmd",
     "warehouse.commands.ingest_cmd",
     "warehouse.commands.quarantine_cmd",
+    "warehouse.commands.docs_cmd",
     "warehouse.commands.demo_cmd",
 )
 

@@ -467,7 +467,51 @@ def _dictionary_rows(tables: Sequence[MartTable]) -> list[tuple[Any, ...]]:
 
 def _owned_table(name: str, comments: dict[str, Any], columns: Sequence[tuple[str, str]]) -> MartTable:
     return MartTable(name, comments["table"],
-                     tuple(MartColumn(c, t, comments["columns"][c]) for c, t in columns))
+                     tuple(MartColumn(c, stable_type(t), comments["columns"][c]) for c, t in columns))
+
+
+# Published types are stable across versions whatever the data (BI extracts and Parquet datasets that
+# span versions need one Arrow type per column): every integer is BIGINT (int64), every float DOUBLE,
+# every decimal DECIMAL(38, its scale), every timestamp without zone TIMESTAMP (microseconds); lists
+# follow their element type. Everything else is published as the mart has it.
+STABLE_INTEGER = "BIGINT"
+_INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                            "UINTEGER", "UBIGINT", "UHUGEINT"})
+_FLOAT_TYPES = frozenset({"FLOAT", "REAL", "DOUBLE"})
+_TIMESTAMP_TYPES = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME"})
+_DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def stable_type(data_type: str) -> str:
+    """The type a column of DuckDB type ``data_type`` is published as (see above)."""
+    t = data_type.strip().upper()
+    if t.endswith("[]"):
+        return stable_type(t[:-2]) + "[]"
+    if t in _INTEGER_TYPES:
+        return STABLE_INTEGER
+    if t in _FLOAT_TYPES:
+        return "DOUBLE"
+    if t in _TIMESTAMP_TYPES:
+        return "TIMESTAMP"
+    match = _DECIMAL_TYPE.fullmatch(t)
+    if match:
+        return f"DECIMAL(38,{match.group(2)})"
+    return data_type
+
+
+def _stable_select(mart: MartTable) -> str:
+    """The SELECT list that publishes a mart's columns with their stable types."""
+    parts = []
+    for column in mart.columns:
+        target = stable_type(column.data_type)
+        name = quote_ident(column.name)
+        parts.append(name if target == column.data_type else f"cast({name} as {target}) as {name}")
+    return ", ".join(parts) or "*"
+
+
+def with_stable_types(mart: MartTable) -> MartTable:
+    return dataclasses.replace(mart, columns=tuple(dataclasses.replace(c, data_type=stable_type(c.data_type))
+                                                   for c in mart.columns))
 
 
 DICTIONARY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -605,7 +649,7 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
             for mart in marts:
                 con.execute(
                     f"create table {quote_ident(catalog)}.main.{quote_ident(mart.name)} as "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-                    f"select * from {SOURCE_SCHEMA}.{quote_ident(mart.name)}"
+                    f"select {_stable_select(mart)} from {SOURCE_SCHEMA}.{quote_ident(mart.name)}"
                 )
                 for statement in _comment_statements(catalog, mart.name, mart.comment,
                                                      {c.name: c.comment for c in mart.columns}):
@@ -613,6 +657,7 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
 
             dictionary = _owned_table(DICTIONARY_TABLE, DICTIONARY_COMMENTS, DICTIONARY_COLUMNS)
             manifest_table = _owned_table(MANIFEST_TABLE, MANIFEST_COMMENTS, MANIFEST_COLUMNS)
+            marts = [with_stable_types(m) for m in marts]  # as published: the dictionary shows these types
             all_tables = [*marts, dictionary, manifest_table]
             _create_owned(con, catalog, dictionary, _dictionary_rows(all_tables))
 
