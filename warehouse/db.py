@@ -156,6 +156,8 @@ def duckdb_failure(exc: BaseException, path: Path | str | None, role: str = "war
 
 def os_failure(exc: OSError) -> CrmwhError:
     """A one-line, actionable error for an operating-system failure (disk full, read-only, ...)."""
+    if exc.errno is None:  # raised by our own code with a message of its own
+        return StorageError(str(exc))
     where = exc.filename or "a file"
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
