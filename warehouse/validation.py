@@ -840,6 +840,7 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
     any row. Runs in its own transaction unless the caller already opened one (then the caller commits).
     """
     suite = load_suite(table)
+    log.info("validating %s batch %s", table, batch_id)
     own = _begin(con)
     try:
         if not _table_exists(con, "audit.validation_results"):  # normally made by warehouse.db.migrate

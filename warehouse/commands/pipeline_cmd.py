@@ -91,12 +91,15 @@ def _run_steps(steps: list, ctx: Any, *, quiet: bool) -> list:
             if live:
                 with console.status(label, spinner="dots") as status:
                     handler = _LatestMessage(lambda m, s=status, lab=label: s.update(f"{lab}: {m}"))
-                    root = logging.getLogger("warehouse")
-                    root.addHandler(handler)
+                    logger = logging.getLogger("warehouse")
+                    level = logger.level
+                    logger.addHandler(handler)
+                    logger.setLevel(logging.INFO)  # the step's own info messages feed the progress line
                     try:
                         result = run_step(step, ctx)
                     finally:
-                        root.removeHandler(handler)
+                        logger.removeHandler(handler)
+                        logger.setLevel(level)
             else:
                 result = run_step(step, ctx)
         except BaseException as exc:
