@@ -72,8 +72,8 @@ class MiningParams:
         support_count(self.min_support, 1)  # raises on a bad value
         for name in ("min_confidence", "min_lift"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float, Fraction)) or math.isnan(value) or value < 0:
-                raise MiningParameterError(f"{name} must be a number >= 0, not {value!r}")
+            if not isinstance(value, (int, float, Fraction)) or not math.isfinite(value) or value < 0:
+                raise MiningParameterError(f"{name} must be a finite number >= 0, not {value!r}")
         if self.min_confidence > 1:
             raise MiningParameterError(f"min_confidence must be in [0, 1], not {self.min_confidence!r}")
         if self.max_len is not None and (int(self.max_len) != self.max_len or self.max_len < 1):

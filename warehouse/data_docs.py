@@ -1,9 +1,10 @@
-"""Great Expectations' own run of a suite (pandas engine) and the Data Docs site it renders.
+"""Great Expectations' own run of a suite (pandas engine), a cross-check of the DuckDB engine.
 
 ``warehouse.validation`` decides quarantine with DuckDB predicates; this module runs the very same
-suite through Great Expectations on the same check relation so the results appear in GE's validation
-result store and in its HTML Data Docs under ``settings.data_docs_dir`` (``index.html``, readable
-offline). GE's SQL path through duckdb-engine is broken upstream, so the batch goes to GE as a pandas
+suite through Great Expectations on the same check relation, so GE's counts are compared with ours and
+its results kept in GE's validation result store (``<data dir>/gx``). The Data Docs pages are rendered
+by ``warehouse.data_docs_site`` from those results and ``audit.validation_results`` (GE's own pages
+load CDN assets and are not built). GE's SQL path through duckdb-engine is broken upstream, so the batch goes to GE as a pandas
 frame (only the columns the suite names). Above ``settings.validation.ge_max_rows`` rows GE sees every
 row that any rule flags plus a fixed-seed sample of the clean rows: unexpected counts stay exact, the
 element count and percentages are those of the frame GE saw (the page's run name says ``sampled``).
@@ -29,7 +30,6 @@ from warehouse.settings import Settings
 if TYPE_CHECKING:  # pragma: no cover
     from warehouse.validation import Suite
 
-SITE_NAME = "crmwh"
 DATASOURCE = "crmwh_batches"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ _CONTEXTS: dict[tuple[str, str], Any] = {}
 def get_context(settings: Settings) -> Any:
     """A file-backed GE context rooted in the data directory, with the crmwh Data Docs site (cached per
     process: opening one costs about half a second)."""
-    key = (str(gx_root(settings)), str(settings.data_docs_dir))
+    key = (str(gx_root(settings)),)
     if key in _CONTEXTS and (gx_root(settings) / "great_expectations.yml").is_file():
         return _CONTEXTS[key]
     context = _open_context(settings)
@@ -83,32 +83,18 @@ def _open_context(settings: Settings) -> Any:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(settings.data_dir))  # -> <data_dir>/gx
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    sites = context.get_config().data_docs_sites or {}
-    wanted = str(settings.data_docs_dir)
-    site = sites.get(SITE_NAME)
-    if site is None or site.get("store_backend", {}).get("base_directory") != wanted:
-        if site is not None:
-            context.delete_data_docs_site(SITE_NAME)
-        for other in list(sites):
-            if other != SITE_NAME:
-                context.delete_data_docs_site(other)
-        context.add_data_docs_site(SITE_NAME, {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": wanted},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
+    for site in list(context.get_config().data_docs_sites or {}):  # GE's own site (CDN assets): not built
+        context.delete_data_docs_site(site)
     return context
 
 
 def prune_history(settings: Settings, suite_name: str, keep: int) -> int:
-    """Keep the newest ``keep`` stored validation results of a suite (and their Data Docs pages): the
-    site's index is rebuilt from the store on every run, so an unbounded history slows every run."""
+    """Keep the newest ``keep`` stored validation results of a suite: an unbounded store slows every run
+    (and the Data Docs keep as many checks per table, ``validation.data_docs_keep_runs``)."""
     import shutil
 
     removed = 0
-    stores = [gx_root(settings) / "uncommitted" / "validations" / suite_name,
-              settings.data_docs_dir / "validations" / suite_name]
+    stores = [gx_root(settings) / "uncommitted" / "validations" / suite_name]
     results = sorted((p for p in stores[0].glob("*/*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in results[max(keep, 0):]:
         relative = old.relative_to(stores[0])
@@ -177,7 +163,6 @@ def run_suite(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, 
     """Validate the check relation with Great Expectations and update the Data Docs site."""
     _quiet()
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
     present = {r[0] for r in con.execute(f"select * from {check_table} limit 0").description}  # noqa: S608
@@ -197,9 +182,9 @@ def run_suite(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, 
         batch_definition = asset.add_batch_definition_whole_dataframe("whole_batch")
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite.table, data=batch_definition, suite=ge_suite))
+    # no UpdateDataDocsAction: GE's own pages need CDNs; warehouse.data_docs_site renders the Data Docs
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=suite.table, validation_definitions=[definition],
-        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+        name=suite.table, validation_definitions=[definition], actions=[],
         result_format={"result_format": settings.validation.ge_result_format, "partial_unexpected_count": 10}))
     total = int(con.execute(f"select count(*) from {check_table}").fetchone()[0])  # noqa: S608
     run_name = f"{batch_id} (GE saw {len(frame)} of {total} rows: every flagged row + a sample)" if sampled else batch_id
@@ -214,65 +199,5 @@ def run_suite(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, 
             if info.get("raised_exception"):
                 report.errors[rule] = str(info.get("exception_message"))
             report.unexpected[rule] = (r.result or {}).get("unexpected_count")
-    report.docs_index = write_offline_index(settings)
+    report.docs_index = settings.data_docs_dir / "index.html"  # written by warehouse.data_docs_site
     return report
-
-
-def write_offline_index(settings: Settings) -> Path:
-    """Replace GE's index.html (its list of validation runs is filled by scripts from CDNs, so it is
-    empty offline) with a static page listing every stored run; GE's own page stays as ge_index.html."""
-    import html
-    import json
-    from urllib.parse import quote
-
-    docs = settings.data_docs_dir
-    docs.mkdir(parents=True, exist_ok=True)
-    ge_index = docs / "index.html"
-    if ge_index.is_file() and "crmwh-offline-index" not in ge_index.read_text(encoding="utf-8", errors="replace"):
-        ge_index.replace(docs / "ge_index.html")
-    store = gx_root(settings) / "uncommitted" / "validations"
-    rows: list[tuple[str, str, str, bool, dict[str, Any], str]] = []
-    for result in store.glob("*/*/*/*.json"):
-        try:
-            data = json.loads(result.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        relative = result.relative_to(store).with_suffix(".html")
-        page = docs / "validations" / relative
-        suite, run_name, run_time = relative.parts[0], relative.parts[1], relative.parts[2]
-        href = quote(page.relative_to(docs).as_posix()) if page.is_file() else ""
-        rows.append((suite, run_time, run_name, bool(data.get("success")), data.get("statistics") or {}, href))
-    rows.sort(key=lambda r: (r[0], r[1]), reverse=False)
-    latest: dict[str, tuple] = {}
-    for row in rows:
-        latest[row[0]] = row
-    esc = html.escape
-
-    def line(r: tuple) -> str:
-        suite, run_time, run_name, ok, stats, href = r
-        link = f'<a href="{esc(href, quote=True)}">{esc(run_name)}</a>' if href else esc(run_name)
-        return (f"<tr><td>{esc(suite)}</td><td>{esc(run_time)}</td><td>{link}</td>"
-                f"<td class=\"{'ok' if ok else 'bad'}\">{'passed' if ok else 'failed'}</td>"
-                f"<td>{stats.get('successful_expectations', '')}/{stats.get('evaluated_expectations', '')}</td></tr>")
-
-    suites = sorted(p.stem for p in (docs / "expectations").glob("*.html"))
-    body = "\n".join([
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>crmwh data contracts</title>",
-        "<!-- crmwh-offline-index --><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.ok{color:#070}.bad{color:#b00;font-weight:bold}"
-        "</style></head><body><h1>Data contracts: Great Expectations validation results</h1>",
-        "<p>Static page, readable offline. Every run below links to Great Expectations' own result page. "
-        "Rules that break mark rows for quarantine (see <code>crmwh quarantine list</code>); the DuckDB engine's "
-        "counts are in <code>audit.validation_results</code>. <a href=\"ge_index.html\">Great Expectations' index</a>.</p>",
-        "<h2>Latest run per table</h2><table><tr><th>table</th><th>run time</th><th>run</th><th>status</th>"
-        "<th>expectations met</th></tr>",
-        *[line(r) for r in sorted(latest.values())],
-        "</table><h2>Expectation suites</h2><ul>",
-        *[f'<li><a href="expectations/{esc(n, quote=True)}.html">{esc(n)}</a></li>' for n in suites],
-        "</ul><h2>All stored runs</h2><table><tr><th>table</th><th>run time</th><th>run</th><th>status</th>"
-        "<th>expectations met</th></tr>",
-        *[line(r) for r in sorted(rows, key=lambda r: r[1], reverse=True)],
-        "</table></body></html>",
-    ])
-    ge_index.write_text(body, encoding="utf-8")
-    return ge_index

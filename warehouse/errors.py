@@ -23,3 +23,22 @@ class PipelineBusyError(CrmwhError):
 
 class ReadOnlyError(CrmwhError):
     """A write was attempted on a read-only (published) database."""
+
+
+class CorruptFileError(CrmwhError):
+    """A DuckDB or Parquet file of the warehouse cannot be read: truncated or damaged on disk."""
+
+
+class StorageError(CrmwhError):
+    """The disk refused a read or write: full, read-only, or no permission."""
+
+
+def original_error(exc: BaseException) -> BaseException:
+    """The failure that started it: a rollback that fails after a failed COMMIT (DuckDB has already
+    ended the transaction) masks the real error, e.g. a full disk, which stays in ``__context__``."""
+    seen = {id(exc)}
+    while ("no transaction is active" in str(exc) and exc.__context__ is not None
+           and id(exc.__context__) not in seen):
+        exc = exc.__context__
+        seen.add(id(exc))
+    return exc

@@ -183,6 +183,7 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
     if table not in SOURCE_TABLES:
         raise SourceError(f"unknown source table {table!r}")
     lower = lower_bound(watermark(con, CRM_SOURCE, table), interval_start, settings.ingest.overlap_minutes)
+    log.info("reading %s from the CRM source (updated after %s)", table, lower or "the beginning")
     started = datetime.now()
     batch_id = new_batch_id(CRM_SOURCE, table, started)
     columns = [c.name for c in metadata.tables[table].columns]

@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from warehouse.errors import CriticalValidationError, CrmwhError
+from warehouse.errors import CorruptFileError, CriticalValidationError, CrmwhError
 from warehouse.settings import PublishSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -193,8 +192,11 @@ def read_manifest(settings: Settings) -> Manifest | None:
 
 
 def open_published(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the current published version (for the CLI and the report)."""
-    return duckdb.connect(str(resolved_published_path(settings)), read_only=True)
+    """A read-only connection to the current published version (for the CLI and the report); a
+    damaged file raises CorruptFileError saying so and what to do."""
+    from warehouse.db import connect
+
+    return connect(resolved_published_path(settings), read_only=True, role="published")
 
 
 # Helpers ----------------------------------------------------------------------------------------
@@ -465,7 +467,51 @@ def _dictionary_rows(tables: Sequence[MartTable]) -> list[tuple[Any, ...]]:
 
 def _owned_table(name: str, comments: dict[str, Any], columns: Sequence[tuple[str, str]]) -> MartTable:
     return MartTable(name, comments["table"],
-                     tuple(MartColumn(c, t, comments["columns"][c]) for c, t in columns))
+                     tuple(MartColumn(c, stable_type(t), comments["columns"][c]) for c, t in columns))
+
+
+# Published types are stable across versions whatever the data (BI extracts and Parquet datasets that
+# span versions need one Arrow type per column): every integer is BIGINT (int64), every float DOUBLE,
+# every decimal DECIMAL(38, its scale), every timestamp without zone TIMESTAMP (microseconds); lists
+# follow their element type. Everything else is published as the mart has it.
+STABLE_INTEGER = "BIGINT"
+_INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                            "UINTEGER", "UBIGINT", "UHUGEINT"})
+_FLOAT_TYPES = frozenset({"FLOAT", "REAL", "DOUBLE"})
+_TIMESTAMP_TYPES = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME"})
+_DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def stable_type(data_type: str) -> str:
+    """The type a column of DuckDB type ``data_type`` is published as (see above)."""
+    t = data_type.strip().upper()
+    if t.endswith("[]"):
+        return stable_type(t[:-2]) + "[]"
+    if t in _INTEGER_TYPES:
+        return STABLE_INTEGER
+    if t in _FLOAT_TYPES:
+        return "DOUBLE"
+    if t in _TIMESTAMP_TYPES:
+        return "TIMESTAMP"
+    match = _DECIMAL_TYPE.fullmatch(t)
+    if match:
+        return f"DECIMAL(38,{match.group(2)})"
+    return data_type
+
+
+def _stable_select(mart: MartTable) -> str:
+    """The SELECT list that publishes a mart's columns with their stable types."""
+    parts = []
+    for column in mart.columns:
+        target = stable_type(column.data_type)
+        name = quote_ident(column.name)
+        parts.append(name if target == column.data_type else f"cast({name} as {target}) as {name}")
+    return ", ".join(parts) or "*"
+
+
+def with_stable_types(mart: MartTable) -> MartTable:
+    return dataclasses.replace(mart, columns=tuple(dataclasses.replace(c, data_type=stable_type(c.data_type))
+                                                   for c in mart.columns))
 
 
 DICTIONARY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -485,6 +531,8 @@ def _create_owned(con: duckdb.DuckDBPyConnection, catalog: str, table: MartTable
     cols = ", ".join(f"{quote_ident(c.name)} {c.data_type}" for c in table.columns)
     con.execute(f"create table {target} ({cols})")
     if rows:
+        import pyarrow as pa
+
         frame = pa.table({c.name: [r[i] for r in rows] for i, c in enumerate(table.columns)})
         view = f"_crmwh_rows_{uuid.uuid4().hex[:12]}"
         con.register(view, frame)
@@ -559,7 +607,18 @@ def publish(settings: Settings, run_id: str,
             _fsync_path(root)
         except OSError as exc:  # disk full, permissions: one clear line, the published version stays
             shutil.rmtree(building, ignore_errors=True)
-            raise PublishError(f"could not write version {version} under {root}: {exc}") from exc
+            raise PublishError(f"could not write version {version} under {root}: {exc}; the published "
+                               "version stays as it was") from exc
+        except duckdb.Error as exc:  # the same, from DuckDB's own file writes (the new file or its WAL)
+            shutil.rmtree(building, ignore_errors=True)
+            from warehouse.db import duckdb_failure
+            from warehouse.errors import StorageError, original_error
+
+            failure = duckdb_failure(original_error(exc), building / PUBLISHED_FILE_NAME, "new")
+            if isinstance(failure, StorageError):
+                raise PublishError(f"could not write version {version}: {failure}; the published version "
+                                   "stays as it was") from exc
+            raise
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
@@ -590,7 +649,7 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
             for mart in marts:
                 con.execute(
                     f"create table {quote_ident(catalog)}.main.{quote_ident(mart.name)} as "  # noqa: S608 - identifiers quoted, values bound or literal-quoted
-                    f"select * from {SOURCE_SCHEMA}.{quote_ident(mart.name)}"
+                    f"select {_stable_select(mart)} from {SOURCE_SCHEMA}.{quote_ident(mart.name)}"
                 )
                 for statement in _comment_statements(catalog, mart.name, mart.comment,
                                                      {c.name: c.comment for c in mart.columns}):
@@ -598,6 +657,7 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
 
             dictionary = _owned_table(DICTIONARY_TABLE, DICTIONARY_COMMENTS, DICTIONARY_COLUMNS)
             manifest_table = _owned_table(MANIFEST_TABLE, MANIFEST_COMMENTS, MANIFEST_COLUMNS)
+            marts = [with_stable_types(m) for m in marts]  # as published: the dictionary shows these types
             all_tables = [*marts, dictionary, manifest_table]
             _create_owned(con, catalog, dictionary, _dictionary_rows(all_tables))
 
@@ -710,24 +770,19 @@ def validation_status_from_audit(con: duckdb.DuckDBPyConnection) -> str:
     ).fetchone()
     if not exists:
         return "not_validated"
-    row = con.execute(
-        """
+    from warehouse.validation_status import status_sql
+
+    (status,) = con.execute(
+        f"""
         with latest as (
             select severity, success,
                    row_number() over (partition by table_name, rule order by checked_at desc) as rn
             from audit.validation_results
         )
-        select count(*), count(*) filter (where not success and severity = 'critical'),
-               count(*) filter (where not success)
-        from latest where rn = 1
-        """
+        select {status_sql()} from latest where rn = 1
+        """  # noqa: S608 - a constant expression
     ).fetchone()
-    checked, critical, failed = row
-    if not checked:
-        return "not_validated"
-    if critical:
-        return "failed"
-    return "warning" if failed else "passed"
+    return str(status)
 
 
 def verify_published(settings: Settings) -> Manifest:
@@ -742,9 +797,16 @@ def verify_published(settings: Settings) -> Manifest:
     manifest_path = folder / MANIFEST_FILE_NAME
     if not manifest_path.is_file():
         raise PublishError(f"published version {folder.name} has no {MANIFEST_FILE_NAME}")
-    manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
+    from warehouse.db import CORRUPT_MARKERS, connect, duckdb_failure
+
+    try:
+        manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"the manifest {manifest_path} of published version {folder.name} is corrupt "
+                               f"({type(exc).__name__}: {exc}); run `crmwh publish` to publish a new version") from exc
     problems: list[str] = []
-    con = duckdb.connect(str(folder / PUBLISHED_FILE_NAME), read_only=True)
+    corrupt: list[str] = []
+    con = connect(folder / PUBLISHED_FILE_NAME, read_only=True, role="published")
     try:
         rows = con.execute(f"select distinct run_id, table_name, row_count from {MANIFEST_TABLE}").fetchall()  # noqa: S608 - constant name
         if {r[0] for r in rows} != {manifest.run_id}:
@@ -759,14 +821,26 @@ def verify_published(settings: Settings) -> Manifest:
             if not parquet.is_file():
                 problems.append(f"{table}: no Parquet file")
                 continue
-            (n_parquet,) = con.execute(
-                f"select count(*) from read_parquet({quote_literal(str(parquet))})").fetchone()  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+            try:
+                (n_parquet,) = con.execute(
+                    f"select count(*) from read_parquet({quote_literal(str(parquet))})").fetchone()  # noqa: S608 - identifiers quoted, values bound or literal-quoted
+            except duckdb.Error as exc:
+                if not any(m in str(exc).lower() for m in CORRUPT_MARKERS):
+                    raise
+                corrupt.append(f"{parquet.name} ({str(exc).splitlines()[0]})")
+                continue
             if n_parquet != expected:
                 problems.append(f"{table}: {n_parquet} rows in Parquet, manifest says {expected}")
     except duckdb.Error as exc:
+        if any(m in str(exc).lower() for m in CORRUPT_MARKERS):
+            raise duckdb_failure(exc, folder / PUBLISHED_FILE_NAME, "published") from exc
         problems.append(f"cannot read the published file: {str(exc).splitlines()[0]}")
     finally:
         con.close()
+    if corrupt:
+        raise CorruptFileError(
+            f"published version {folder.name} has corrupt Parquet file(s): {'; '.join(corrupt)}; run `crmwh "
+            "publish` to publish the marts again from the working warehouse")
     if problems:
         raise PublishError(f"published version {folder.name} is not complete: " + "; ".join(problems))
     return manifest

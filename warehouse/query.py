@@ -9,17 +9,18 @@ clear line before it reaches the database.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import json
+import threading
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 import duckdb
 
+from warehouse.db import CORRUPT_MARKERS, connect, duckdb_failure
 from warehouse.errors import CrmwhError, ReadOnlyError
+from warehouse.jsonout import write_rows
 from warehouse.publish import resolved_published_path
 from warehouse.settings import Settings
 
@@ -57,7 +58,7 @@ def check_read_only(sql: str) -> None:
 def open_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
     """The current published version, read-only, no file or network access, configuration locked."""
     path = resolved_published_path(settings)
-    return duckdb.connect(str(path), read_only=True, config={
+    return connect(path, read_only=True, role="published", config={
         "enable_external_access": False,
         "autoload_known_extensions": False,
         "autoinstall_known_extensions": False,
@@ -65,31 +66,77 @@ def open_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
     })
 
 
-def run_query(settings: Settings, sql: str) -> tuple[list[str], Iterator[list[tuple[Any, ...]]], duckdb.DuckDBPyConnection]:
-    """Check and run ``sql``; the caller iterates the row batches, then closes the connection."""
+class QueryTimeoutError(QueryError):
+    """The statement ran longer than its time limit and was interrupted."""
+
+
+class _Deadline:
+    """Interrupts the connection's running statement after ``seconds`` (None or <= 0: never)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._con = con
+        self._timer = threading.Timer(seconds, self._fire) if seconds and seconds > 0 else None
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        with contextlib.suppress(duckdb.Error):  # already closed: nothing left to stop
+            self._con.interrupt()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def error(self, exc: duckdb.Error, path: object) -> CrmwhError:
+        if self.fired or isinstance(exc, duckdb.InterruptException):
+            return QueryTimeoutError(
+                f"query stopped after {self.seconds:g}s (the time limit: --timeout SECONDS, or "
+                "publish.query_timeout_s; 0 = none)")
+        if any(m in str(exc).lower() for m in CORRUPT_MARKERS):
+            return duckdb_failure(exc, path, "published")
+        return QueryError(_first_line(exc))
+
+
+def run_query(settings: Settings, sql: str, timeout_s: float | None = None,
+              ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]], duckdb.DuckDBPyConnection]:
+    """Check and run ``sql``; the caller iterates the row batches, then closes the connection.
+
+    ``timeout_s`` (default ``settings.publish.query_timeout_s``; 0 = none) bounds the statement and the
+    fetching of its rows together: past it the statement is interrupted and QueryTimeoutError raised."""
     check_read_only(sql)
     con = open_read_only(settings)
+    path = resolved_published_path(settings)
+    deadline = _Deadline(con, settings.publish.query_timeout_s if timeout_s is None else timeout_s)
     try:
         cursor = con.execute(sql)
     except duckdb.InvalidInputException as exc:
+        deadline.cancel()
         con.close()
         if "read-only" in str(exc) or "read_only" in str(exc):
             raise ReadOnlyError(f"refused: {_first_line(exc)}") from None
-        raise QueryError(_first_line(exc)) from None
+        raise deadline.error(exc, path) from None
     except duckdb.Error as exc:
+        deadline.cancel()
         con.close()
-        raise QueryError(_first_line(exc)) from None
+        raise deadline.error(exc, path) from None
     columns = [d[0] for d in (cursor.description or [])]
 
     def batches() -> Iterator[list[tuple[Any, ...]]]:
-        while True:
-            try:
-                chunk = cursor.fetchmany(FETCH_ROWS)
-            except duckdb.Error as exc:
-                raise QueryError(_first_line(exc)) from None
-            if not chunk:
-                return
-            yield chunk
+        try:
+            while True:
+                try:
+                    chunk = cursor.fetchmany(FETCH_ROWS)
+                except duckdb.Error as exc:
+                    raise deadline.error(exc, path) from None
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            deadline.cancel()
 
     return columns, batches(), con
 
@@ -97,21 +144,6 @@ def run_query(settings: Settings, sql: str) -> tuple[list[str], Iterator[list[tu
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly value."""
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
 
 
 def _cell(value: Any) -> str:
@@ -163,11 +195,4 @@ def write_result(columns: Sequence[str], batches: Iterator[list[tuple[Any, ...]]
             writer.writerows([[("" if v is None else v) for v in row] for row in batch])
             written += len(batch)
         return written
-    out.write("[")
-    for batch in batches:
-        for row in batch:
-            out.write(("," if written else "") + "\n  " + json.dumps(
-                {c: _plain(v) for c, v in zip(columns, row, strict=True)}, ensure_ascii=False))
-            written += 1
-    out.write("\n]\n" if written else "]\n")
-    return written
+    return write_rows((dict(zip(columns, row, strict=True)) for batch in batches for row in batch), out)

@@ -16,7 +16,6 @@ the rows it loaded (re-reads of rows the original batches already counted as rea
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -198,6 +197,3 @@ def replay(settings: Settings, table: str | None = None) -> list[ReplayResult]:
                 results.append(replay_table(con, settings, t))
     return results
 
-
-def to_json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=str, ensure_ascii=False, indent=2)

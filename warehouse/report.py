@@ -24,7 +24,7 @@ from plotly.colors import sample_colorscale
 from plotly.offline import get_plotlyjs
 
 from warehouse.errors import CrmwhError
-from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE, quote_ident, resolved_published_path
+from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE, quote_ident
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -609,7 +609,9 @@ def build_report(settings: Settings) -> tuple[str, list[Panel]]:
     """The report's HTML and its panels, from the current published version (if any)."""
     con = None
     if settings.published_path.exists():
-        con = duckdb.connect(str(resolved_published_path(settings)), read_only=True)
+        from warehouse.publish import open_published
+
+        con = open_published(settings)
     try:
         panels = build_panels(con, settings)
         text = render_html(panels, _manifest_info(con), _dictionary(con), datetime.now(UTC))

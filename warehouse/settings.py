@@ -23,7 +23,7 @@ from typing import Any
 
 ENV_PREFIX = "CRMWH_"
 # CRMWH_ variables that are not settings: the config file's path and the test suite's PostgreSQL URL.
-ENV_NOT_SETTINGS = frozenset({"CONFIG", "TEST_PG_URL"})
+ENV_NOT_SETTINGS = frozenset({"CONFIG", "TEST_PG_URL", "DEBUG"})  # CRMWH_DEBUG=1: tracebacks in the CLI
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_ROOT / "sql"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -315,6 +315,8 @@ class PublishSettings:
     report_top_rules: int = 200
     # `crmwh query --format table` prints at most this many rows (csv and json print all).
     query_table_max_rows: int = 100
+    # `crmwh query` interrupts a statement (and the fetching of its rows) after this many seconds; 0 = none.
+    query_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -502,6 +504,11 @@ def load_settings(environ: typing.Mapping[str, str] | None = None, **overrides: 
             values = tomllib.loads(config.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{config}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{config} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start}); TOML files must be UTF-8: re-save it as UTF-8") from exc
+        except OSError as exc:
+            raise SettingsError(f"cannot read {config}: {exc.strerror}") from exc
     values = _merge(values, _env_values(environ))
     values = _merge(values, overrides)
     return _build(Settings, values, "")

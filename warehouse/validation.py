@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.data_docs_site import render_site_if_enabled
 from warehouse.errors import CriticalValidationError, CrmwhError, RejectedBatchError
 from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from, raw_table_of
 from warehouse.settings import EXPECTATIONS_DIR, SQL_DIR, Settings
@@ -839,6 +840,7 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
     any row. Runs in its own transaction unless the caller already opened one (then the caller commits).
     """
     suite = load_suite(table)
+    log.info("validating %s batch %s", table, batch_id)
     own = _begin(con)
     try:
         if not _table_exists(con, "audit.validation_results"):  # normally made by warehouse.db.migrate
@@ -885,6 +887,7 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
         finally:
             side.close()
     outcome = ValidationOutcome(table, batch_id, ev.rows_checked, moved, warnings, critical, ev.results)
+    render_site_if_enabled(con, settings, {table})
     if critical:
         details = "; ".join(
             f"{r.rule} ({r.details.get('error') or r.details or r.unexpected_count})"
@@ -914,6 +917,7 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
         con.execute(VALIDATION_DDL.read_text(encoding="utf-8"))
     _record(con, table, label, ev.rows_checked, ev.results)
     _drop_work_tables(con)
+    render_site_if_enabled(con, settings, {table})
     outcome = ValidationOutcome(table, label, ev.rows_checked, 0, warnings, critical, ev.results)
     if critical:
         details = "; ".join(f"{r.rule} ({r.details or r.unexpected_count})" for r in ev.results if r.rule in critical)
@@ -960,6 +964,7 @@ def validate_marts(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
         critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
         warnings = sum(1 for r in ev.results if not r.success and r.severity != "critical")
         outcomes.append(ValidationOutcome(suite.table, run_id, ev.rows_checked, 0, warnings, critical, ev.results))
+    render_site_if_enabled(con, settings, {o.table for o in outcomes})
     failed = [o for o in outcomes if o.critical_failures]
     if failed:
         details = "; ".join(

@@ -168,7 +168,7 @@ def test_cli_ingest_and_status_json(pipeline_settings: Settings, tmp_path: Path,
     assert (Path(pipeline_settings.landing_dir) / "canonical" / "cli.csv").is_file()
     capsys.readouterr()
     assert main(["status", "--json"]) == 0
-    batches = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    batches = json.loads(capsys.readouterr().out)  # one JSON document (docs: JSON output)
     assert len(batches) == 1
     b = batches[0]
     assert b["source"] == "file:canonical" and b["status"] == "succeeded"

@@ -9,9 +9,9 @@ cohort_retention and churn_by_segment. The default as-of date is the day after t
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
+from warehouse.commands.common import parse_as_of
 from warehouse.errors import CrmwhError
 from warehouse.settings import get_settings
 
@@ -29,12 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     from warehouse.db import warehouse_writer
 
     settings = get_settings()
-    as_of = None
-    if args.as_of:
-        try:
-            as_of = dt.date.fromisoformat(args.as_of)
-        except ValueError:
-            raise CrmwhError(f"--as-of must be a date YYYY-MM-DD, not {args.as_of!r}") from None
+    as_of = parse_as_of(args.as_of, settings) if args.as_of else None
     if settings.warehouse_path is None or not Path(settings.warehouse_path).exists():
         raise CrmwhError(f"no warehouse at {settings.warehouse_path}: load data first")
     with warehouse_writer(settings) as con:

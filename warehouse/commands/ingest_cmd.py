@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
-from datetime import datetime
+import sys
 from typing import Any
 
-import duckdb
-
-from warehouse.errors import PipelineBusyError
+from warehouse.commands.common import positive_int
 from warehouse.settings import Settings, get_settings
 
 STATUS_COLUMNS = ("batch_id", "run_id", "source", "entity", "status", "step", "rows_read", "rows_loaded",
-                  "rows_quarantined", "warnings", "started_at", "finished_at", "file_name", "error", "notes")
+                  "rows_quarantined", "warnings", "started_at", "finished_at", "file_name", "error", "notes",
+                  "writer")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_run)
 
     status = subparsers.add_parser("status", help="last batches, row accounting and failures")
-    status.add_argument("--json", action="store_true", help="one JSON object per batch")
-    status.add_argument("--limit", type=int, default=20, help="number of batches (default 20)")
+    status.add_argument("--json", action="store_true", help="one JSON array of batches (see docs: JSON output)")
+    status.add_argument("--limit", type=positive_int, default=20, help="number of batches (default 20)")
     status.set_defaults(handler=_status)
 
 
@@ -60,18 +58,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def recent_batches(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
-    """The last ``limit`` batches from ``audit.load_batches`` (newest first)."""
+    """The last ``limit`` batches from ``audit.load_batches`` (newest first), each with its validation
+    status (``warehouse.validation_status``) and, for a running batch, whether its writer is alive.
+
+    Raises PipelineBusyError (with the lock holder) while a run writes the warehouse and
+    CorruptFileError when the file is damaged; an absent warehouse gives ``[]``."""
     if not settings.warehouse_path.exists():
         return []
-    try:
-        return _recent_batches(settings, limit)
-    except duckdb.IOException as exc:  # a run holds the file open for writing
-        raise PipelineBusyError(f"cannot read {settings.warehouse_path} while a pipeline run writes it; "
-                                f"try again when it finishes ({str(exc).splitlines()[0]})") from exc
-
-
-def _recent_batches(settings: Settings, limit: int) -> list[dict[str, Any]]:
-    from warehouse.db import warehouse_reader
+    from warehouse.db import Writer, current_writer, warehouse_reader, writer_is_gone
+    from warehouse.validation_status import status_sql
 
     with warehouse_reader(settings) as con:
         exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
@@ -81,36 +76,59 @@ def _recent_batches(settings: Settings, limit: int) -> list[dict[str, Any]]:
         columns = {r[0] for r in con.execute(
             "select column_name from duckdb_columns() where schema_name = 'audit' "
             "and table_name = 'load_batches'").fetchall()}
-        wanted = [c if c in columns else f"null as {c}" for c in STATUS_COLUMNS]
-        rows = con.execute(f"select {', '.join(wanted)} from audit.load_batches "
+        has_results = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
+                                  "and table_name = 'validation_results'").fetchone()[0]
+        wanted = [f"b.{c}" if c in columns else f"null as {c}" for c in STATUS_COLUMNS]
+        validation = (f"(select {status_sql('v.severity', 'v.success')} from audit.validation_results v "
+                      "where v.batch_id = b.batch_id)") if has_results else "'not_validated'"
+        rows = con.execute(f"select {', '.join(wanted)}, {validation} as validation from audit.load_batches b "  # noqa: S608 - constant column names
                            "order by started_at desc, batch_id desc limit ?", [limit]).fetchall()
-    return [dict(zip(STATUS_COLUMNS, r, strict=True)) for r in rows]
+    me = current_writer()
+    batches = []
+    for row in rows:
+        batch = dict(zip((*STATUS_COLUMNS, "validation"), row, strict=True))
+        writer = Writer.from_json(batch.pop("writer"))
+        batch["writer"] = writer.describe() if writer else None
+        batch["writer_gone"] = (batch["status"] == "running" and writer is not None and writer.kind == "process"
+                                and writer_is_gone(writer, me))
+        batches.append(batch)
+    return batches
 
 
 def _status(args: argparse.Namespace) -> int:
-    batches = recent_batches(get_settings(), args.limit)
+    settings = get_settings()
+    batches = recent_batches(settings, args.limit)
     if args.json:
-        def default(value: Any) -> str:
-            return value.isoformat() if isinstance(value, datetime) else str(value)
-        for b in batches:
-            print(json.dumps(b, default=default))
+        from warehouse.jsonout import write_rows
+
+        write_rows(batches, sys.stdout)
         return 0
     if not batches:
-        print("no batches loaded yet (run `crmwh run` or `crmwh ingest PATH`)")
+        where = (f"no warehouse at {settings.warehouse_path}" if not settings.warehouse_path.exists()
+                 else f"no batches in {settings.warehouse_path}")
+        print(f"{where} (data directory {settings.data_dir}; set CRMWH_DATA_DIR or data_dir in crmwh.toml to "
+              "look elsewhere). Load data with `crmwh pipeline`, `crmwh run` or `crmwh ingest PATH`.")
         return 0
-    print(f"{'started':19}  {'source':22} {'entity':16} {'status':10} {'read':>9} {'loaded':>9} "
-          f"{'quarant.':>8} {'warn':>4}")
+    print(f"{'started':19}  {'source':22} {'entity':16} {'status':10} {'validation':13} {'read':>9} "
+          f"{'loaded':>9} {'quarant.':>8} {'warn':>4}")
     for b in batches:
         started = b["started_at"].strftime("%Y-%m-%d %H:%M:%S") if b["started_at"] else ""
         print(f"{started:19}  {b['source'][:22]:22} {b['entity'][:16]:16} {b['status']:10} "
-              f"{b['rows_read']:>9} {b['rows_loaded']:>9} {b['rows_quarantined']:>8} {b['warnings']:>4}")
+              f"{(b['validation'] or ''):13} {b['rows_read']:>9} {b['rows_loaded']:>9} "
+              f"{b['rows_quarantined']:>8} {b['warnings']:>4}")
+        if b["status"] == "running" and b["writer"]:
+            state = ("stopped without finishing: the next run marks it abandoned" if b["writer_gone"]
+                     else "in progress")
+            print(f"{'':21}writer: {b['writer']}: {state}")
         if b["error"]:
             print(f"{'':21}error: {b['error']}")
         if b.get("notes"):
             print(f"{'':21}note: {b['notes']}")
     failed = sum(1 for b in batches if b["status"] in ("failed", "rejected"))
+    abandoned = sum(1 for b in batches if b["status"] == "abandoned")
     read = sum(b["rows_read"] for b in batches)
     accounted = sum(b["rows_loaded"] + b["rows_quarantined"] for b in batches if b["status"] == "succeeded")
-    print(f"{len(batches)} batch(es): {failed} failed or rejected; rows read {read}, "
-          f"accounted in succeeded batches {accounted}; warnings {sum(b['warnings'] for b in batches)}")
+    print(f"{len(batches)} batch(es): {failed} failed or rejected" + (f", {abandoned} abandoned" if abandoned else "")
+          + f"; rows read {read}, accounted in succeeded batches {accounted}; warnings "
+          f"{sum(b['warnings'] for b in batches)}")
     return 0

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from transforms.association import COUNTERS, MiningParameterError, MiningParams, mine, parse_support
-from transforms.baskets import read_basket_file
+from warehouse.commands.common import finite_float, parse_as_of
 from warehouse.errors import CrmwhError
 from warehouse.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # pandas, scipy and mlxtend are imported by the handler only: `crmwh --help` stays fast
+    import pandas as pd
+
+    from transforms.association import MiningParams
 
 CSV_COLUMNS: tuple[str, ...] = (
     "rule_id", "antecedent", "consequent", "antecedent_count", "consequent_count", "both_count", "n_baskets",
@@ -36,19 +38,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, help="rules CSV to write (required with --baskets)")
     parser.add_argument("--min-support", type=_support_arg, default=None,
                         help="fraction of baskets in (0, 1] (e.g. 0.01) or a whole count (e.g. 25)")
-    parser.add_argument("--min-confidence", type=float, default=None, help="inclusive, in [0, 1]")
-    parser.add_argument("--min-lift", type=float, default=None, help="inclusive, >= 0")
+    parser.add_argument("--min-confidence", type=finite_float, default=None, help="inclusive, in [0, 1]")
+    parser.add_argument("--min-lift", type=finite_float, default=None, help="inclusive, >= 0")
     parser.add_argument("--max-len", type=int, default=None, help="largest itemset size")
     parser.add_argument("--max-consequent", type=int, default=None, help="largest consequent size (default 1)")
     parser.add_argument("--engine", choices=("mlxtend", "spark"), default=None)
     parser.add_argument("--spark-master", default=None, help="Spark master URL (default local[2])")
-    parser.add_argument("--counter", choices=COUNTERS, default=None,
-                        help="itemset counter of the mlxtend engine (same results; sparse is fastest)")
+    parser.add_argument("--counter", default=None,
+                        help="itemset counter of the mlxtend engine: auto, mlxtend or sparse (same results; "
+                             "sparse is fastest)")
     parser.add_argument("--as-of", default=None, help="warehouse mining date YYYY-MM-DD (default: latest sale)")
     parser.set_defaults(handler=_run)
 
 
 def _support_arg(text: str) -> float | int:
+    from transforms.association import MiningParameterError, parse_support
+
     try:
         return parse_support(text)
     except MiningParameterError as exc:
@@ -66,6 +71,8 @@ def _settings_with_overrides(settings: Settings, args: argparse.Namespace) -> Se
 
 
 def _params(settings: Settings) -> MiningParams:
+    from transforms.association import MiningParams
+
     m = settings.mining
     params = MiningParams(min_support=m.min_support, min_confidence=m.min_confidence, min_lift=m.min_lift,
                           max_len=m.max_len, max_consequent=m.max_consequent, counter=m.itemset_counter)
@@ -91,6 +98,11 @@ def _write_csv(frame: pd.DataFrame, out: Path) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings_with_overrides(get_settings(), args)
+    if args.as_of:  # checked before the heavy imports: a typo fails fast
+        parse_as_of(args.as_of, settings)
+    from transforms.association import MiningParameterError, mine
+    from transforms.baskets import read_basket_file
+
     params = _params(settings)
     if args.baskets is not None:
         if args.out is None:
@@ -121,10 +133,7 @@ def _run_warehouse(settings: Settings, args: argparse.Namespace) -> int:
         raise CrmwhError(f"no warehouse at {settings.warehouse_path}: load data first, or mine a file with --baskets")
     with warehouse_writer(settings) as con:
         if args.as_of:
-            try:
-                as_of = dt.date.fromisoformat(args.as_of)
-            except ValueError:
-                raise CrmwhError(f"--as-of must be a date YYYY-MM-DD, not {args.as_of!r}") from None
+            as_of = parse_as_of(args.as_of, settings)
         else:
             latest = con.execute("select max(order_ts) from core.fct_sales_line").fetchall()[0][0]
             if latest is None:

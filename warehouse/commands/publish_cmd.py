@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     query.add_argument("sql", help="the SQL statement")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
+    query.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="stop the statement after this many seconds (default: publish.query_timeout_s, "
+                            "120; 0 = no limit)")
     query.set_defaults(handler=_query)
 
     report = subparsers.add_parser(
@@ -79,7 +82,7 @@ def _query(args: argparse.Namespace) -> int:
     from warehouse.query import run_query, write_result
 
     settings = get_settings()
-    columns, batches, con = run_query(settings, args.sql)
+    columns, batches, con = run_query(settings, args.sql, args.timeout)
     try:
         write_result(columns, batches, args.format, sys.stdout,
                      table_max_rows=settings.publish.query_table_max_rows)

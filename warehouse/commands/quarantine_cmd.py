@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
 from warehouse.settings import get_settings
 
@@ -20,32 +20,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
     lst = sub.add_parser("list", help="show quarantined rows (newest first)")
     lst.add_argument("--table", default=None, help="one guarded table, e.g. stg_files__sales_lines")
-    lst.add_argument("--json", action="store_true", help="one JSON array of rows")
+    lst.add_argument("--json", action="store_true", help="one JSON array of rows (see docs: JSON output)")
     lst.add_argument("--all", action="store_true", help="include rows already replayed")
     lst.add_argument("--limit", type=int, default=None,
                      help="show at most this many rows (default: 100 as text, all as JSON; 0 = all)")
     lst.set_defaults(handler=_list)
     rep = sub.add_parser("replay", help="re-validate quarantined rows and load those that now pass")
     rep.add_argument("--table", default=None, help="replay one guarded table only")
-    rep.add_argument("--json", action="store_true", help="print the result as JSON")
+    rep.add_argument("--json", action="store_true", help="one JSON array of results, one per table")
     rep.set_defaults(handler=_replay)
 
 
 def _list(args: argparse.Namespace) -> int:
     from warehouse.db import warehouse_reader
-    from warehouse.errors import CrmwhError
-    from warehouse.replay import list_quarantined, to_json
+    from warehouse.jsonout import write_rows
+    from warehouse.replay import list_quarantined
 
     settings = get_settings()
-    if not settings.warehouse_path.exists():
-        raise CrmwhError(f"no warehouse at {settings.warehouse_path}: run the pipeline first")
     limit = args.limit if args.limit is not None else (None if args.json else TEXT_LIMIT)
     with warehouse_reader(settings) as con:
         rows = list_quarantined(con, args.table, include_replayed=args.all)
     total = len(rows)
     rows = rows[:limit] if limit else rows
     if args.json:
-        print(to_json(rows))
+        write_rows(rows, sys.stdout)
         return 0
     if not rows:
         print("no quarantined rows" + (f" in {args.table}" if args.table else ""))
@@ -65,7 +63,9 @@ def _replay(args: argparse.Namespace) -> int:
 
     results = replay(get_settings(), args.table)
     if args.json:
-        print(json.dumps([r.as_dict() for r in results], indent=2))
+        from warehouse.jsonout import write_rows
+
+        write_rows([r.as_dict() for r in results], sys.stdout)
         return 0
     if not results:
         print("nothing to replay")
