@@ -31,6 +31,9 @@ HELP: dict[str, tuple[str, tuple[str, ...]]] = {
         "", ("crmwh mine", "crmwh mine --as-of 2025-12-31 --out overall_rules.csv",
              "crmwh mine --baskets baskets.txt --min-support 0.01 --min-confidence 0.5 --out rules.csv")),
     "churn": ("", ("crmwh churn", "crmwh churn --as-of 2025-12-01")),
+    "evaluate": (
+        "", ("crmwh evaluate", "crmwh evaluate --as-of 2025-11-01 --holdout-days 60",
+             "crmwh evaluate --as-of 2011-10-01 --holdout-days 60 --k 10")),
     "ingest": (
         "Register one file drop (CSV with any delimiter, XLSX or Parquet), copy it into the landing folder "
         "and load it now: raw -> staging -> validation (bad lines go to quarantine) -> core. The same "
