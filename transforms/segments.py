@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy.stats import poisson
+from scipy.special import pdtr
 
 PYRAMID_TIERS: dict[tuple[bool, bool], tuple[str, str]] = {
     # (high value, high potential) -> (tier, suggested action)
@@ -180,7 +180,7 @@ def lifecycle_stage(frame: pl.DataFrame, *, decline_p_value: float, exploration_
     """
     expected = frame["orders_expected_180d"].cast(pl.Float64).fill_null(0.0).to_numpy()
     observed = frame["orders_180d"].cast(pl.Float64).fill_null(0.0).to_numpy()
-    p_low = poisson.cdf(observed, np.maximum(expected, 1e-12))
+    p_low = pdtr(observed, np.maximum(expected, 1e-12))  # Poisson CDF: P(X <= observed | mean expected)
     has_history = frame["orders_expected_180d"].is_not_null().to_numpy()
     falling = pl.Series("_falling", has_history & (p_low < decline_p_value) & (expected > observed))
     decline = (~pl.col("is_active").fill_null(False)) | falling
