@@ -373,6 +373,7 @@ class _Advancer:
             "payment_id": p_id, "order_id": o_id[pay], "customer_id": cust[pay], "due_date": due,
             "paid_at": paid, "amount": total[pay],
             "method": _strings(np.where(invoiced, "transfer", methods[rng.integers(len(methods), size=len(pay))])),
+            "contract_id": np.full(len(pay), NULL_INT),
             "created_at": ts[pay], "updated_at": np.where(paid == NULL_TS, ts[pay], paid),
             "is_deleted": np.zeros(len(pay), dtype=bool),
         }
