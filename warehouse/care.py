@@ -192,8 +192,8 @@ def _value_at_risk_sql(con: duckdb.DuckDBPyConnection, rule: CareRule, notes: li
         where = "r.risk_band in (" + ", ".join("'" + b.replace("'", "''") + "'" for b in bands) + ")"
     else:
         where = f"r.{_q(risk)} >= {float(rule.params.get('min_risk', 0.6))}" if risk else "true"
-    risk_text = (f"'churn risk ' || coalesce(r.risk_band || ' ', '') || round(100 * r.{_q(risk)})::integer || '%'"
-                 if risk and "risk_band" in cols else
+    risk_text = (f"'churn risk ' || coalesce(r.risk_band || ' ', '') || '(' || round(100 * r.{_q(risk)})::integer "
+                 "|| '%)'" if risk and "risk_band" in cols else
                  f"'churn risk ' || round(100 * r.{_q(risk)})::integer || '%'" if risk else "'churn risk'")
     reason_col = _first(RETENTION_REASON_COLUMNS, cols)
     reason = f" || coalesce('; ' || r.{_q(reason_col)}::varchar, '')" if reason_col else ""

@@ -86,6 +86,8 @@ STAGE_SIGMA = 0.6
 SKIP_QUALIFIED_SHARE = 0.15
 SKIP_NEGOTIATION_SHARE = 0.12
 BACKWARD_SHARE = 0.10  # negotiation -> proposal -> negotiation (a revised proposal)
+FUTURE_WIN_DAYS = 90  # wins planted after the clock (open opportunities in the source)
+NON_WON_LEAD_LEAD_DAYS = 40  # lost and disqualified leads start this many days before the history
 LOST_AT_STAGE = {"new": 0.30, "qualified": 0.30, "proposal": 0.25, "negotiation": 0.15}
 SLOW_REP_SHARE = 0.25
 SLOW_REP_FACTOR = 1.8
@@ -471,18 +473,23 @@ class _Funnel:
         regions = np.array(b.regions, dtype=object)
         channels = np.array(self.channels, dtype=object)
         won = np.nonzero(b.signup >= b.start)[0]
-        # leads: the won ones (one per customer acquired in the history), then per channel the lost and
-        # disqualified ones at the planted rates
+        # leads: the won ones (one per customer acquired in the history); per channel, at the same daily rate,
+        # the wins still to come after the clock (open at the clock; their customers are not in the source);
+        # and the lost and disqualified ones at the planted rates, so every settled cohort converts at them
         kinds, chan, owner, seg, reg, cust = [np.full(len(won), "won", dtype=object)], [channels[b.acq_idx[won]]], \
             [b.sales_rep[won].astype(np.int64)], [segments[b.segment_idx[won]]], [regions[b.region_idx[won]]], [won]
         acq_won = channels[b.acq_idx[won]]
+        won_span = max(float(b.signup_day[won].max() - b.start_day + 1), 1.0) if len(won) else 1.0
+        lead_span = (b.clock - (int(b.start) - NON_WON_LEAD_LEAD_DAYS * DAY)) / DAY
         for channel in self.channels:
-            w_c = int((acq_won == channel).sum())
+            per_day = int((acq_won == channel).sum()) / won_span
             q, w = FUNNEL_RATES.get(channel, DEFAULT_FUNNEL_RATE)
-            n_lost = int(rng.poisson(w_c * (1.0 / w - 1.0)))
-            n_disq = int(rng.poisson(w_c / w * (1.0 / q - 1.0)))
-            m = n_lost + n_disq
-            kinds.append(np.array(["lost"] * n_lost + ["disqualified"] * n_disq, dtype=object))
+            n_future = int(rng.poisson(per_day * FUTURE_WIN_DAYS))
+            n_lost = int(rng.poisson(per_day * lead_span * (1.0 / w - 1.0)))
+            n_disq = int(rng.poisson(per_day * lead_span / w * (1.0 / q - 1.0)))
+            m = n_future + n_lost + n_disq
+            kinds.append(np.array(["won_later"] * n_future + ["lost"] * n_lost + ["disqualified"] * n_disq,
+                                  dtype=object))
             chan.append(np.full(m, channel, dtype=object))
             owner.append(b.rep_ids[rng.integers(len(b.rep_ids), size=m)].astype(np.int64))
             seg.append(segments[rng.integers(len(segments), size=m)])
@@ -497,13 +504,15 @@ class _Funnel:
         self.region = np.concatenate(reg)
         self.customer = np.concatenate(cust)
         slowness = self._slowness(self.owner)
-        lo = int(b.start) - 40 * DAY
+        lo = int(b.start) - NON_WON_LEAD_LEAD_DAYS * DAY
         created = (lo + rng.random(n) * (b.clock - lo)).astype(np.int64)
+        won_at = np.where(kind == "won", b.signup[np.maximum(self.customer, 0)],
+                          b.clock + 1 + (rng.random(n) * FUTURE_WIN_DAYS * DAY).astype(np.int64))
         lead_dur = self._durations(["lead"], slowness)[:, 0]
         # the opportunity's path
         is_won = kind == "won"
         stage_of_loss = _Picker.of(LOST_AT_STAGE)
-        final = np.array([("won" if k == "won" else stage_of_loss(rng) if k == "lost" else "")
+        final = np.array([("won" if k in ("won", "won_later") else stage_of_loss(rng) if k == "lost" else "")
                           for k in kind.tolist()], dtype=object)
         skip_q = rng.random(n) < SKIP_QUALIFIED_SHARE
         skip_n = rng.random(n) < SKIP_NEGOTIATION_SHARE
@@ -535,7 +544,7 @@ class _Funnel:
             dur = self._durations(list(key[:-1]), slowness[idx])
             cum = np.concatenate([np.zeros((len(idx), 1), dtype=np.int64), np.cumsum(dur, axis=1)], axis=1)
             if key[-1] == "won":
-                times = b.signup[self.customer[idx]].astype(np.int64)[:, None] - cum[:, -1:] + cum
+                times = won_at[idx][:, None] - cum[:, -1:] + cum
                 created[idx] = times[:, 0] - lead_dur[idx]
             else:
                 times = (created[idx] + lead_dur[idx])[:, None] + cum
@@ -634,13 +643,17 @@ class _Funnel:
             mine = self.channel == channel
             rates[channel] = {"lead_to_opportunity": q, "opportunity_to_won": w, "lead_to_won": round(q * w, 4),
                               "leads": int(mine.sum()), "opportunities": int((mine & self.has_opp).sum()),
-                              "won": int((mine & (self.kind == "won")).sum())}
+                              "won": int((mine & (self.kind == "won")).sum()),
+                              "won_after_clock": int((mine & (self.kind == "won_later")).sum())}
         return {
             "process": "one won lead per customer acquired in the history (its acquisition channel, its sales "
-                       "rep, closing on its signup); lost opportunities ~ Poisson(won * (1/opportunity_to_won - 1)) "
-                       "and disqualified leads ~ Poisson(won / opportunity_to_won * (1/lead_to_opportunity - 1)) per "
-                       "channel, created uniformly over the history; stage durations lognormal x the rep's "
-                       "slowness; events after the clock are not in the source (the counts here include them)",
+                       "rep, closing on its signup); per channel at the same daily rate r_won: wins in the "
+                       "future_win_days after the clock (open in the source), lost opportunities ~ Poisson(r_won * "
+                       "days * (1/opportunity_to_won - 1)) and disqualified leads ~ Poisson(r_won * days / "
+                       "opportunity_to_won * (1/lead_to_opportunity - 1)) created uniformly from "
+                       "non_won_lead_lead_days before the history to the clock; stage durations lognormal x the "
+                       "rep's slowness; events after the clock are not in the source (the counts here include them)",
+            "future_win_days": FUTURE_WIN_DAYS, "non_won_lead_lead_days": NON_WON_LEAD_LEAD_DAYS,
             "stages": list(STAGES),
             "conversion_by_channel": rates,
             "stage_median_days": STAGE_MEDIAN_DAYS, "stage_sigma": STAGE_SIGMA,
