@@ -19,7 +19,6 @@ from services_support import END  # noqa: E402
 from warehouse.settings import Settings, load_settings  # noqa: E402
 
 
-
 @pytest.fixture(scope="module")
 def template(services_template: Path) -> Path:
     return services_template
