@@ -121,3 +121,38 @@ def test_monthly_filings_are_due_on_the_sla_files_day_of_the_next_month(services
     assert ((first["due_at"] - first["started_at"]) == 3 * DAY).all()  # the SLA file's 3 days
     done = steps[steps["completed_at"] != np.iinfo(np.int64).min]
     assert 0.05 < (done["completed_at"] > done["due_at"]).mean() < 0.5  # some late, most on time
+
+
+def test_advance_renews_as_planted_and_bills_only_contracts_in_force(tmp_path) -> None:
+    import json
+
+    import sqlalchemy as sa
+
+    from warehouse.demo.advance import advance
+    from warehouse.demo.generator import generate
+
+    url = f"sqlite:///{tmp_path / 'crm.sqlite'}"
+    truth_path = tmp_path / "truth.json"
+    generate(url, truth_path, GenerateOptions(scale="small", seed=7, profile="services"))
+    advance(url, truth_path, 45)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        contracts = pd.read_sql(sa.text("select * from contracts"), conn, parse_dates=["start_date", "end_date"])
+        billed = pd.read_sql(sa.text("""select p.payment_id, p.contract_id, o.customer_id, o.order_ts from payments p
+                                        join orders o on o.order_id = p.order_id
+                                        where p.contract_id is not null and p.created_at > '2025-12-31 23:59:59'"""),
+                             conn, parse_dates=["order_ts"])
+        steps = conn.execute(sa.text("select count(*) from service_steps where created_at > '2025-12-31 23:59:59'")).scalar()
+    engine.dispose()
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))["services"]["renewal"]["outcome_by_contract"]
+    new = contracts[contracts["created_at"] > "2025-12-31 23:59:59"]
+    assert len(new) > 0 and len(billed) > 50 and steps > 100
+    prev = contracts.set_index("contract_id").loc[new["renewed_from_contract_id"].astype(int)]
+    assert set(prev["status"]) == {"renewed"} and (prev["end_date"].to_numpy() < new["start_date"].to_numpy()).all()
+    assert all(truth[n]["renewed"] for n in prev["contract_number"])  # renewed as the ground truth planted
+    ended = contracts[(contracts["status"] == "expired") & (contracts["end_date"] >= "2026-01-01")]
+    assert all(not truth[n]["renewed"] or truth[n]["next_start_date"] > "2026-02-14" for n in ended["contract_number"])
+    merged = billed.merge(contracts, on="contract_id", suffixes=("", "_k"))
+    assert len(merged) == len(billed) and (merged["customer_id"] == merged["customer_id_k"]).all()
+    assert ((merged["order_ts"].dt.normalize() >= merged["start_date"])
+            & (merged["order_ts"].dt.normalize() <= merged["end_date"])).all()

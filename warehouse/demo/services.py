@@ -740,6 +740,7 @@ def _renewal_truth(b: _Builder, plan: ServicesPlan) -> dict[str, Any]:
         number = f"HT{int(plan.contract_id[plan.term_row[(cust, term.term, slot)]]):08d}"
         outcomes[number] = {
             "customer_id": f"C{cust + 1:06d}", "end_date": _iso(term.end_day), "renewed": bool(term.renewed),
+            "next_start_date": _iso(term.next_start_day) if term.next_start_day is not None else None,
             "p_non_renewal": round(float(term.p_non_renewal or 0.0), 4),
             "after_clock": term.end_day > plan.clock_day, **(term.drivers or {}),
         }
