@@ -171,20 +171,6 @@ def build_services_source(url: str) -> dict[str, int]:
 def load_services_template(directory: Path) -> dict[str, int]:
     """Build the tiny source in ``directory`` (a data dir) and load it through the pipeline, isolated from
     the caller's CRMWH_ environment; returns the source's row counts."""
-    import os
+    from ingest_support import load_template
 
-    import pytest
-
-    from warehouse import pipeline
-    from warehouse.settings import load_settings
-
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("CRMWH_") and k != "CRMWH_TEST_PG_URL"]:
-            mp.delenv(key)
-        mp.setenv("CRMWH_DATA_DIR", str(directory))
-        mp.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-        settings = load_settings()
-        settings.ensure_dirs()
-        counts = build_services_source(settings.source_url)
-        pipeline.run(settings, pipeline.Interval.parse(None, END))
-    return counts
+    return load_template(directory, END, build_services_source)

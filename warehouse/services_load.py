@@ -17,6 +17,7 @@ ticket's SLA breach.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -54,76 +55,59 @@ def _ready(con: duckdb.DuckDBPyConnection, fact: str) -> bool:
     return all(_exists(con, f"staging.{t}") for t in INPUTS[fact])
 
 
-def _customer(ts: str) -> tuple[str, str]:
-    return _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id", ts)
+@dataclass(frozen=True)
+class FactSpec:
+    """How a services fact's model rows get their conformed keys."""
+
+    key: str  # the fact's id column
+    event: str  # the model column the customer / product versions are looked up at
+    product: bool = False
+    # (key column, employee id column, the model column holding the employee's CRM id)
+    employees: tuple[tuple[str, str, str], ...] = ()
+    dates: tuple[tuple[str, str], ...] = ()  # (date key column, model column)
+    as_of: tuple[str, ...] = ()  # columns set at each cut-off (outside the content hash)
 
 
-def _product(ts: str) -> tuple[str, str]:
-    return _version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", ts)
+SPECS: dict[str, FactSpec] = {
+    "fct_lead": FactSpec("lead_id", "created_at", employees=(("owner_key", "owner_rep_id", "employee_src_id"),),
+                         dates=(("created_date_key", "created_at"),)),
+    "fct_opportunity": FactSpec("opportunity_id", "created_at", product=True,
+                                employees=(("owner_key", "owner_rep_id", "employee_src_id"),),
+                                dates=(("created_date_key", "created_at"), ("closed_date_key", "closed_at"))),
+    "fct_opportunity_stage": FactSpec("stage_change_id", "changed_at",
+                                      employees=(("owner_key", "owner_rep_id", "employee_src_id"),
+                                                 ("changed_by_key", "changed_by_id", "changed_by_src_id")),
+                                      dates=(("date_key", "changed_at"),)),
+    "fct_contract": FactSpec("contract_id", "start_date", product=True,
+                             employees=(("owner_key", "owner_rep_id", "employee_src_id"),
+                                        ("agent_key", "agent_id", "agent_src_id")),
+                             dates=(("start_date_key", "start_date"), ("end_date_key", "end_date"))),
+    "fct_service_step": FactSpec("step_id", "started_at", product=True,
+                                 employees=(("agent_key", "agent_id", "employee_src_id"),),
+                                 dates=(("due_date_key", "due_at"), ("completed_date_key", "completed_at")),
+                                 as_of=("sla_met", "days_late")),
+}
 
 
-def _leads(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create or replace temp table _sv_in as {read_sql('core/fct_lead.sql')}")
-    cj, ck = _customer("n.created_at")
-    _upsert_fact(con, "core.fct_lead", "lead_id", f"""
-        select n.*, {ck} as customer_key, e.employee_key as owner_key, e.employee_id as owner_rep_id,
-               {_date_key('n.created_at')} as created_date_key
-        from _sv_in n {cj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id""")
-
-
-def _opportunities(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create or replace temp table _sv_in as {read_sql('core/fct_opportunity.sql')}")
-    cj, ck = _customer("n.created_at")
-    pj, pk = _product("n.created_at")
-    _upsert_fact(con, "core.fct_opportunity", "opportunity_id", f"""
-        select n.*, {ck} as customer_key, {pk} as product_key, e.employee_key as owner_key,
-               e.employee_id as owner_rep_id, {_date_key('n.created_at')} as created_date_key,
-               {_date_key('n.closed_at')} as closed_date_key
-        from _sv_in n {cj} {pj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id""")
-
-
-def _opportunity_stages(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create or replace temp table _sv_in as {read_sql('core/fct_opportunity_stage.sql')}")
-    cj, ck = _customer("n.changed_at")
-    _upsert_fact(con, "core.fct_opportunity_stage", "stage_change_id", f"""
-        select n.*, {ck} as customer_key, e.employee_key as owner_key, e.employee_id as owner_rep_id,
-               b.employee_key as changed_by_key, b.employee_id as changed_by_id,
-               {_date_key('n.changed_at')} as date_key
-        from _sv_in n {cj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id
-        left join core.dim_employee b on b._src_id = n.changed_by_src_id""")
-
-
-def _contracts(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create or replace temp table _sv_in as {read_sql('core/fct_contract.sql')}")
-    cj, ck = _customer("n.start_date")
-    pj, pk = _product("n.start_date")
-    _upsert_fact(con, "core.fct_contract", "contract_id", f"""
-        select n.*, {ck} as customer_key, {pk} as product_key, e.employee_key as owner_key,
-               e.employee_id as owner_rep_id, a.employee_key as agent_key, a.employee_id as agent_id,
-               {_date_key('n.start_date')} as start_date_key, {_date_key('n.end_date')} as end_date_key
-        from _sv_in n {cj} {pj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id
-        left join core.dim_employee a on a._src_id = n.agent_src_id""")
-
-
-def _service_steps(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create or replace temp table _sv_in as {read_sql('core/fct_service_step.sql')}")
-    cj, ck = _customer("n.started_at")
-    pj, pk = _product("n.started_at")
-    _upsert_fact(con, "core.fct_service_step", "step_id", f"""
-        select n.*, {ck} as customer_key, {pk} as product_key, e.employee_key as agent_key,
-               e.employee_id as agent_id, {_date_key('n.due_at')} as due_date_key,
-               {_date_key('n.completed_at')} as completed_date_key, null::boolean as sla_met,
-               null::integer as days_late
-        from _sv_in n {cj} {pj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id""", hash_exclude=("sla_met", "days_late"))
-
-
-LOADERS = {"fct_lead": _leads, "fct_opportunity": _opportunities, "fct_opportunity_stage": _opportunity_stages,
-           "fct_contract": _contracts, "fct_service_step": _service_steps}
+def _load_fact(con: duckdb.DuckDBPyConnection, fact: str) -> None:
+    """Run the fact's SQL model, add the conformed keys and upsert it (caller's transaction)."""
+    spec = SPECS[fact]
+    con.execute(f"create or replace temp table _sv_in as {read_sql(f'core/{fact}.sql')}")
+    joins, keys = [], []
+    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id", f"n.{spec.event}")
+    joins.append(cj)
+    keys.append(f"{ck} as customer_key")
+    if spec.product:
+        pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", f"n.{spec.event}")
+        joins.append(pj)
+        keys.append(f"{pk} as product_key")
+    for i, (key, id_col, src) in enumerate(spec.employees):
+        joins.append(f"left join core.dim_employee e{i} on e{i}._src_id = n.{src}")
+        keys += [f"e{i}.employee_key as {key}", f"e{i}.employee_id as {id_col}"]
+    keys += [f"{_date_key('n.' + col)} as {key}" for key, col in spec.dates]
+    keys += [f"null as {col}" for col in spec.as_of]
+    _upsert_fact(con, f"core.{fact}", spec.key, f"select n.*, {', '.join(keys)} from _sv_in n {' '.join(joins)}",
+                 hash_exclude=spec.as_of)
 
 
 def load_services_facts(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -132,7 +116,7 @@ def load_services_facts(con: duckdb.DuckDBPyConnection) -> list[str]:
     loaded = []
     for fact in SERVICES_FACTS:
         if _ready(con, fact):
-            LOADERS[fact](con)
+            _load_fact(con, fact)
             loaded.append(fact)
     con.execute("drop table if exists _sv_in")
     return loaded

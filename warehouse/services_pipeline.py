@@ -13,30 +13,18 @@ from typing import Any
 
 from warehouse.care import Week
 from warehouse.db import warehouse_writer
-from warehouse.errors import CrmwhError
 from warehouse.settings import Settings
-
-
-def _as_date(value: str | dt.date | dt.datetime) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise CrmwhError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def resolve_week(settings: Settings, requested: str | dt.date | dt.datetime | None = None,
                  as_of: dt.date | None = None) -> Week:
     """The Monday-to-Sunday week to scan: the one containing ``requested``, else the week of the last day
     with data (the day before the analytics as-of date)."""
-    if requested:
-        return Week.of(_as_date(requested))
-    if as_of is None:
-        from warehouse.analytics_pipeline import resolve_as_of
+    from warehouse.analytics_pipeline import resolve_as_of
 
+    if requested:
+        return Week.of(resolve_as_of(settings, requested))  # parses any date or timestamp
+    if as_of is None:
         as_of = resolve_as_of(settings)
     return Week.of(as_of - dt.timedelta(days=1))
 
