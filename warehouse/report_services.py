@@ -2,9 +2,8 @@
 model card), SLA attainment, and this week's care list by action and owner.
 
 Each chart reads one published mart by its columns and raises ``MissingData`` (shown as "no data yet")
-when the mart or a column it needs is not published. ``warehouse.report`` shows these panels after its
-own when any of the services marts is published with rows (``services_charts``): a shop's report is
-unchanged.
+when the mart or a column it needs is not published. ``warehouse.report`` shows each of these panels
+after its own when the panel's mart is published with rows (``services_charts``).
 """
 
 from __future__ import annotations
@@ -156,17 +155,21 @@ SERVICES_CHARTS: tuple[tuple[str, str, str, Callable[..., go.Figure]], ...] = (
     ("care_actions", "This week's care actions by owner",
      "The weekly care scan: actions per owner and rule; the first actions of the list below.", chart_care_actions),
 )
-SERVICES_MARTS: tuple[str, ...] = ("sales_funnel", "contract_renewals", "service_sla", "care_actions")
+PANEL_MARTS: dict[str, str] = {"sales_funnel": "sales_funnel", "renewals_by_week": "contract_renewals",
+                               "service_sla": "service_sla", "care_actions": "care_actions"}
 
 
 def services_charts(marts: Marts) -> tuple[tuple[str, str, str, Callable[..., go.Figure]], ...]:
-    """The services panels when any services mart is published with rows (a shop's report has none)."""
+    """The services panels whose mart is published with rows: a shop's report shows the ticket SLA and
+    its care list (complaint follow-ups, anniversaries, value at risk) and no empty funnel or renewals."""
     if marts.con is None:
         return ()
-    for table in SERVICES_MARTS:
+    shown = []
+    for panel in SERVICES_CHARTS:
+        table = PANEL_MARTS[panel[0]]
         if table in marts._columns and marts.con.execute(f"select exists (select 1 from {table})").fetchall()[0][0]:  # noqa: S608
-            return SERVICES_CHARTS
-    return ()
+            shown.append(panel)
+    return tuple(shown)
 
 
 SERVICES_TABLES: dict[str, Callable[..., Any]] = {

@@ -37,6 +37,14 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "fct_service_step": ("stg_crm__service_steps", "stg_crm__service_orders", "stg_crm__orders",
                          "stg_crm__contracts", "stg_crm__products"),
 }
+# the inputs whose staged rows decide what the model rewrites (its "touched" CTE)
+DRIVERS: dict[str, tuple[str, ...]] = {
+    "fct_lead": ("stg_crm__leads", "stg_crm__opportunities"),
+    "fct_opportunity": ("stg_crm__opportunities", "stg_crm__opportunity_stage_history", "stg_crm__leads"),
+    "fct_opportunity_stage": ("stg_crm__opportunity_stage_history", "stg_crm__opportunities"),
+    "fct_contract": ("stg_crm__contracts",),
+    "fct_service_step": ("stg_crm__service_steps", "stg_crm__service_orders"),
+}
 
 
 def _date_key(expr: str) -> str:
@@ -45,14 +53,23 @@ def _date_key(expr: str) -> str:
 
 def load_service_step_dim(con: duckdb.DuckDBPyConnection) -> None:
     """Replace ``core.dim_service_step`` with the processes of the SLA file (caller's transaction)."""
-    rows = service_steps_frame_rows(load_service_processes())
+    rows = sorted(service_steps_frame_rows(load_service_processes()))
+    stored = sorted(con.execute("select * from core.dim_service_step").fetchall())
+    if [tuple(r) for r in stored] == [tuple(r) for r in rows]:
+        return  # unchanged: nothing written
     con.execute("delete from core.dim_service_step")
     if rows:
         con.executemany("insert into core.dim_service_step values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def _ready(con: duckdb.DuckDBPyConnection, fact: str) -> bool:
-    return all(_exists(con, f"staging.{t}") for t in INPUTS[fact])
+    """The model's staging inputs exist and one of its drivers got rows in the batches being loaded (a
+    shop's empty services tables cost nothing)."""
+    if not all(_exists(con, f"staging.{t}") for t in INPUTS[fact]):
+        return False
+    touched = " union all ".join(
+        f"select 1 from staging.{t} where _batch_id in (select batch_id from _load_batches)" for t in DRIVERS[fact])
+    return bool(con.execute(f"select exists ({touched})").fetchall()[0][0])  # noqa: S608 - declared names
 
 
 @dataclass(frozen=True)
