@@ -13,6 +13,7 @@ from typing import Any
 
 from warehouse.care import Week
 from warehouse.db import warehouse_writer
+from warehouse.errors import CrmwhError
 from warehouse.settings import Settings
 
 
@@ -23,7 +24,10 @@ def resolve_week(settings: Settings, requested: str | dt.date | dt.datetime | No
     from warehouse.analytics_pipeline import resolve_as_of
 
     if requested:
-        return Week.of(resolve_as_of(settings, requested))  # parses any date or timestamp
+        try:
+            return Week.of(resolve_as_of(settings, requested))  # parses any date or timestamp
+        except CrmwhError:
+            raise CrmwhError(f"week {requested!r} is not a date (YYYY-MM-DD: any day of the week)") from None
     if as_of is None:
         as_of = resolve_as_of(settings)
     return Week.of(as_of - dt.timedelta(days=1))
