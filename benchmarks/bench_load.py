@@ -127,7 +127,7 @@ def phase_advance(day: str) -> dict:
         product_code, quantity, unit_price, discount, line_amount, {ts('created_at')}, {ts('updated_at')},
         is_deleted from order_lines where order_id in (select order_id from orders where {day_filter})""")
     cur.execute(f"""insert into payments select payment_id + {p_off}, order_id + {o_off}, customer_id,
-        date(due_date, {shift}), null, amount, method, {ts('created_at')}, {ts('updated_at')}, is_deleted
+        date(due_date, {shift}), null, amount, method, contract_id, {ts('created_at')}, {ts('updated_at')}, is_deleted
         from payments where order_id in (select order_id from orders where {day_filter})""")
     cur.execute(f"""insert into service_tickets select ticket_id + {t_off}, ticket_number || '-N', customer_id,
         order_id, agent_id, ticket_type, channel, priority, subject, {ts('opened_at')},

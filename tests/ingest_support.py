@@ -113,9 +113,10 @@ def table_checksums(con) -> dict[str, tuple]:
         for t in tables}
 
 
-def load_template(directory: Path, end: str) -> dict[str, int]:
-    """Build the test source in ``directory`` (a data dir) and load it up to ``end``, isolated from
-    the caller's CRMWH_ environment; returns the source's row counts. For module-scoped templates."""
+def load_template(directory: Path, end: str, build: Any = None) -> dict[str, int]:
+    """Build the test source in ``directory`` (a data dir; ``build(url)``, default :func:`build_source`) and
+    load it up to ``end``, isolated from the caller's CRMWH_ environment; returns the source's row counts.
+    For module-scoped templates."""
     import os
 
     import pytest
@@ -130,6 +131,6 @@ def load_template(directory: Path, end: str) -> dict[str, int]:
         mp.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
         settings = load_settings()
         settings.ensure_dirs()
-        counts = build_source(settings.source_url)
+        counts = (build or build_source)(settings.source_url)
         pipeline.run(settings, pipeline.Interval.parse(None, end))
     return counts

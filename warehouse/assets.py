@@ -15,9 +15,13 @@ def core_asset(table: str) -> Asset:
 
 CORE_DIMENSIONS: tuple[str, ...] = (
     "dim_date", "dim_customer", "dim_product", "dim_employee", "dim_channel", "dim_ticket_type",
-    "dim_ticket_status",
+    "dim_ticket_status", "dim_service_step",
 )
-CORE_FACTS: tuple[str, ...] = ("fct_sales_line", "fct_service_ticket", "fct_interaction", "fct_payment")
+CORE_FACTS: tuple[str, ...] = (
+    "fct_sales_line", "fct_service_ticket", "fct_interaction", "fct_payment",
+    # the services agency's sales funnel, contracts and service delivery (warehouse/services_load.py)
+    "fct_lead", "fct_opportunity", "fct_opportunity_stage", "fct_contract", "fct_service_step",
+)
 
 DIMENSION_ASSETS: dict[str, Asset] = {t: core_asset(t) for t in CORE_DIMENSIONS}
 FACT_ASSETS: dict[str, Asset] = {t: core_asset(t) for t in CORE_FACTS}
@@ -30,12 +34,16 @@ FCT_INTERACTION = FACT_ASSETS["fct_interaction"]
 FCT_PAYMENT = FACT_ASSETS["fct_payment"]
 DIM_CUSTOMER = DIMENSION_ASSETS["dim_customer"]
 DIM_PRODUCT = DIMENSION_ASSETS["dim_product"]
+# What the weekly care scan (crm_care) also runs on: any update of the facts it reads.
+SERVICES_FACT_ASSETS: tuple[Asset, ...] = tuple(FACT_ASSETS[t] for t in (
+    "fct_contract", "fct_service_step", "fct_service_ticket", "fct_sales_line", "fct_lead", "fct_opportunity"))
 
 # Published marts (the read-only file BI tools read): ``crm_analytics``'s publish task emits them.
 PUBLISHED_URI_PREFIX = "crmwh://published/"
 PUBLISHED_MARTS: tuple[str, ...] = (
     "cross_sell_rules", "cross_sell_recommendations", "product_affinity",
     "customer_retention", "cohort_retention", "churn_by_segment",
+    "sales_funnel", "contract_renewals", "renewal_model_card", "service_sla", "care_actions",
     "data_dictionary", "publish_manifest",
 )
 

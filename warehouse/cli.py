@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.quarantine_cmd",
     "warehouse.commands.docs_cmd",
     "warehouse.commands.demo_cmd",
+    "warehouse.commands.care_cmd",
 )
 
 DEBUG_ENV = "CRMWH_DEBUG"

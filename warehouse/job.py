@@ -5,7 +5,7 @@
 parameter name from the job's context (:class:`JobContext`: ``settings``, ``run_id``, ``interval``,
 ``batch_ids``, ``cutoff``, ``as_of``, ``data_interval``), so adding a step is one line::
 
-    Step("care", "weekly care scan: care actions", "warehouse.care:run_care", optional=True),
+    Step("care", "weekly care scan: care actions", "warehouse.services_pipeline:care_actions_for"),
 
 (``optional``: skipped with a note while its module is not there). Nothing here imports a heavy library;
 each step's module is imported when the step runs.
@@ -47,6 +47,8 @@ STEPS: tuple[Step, ...] = (
     Step("load_facts", "load the facts and check the core", "warehouse.pipeline:load_facts"),
     Step("mine", "mine association rules (cross-sell marts)", "warehouse.analytics_pipeline:mine"),
     Step("churn", "score churn risk (retention marts)", "warehouse.analytics_pipeline:score_churn"),
+    Step("services", "services marts: funnel, renewals, SLAs", "warehouse.services_pipeline:build_services_marts"),
+    Step("care", "weekly care scan: this week's care actions", "warehouse.services_pipeline:care_actions_for"),
     Step("publish", "validate and publish the marts", "warehouse.analytics_pipeline:publish_marts"),
     Step("report", "write the marketers' report", "warehouse.analytics_pipeline:write_report"),
 )

@@ -62,7 +62,8 @@ def _set_load_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> N
     """The temp relations the load SQL (``sql/core``) reads: ``_load_batches`` (the batches being
     loaded), ``_loadable_batches`` (those plus every batch loaded before: never a failed batch, nor one
     of a run that died before validating, whose unvalidated rows are still in staging) and
-    ``_crm_customer_ids`` (CRM source id -> customer business id)."""
+    ``_crm_customer_ids`` (CRM source id -> customer business id) and ``_crm_contract_ids`` (CRM source id
+    -> contract number)."""
     con.execute("create or replace temp table _load_batches as select unnest(?::varchar[]) as batch_id",
                 [batch_ids])
     con.execute("""create or replace temp view _loadable_batches as
@@ -71,6 +72,14 @@ def _set_load_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> N
     con.execute("""create or replace temp view _crm_customer_ids as
                    select distinct _src_id, customer_id from core.dim_customer
                    where source = 'crm' and _src_id is not null""")
+    # CRM contract id -> contract number (the services agency's contracts; empty where there are none)
+    contracts = ("select contract_id as _src_id, contract_number as contract_id from staging.stg_crm__contracts "
+                 "where _batch_id in (select batch_id from _loadable_batches) and contract_number is not null "
+                 "qualify row_number() over (partition by contract_id order by updated_at desc nulls last, "
+                 "_batch_id desc) = 1"
+                 if _exists(con, "staging.stg_crm__contracts")
+                 else "select null::bigint as _src_id, null::varchar as contract_id where false")
+    con.execute(f"create or replace temp view _crm_contract_ids as {contracts}")
 
 
 def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -318,6 +327,9 @@ def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch
                     params if "$non_merchandise_codes" in sql else None)
         if merge_scd2(con, spec, "_dim_incoming"):
             refresh_fact_keys(con, spec.table, spec.key, spec.business_id)
+    from warehouse.services_load import load_service_step_dim
+
+    load_service_step_dim(con)
     con.execute("update audit.load_batches set step = 'dims_loaded' where batch_id in "
                 "(select batch_id from _load_batches)")
 
@@ -462,7 +474,9 @@ def _payments(con: duckdb.DuckDBPyConnection) -> None:
 
 def extend_dim_date(con: duckdb.DuckDBPyConnection) -> None:
     """Cover every whole year that any fact's date falls in (idempotent)."""
-    bounds = con.execute("""
+    from warehouse.services_load import date_bounds_sql as services_date_bounds_sql
+
+    bounds = con.execute(f"""
         select min(d), max(d) from (
             select min(order_ts)::date as d from core.fct_sales_line union all
             select max(order_ts)::date from core.fct_sales_line union all
@@ -471,7 +485,8 @@ def extend_dim_date(con: duckdb.DuckDBPyConnection) -> None:
             select min(occurred_at)::date from core.fct_interaction union all
             select max(occurred_at)::date from core.fct_interaction union all
             select min(due_date) from core.fct_payment union all
-            select max(due_date) from core.fct_payment)
+            select max(due_date) from core.fct_payment union all
+            {services_date_bounds_sql()})
     """).fetchone()
     if bounds[0] is None:
         return
@@ -527,9 +542,13 @@ def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
     _tickets(con)
     _interactions(con)
     _payments(con)
+    from warehouse import services_load
+
+    services_load.load_services_facts(con)
     # file-only loads have no cut-off and touch no tickets or payments: open items keep their as-of
     if cutoff is not None:
         refresh_open_items(con, settings.validation.first_response_sla_hours, cutoff)
+        services_load.refresh_service_sla(con, cutoff)
     extend_dim_date(con)
     close_batches(con)
     drop_superseded(con, batch_ids)

@@ -25,6 +25,7 @@ from plotly.offline import get_plotlyjs
 
 from warehouse.errors import CrmwhError
 from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE, quote_ident
+from warehouse.report_services import SERVICES_TABLES, services_charts
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -479,14 +480,16 @@ def table_top_rules(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], 
 
 TableFn = Callable[[Marts, Settings], tuple[tuple[str, ...], list[tuple[Any, ...]]] | None]
 TABLES: dict[str, TableFn] = {"cross_sell_rules": table_top_rules, "recommender_card": table_recommender_card,
-                              "churn_model_card": table_model_card, "retention_bands": table_retention_top}
+                              "churn_model_card": table_model_card, "retention_bands": table_retention_top,
+                              **SERVICES_TABLES}
 
 
 def build_panels(con: duckdb.DuckDBPyConnection | None, settings: Settings) -> list[Panel]:
     """One panel per chart: a figure, or the reason it has no data yet."""
     marts = Marts(con)
     panels = []
-    for key, title, description, fn in CHARTS:
+    # the services agency's panels join when its marts are published with rows (warehouse/report_services.py)
+    for key, title, description, fn in (*CHARTS, *services_charts(marts)):
         try:
             figure = fn(marts, settings)
             table = TABLES[key](marts, settings) if key in TABLES else None

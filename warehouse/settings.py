@@ -334,6 +334,34 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class ServicesSettings:
+    """The services agency's marts (sales funnel, contract renewals, service SLAs) and the weekly care scan."""
+
+    # marts.contract_renewals: contracts ending within this many days from the as-of date.
+    renewal_horizon_days: int = 90
+    # A contract is renewed when a contract naming it as renewed_from starts within this many days of its
+    # end; with none by then (and not terminated early) it was not renewed.
+    renewal_grace_days: int = 90
+    # Renewal features are as of this many days before a contract's end (when the customer decides) ...
+    renewal_decision_days: int = 30
+    # ... counting late filings, complaints, slow ticket answers and late payments over this window.
+    renewal_window_days: int = 180
+    # Out-of-time test: contracts whose outcome became known in the last test_days before the as-of date;
+    # the model trains on contracts whose outcome was known by the start of that window.
+    renewal_test_days: int = 180
+    # Fewer labelled training contracts (or only one outcome) than this: no model, no probabilities.
+    renewal_min_train_rows: int = 40
+    renewal_model_c: float = 1.0  # inverse L2 strength of the logistic regression
+    renewal_model_seed: int = 42
+    # Bootstrap resamples behind the model card's confidence intervals.
+    bootstrap_samples: int = 1000
+    # The weekly care scan: the rules file (empty = warehouse/rules/care_rules.toml) and how many actions
+    # one owner can work in a week (the rest are listed with within_capacity = false, ordered after).
+    care_rules_path: str = ""
+    care_capacity_per_owner: int = 40
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Paths left empty are derived from ``data_dir``."""
 
@@ -352,6 +380,7 @@ class Settings:
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    services: ServicesSettings = field(default_factory=ServicesSettings)
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).expanduser().resolve()

@@ -69,12 +69,16 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
 
 
 def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
-                   params: dict | None = None) -> None:
+                   params: dict | None = None, *, empty: bool = False) -> None:
     if not _table_exists(con, "staging", table):
         # DuckDB 2.0: a table created in the transaction that then bulk-inserts more than a row group
         # answers filtered reads with no rows; so the (empty) table is committed on its own first
-        con.execute("commit")
+        # (not needed when nothing will be inserted: ``empty``)
+        if not empty:
+            con.execute("commit")
         con.execute(f"create table staging.{table} as select * from ({select_sql}) limit 0", params or {})
+        if empty:
+            return  # a new table and nothing to put in it
         con.execute("begin transaction")
     con.execute(f"delete from staging.{table} where _batch_id in (select batch_id from _stage_batches)")
     con.execute(f"insert into staging.{table} by name select * from ({select_sql})", params or {})
@@ -86,7 +90,9 @@ def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity:
     assert entity in metadata.tables
     con.execute("create or replace temp table _stage_batches as select unnest(?::varchar[]) as batch_id",
                 [batch_ids])
-    _write_staging(con, table, crm_staging_sql(con, settings, entity))
+    empty = not con.execute(f"select exists (select 1 from raw.crm__{checked_identifier(entity)} "  # noqa: S608
+                            "where _batch_id in (select batch_id from _stage_batches))").fetchall()[0][0]
+    _write_staging(con, table, crm_staging_sql(con, settings, entity), empty=empty)
     # the versions this batch supersedes are dropped only when it is loaded (drop_superseded): a new
     # version that validation then quarantines must not take the last valid one out of staging
 
@@ -95,9 +101,12 @@ def drop_superseded(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Non
     """Latest ``updated_at`` per business key wins: drop the older versions that batches loaded before
     left in staging (caller's transaction; called when ``batch_ids`` are loaded, after validation
     moved their bad rows to quarantine, so only valid versions supersede)."""
+    with_rows = {r[0] for r in con.execute(
+        "select distinct entity from audit.load_batches where batch_id in (select unnest(?::varchar[])) "
+        "and rows_read > 0", [batch_ids]).fetchall()}
     for entity, key in PRIMARY_KEYS.items():
         table = f"stg_crm__{entity}"
-        if not _table_exists(con, "staging", table):
+        if entity not in with_rows or not _table_exists(con, "staging", table):  # nothing new supersedes
             continue
         con.execute(
             f"""delete from staging.{table} where rowid in (
@@ -137,14 +146,34 @@ def _check_staged(con: duckdb.DuckDBPyConnection, raw_table: str, staging_table:
                          f"raw.{raw_table} {raw}: refusing to continue")
 
 
+def empty_database_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> list[str]:
+    """The CRM batches that read no row and whose staging table exists already: nothing to stage or
+    validate (each step still marks them, so their accounting closes as 0 = 0 + 0)."""
+    if not batch_ids:
+        return []
+    rows = con.execute(
+        """select b.batch_id from audit.load_batches b
+           join duckdb_tables() t on t.schema_name = 'staging' and t.table_name = b.staging_table
+           where b.batch_id in (select unnest(?::varchar[])) and b.source_kind = 'database' and b.rows_read = 0""",
+        [batch_ids]).fetchall()
+    return [r[0] for r in rows]
+
+
 def stage_batches(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> list[str]:
     """Stage every batch still to be staged; returns the staged batch ids.
 
     One transaction per staging table (re-staging a batch replaces its rows, so a step cut short is
-    simply run again); each commits only after its row count is checked against ``raw``."""
+    simply run again); each commits only after its row count is checked against ``raw``. Batches that
+    read nothing are only marked staged (their staging table exists from an earlier run)."""
     infos = [b for b in batch_info(con, batch_ids) if b.status == "running"]
+    empty = set(empty_database_batches(con, [b.batch_id for b in infos]))
+    if empty:
+        con.execute("update audit.load_batches set step = 'staged' where batch_id in (select unnest(?))",
+                    [sorted(empty)])
     by_entity: dict[str, list[str]] = {}
     for b in infos:
+        if b.batch_id in empty:
+            continue
         if b.source_kind == "database":
             by_entity.setdefault(b.entity, []).append(b.batch_id)
     work: list[tuple[str, str, list[str], object]] = [

@@ -61,6 +61,12 @@ REFERENCE_SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {
                   ("core.dim_customer", "_src_id", "true")),
     "employees": (("staging.stg_crm__employees", "employee_id", "true"),
                   ("core.dim_employee", "_src_id", "true")),
+    # the services agency's sales process and delivery
+    "leads": (("staging.stg_crm__leads", "lead_id", "true"), ("core.fct_lead", "_src_id", "true")),
+    "opportunities": (("staging.stg_crm__opportunities", "opportunity_id", "true"),
+                      ("core.fct_opportunity", "_src_id", "true")),
+    "contracts": (("staging.stg_crm__contracts", "contract_id", "true"), ("core.fct_contract", "_src_id", "true")),
+    "service_orders": (("staging.stg_crm__service_orders", "service_order_id", "true"),),
 }
 
 # Expectation types evaluated per row (quarantine candidates) and per table.

@@ -15,11 +15,12 @@ orders as (
 final as (
     select
         p.payment_id::varchar as payment_id, coalesce(o.order_number, 'crm-order:' || p.order_id) as order_id,
-        c.customer_id, p.due_date, p.paid_at, p.amount, p.method, p.is_deleted,
+        c.customer_id, p.due_date, p.paid_at, p.amount, p.method, k.contract_id, p.is_deleted,
         p.updated_at as _updated_at, p._batch_id
     from payments p
     left join orders o on o.order_id = p.order_id
     left join _crm_customer_ids c on c._src_id = coalesce(p.customer_id, o.customer_id)
+    left join _crm_contract_ids k on k._src_id = p.contract_id
 )
 
 select * from final

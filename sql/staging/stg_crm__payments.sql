@@ -13,6 +13,7 @@ final as (
         staging.utc_timestamp(paid_at) as paid_at,
         try_cast(amount as decimal(18, 2)) as amount,
         lower(staging.clean_text(method)) as method,
+        try_cast(contract_id as bigint) as contract_id,
         staging.utc_timestamp(created_at) as created_at,
         staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted

@@ -1,9 +1,12 @@
-"""Fixtures shared by the SQL-level churn tests: one small synthetic warehouse scored once per session."""
+"""Fixtures shared by the SQL tests: one small synthetic warehouse scored once per session (churn) and
+the hand-made services source loaded once per session."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -12,7 +15,10 @@ from warehouse.churn import run_churn
 from warehouse.churn_synth import synthesize_core
 from warehouse.settings import Settings, load_settings
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 CHURN_AS_OF = dt.date(2026, 1, 1)
+SERVICES_AS_OF = dt.date(2026, 1, 1)
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +38,21 @@ def churn_warehouse(tmp_path_factory: pytest.TempPathFactory
     counts = run_churn(con, settings, CHURN_AS_OF)
     yield con, settings, counts
     con.close()
+
+
+@pytest.fixture(scope="session")
+def services_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/services_support.py's source loaded through the pipeline, the services marts built as of
+    SERVICES_AS_OF. Read it, or copy it (shutil.copytree) before writing."""
+    from services_support import load_services_template
+
+    from warehouse.db import warehouse_writer
+    from warehouse.services_marts import build_services_marts
+
+    directory = tmp_path_factory.mktemp("services") / "data"
+    directory.mkdir()
+    load_services_template(directory)
+    settings = load_settings({"CRMWH_DATA_DIR": str(directory), "CRMWH_SERVICES__BOOTSTRAP_SAMPLES": "50"})
+    with warehouse_writer(settings) as con:
+        build_services_marts(con, settings, SERVICES_AS_OF)
+    return directory

@@ -190,6 +190,8 @@ def test_source_contracts_hold_apart_from_planted_dirt(small_source) -> None:
     assert (done["resolved_at"] >= done["first_response_at"]).all()
     end = dt.datetime(2025, 12, 31, 23, 59, 59)
     for name, frame in f.items():
+        if frame.empty:  # the services agency's tables are empty in a shop's CRM
+            continue
         assert (frame["created_at"] <= frame["updated_at"]).all(), name
         assert frame["updated_at"].max() <= end, name
         assert frame["is_deleted"].dtype == bool, name
@@ -270,7 +272,7 @@ def test_dirt_rate_is_a_parameter_and_the_calendar_ends_on_the_given_date() -> N
     assert (lines["quantity"] != 0).all() and (lines["unit_price"] > 0).all()
     end = (dt.date(2024, 7, 1) - dt.date(1970, 1, 1)).days * 86_400
     for name, table in clean.tables.items():
-        assert int(np.max(table["updated_at"])) < end, name
+        assert len(table["updated_at"]) == 0 or int(np.max(table["updated_at"])) < end, name
     assert clean.state.business_clock == dt.datetime(2024, 6, 30, 23, 59, 59)
     dirty = build_dataset(GenerateOptions(scale="small", seed=2, dirt_rate=0.05))
     base = build_dataset(GenerateOptions(scale="small", seed=2, dirt_rate=0.01))

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from warehouse.job import STEPS
 
     parser = subparsers.add_parser(
-        "pipeline", help="the whole job in process: load, validate, mine, churn, publish, report",
+        "pipeline", help="the whole job in process: load, validate, mine, churn, services, care, publish, report",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
         epilog="steps: " + ", ".join(s.name for s in STEPS) + "\n\nexamples:\n  crmwh pipeline\n"
                "  crmwh pipeline --as-of 2025-12-31          # extract up to that day, analytics as of it\n"

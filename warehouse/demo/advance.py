@@ -135,10 +135,14 @@ class _Advancer:
             monthly = sorted(set(self.catalog.codes[self.catalog.billing == "monthly"].tolist()))
             if self.profile.recurring_share > 0 and monthly:
                 ol = schema.order_lines
+                # with contracts, invoices paused by a late renewal resume: look back further (the
+                # contracts decide who is billed, see warehouse.demo.services_advance)
+                has_contracts = conn.execute(sa.select(sa.func.count()).select_from(schema.contracts)).scalar_one()
+                lookback = (100 if has_contracts else 45) * DAY
                 self.recurring_rows = conn.execute(
                     sa.select(o.c.customer_id, o.c.order_ts, sa.func.trim(ol.c.product_code))
                     .join(ol, ol.c.order_id == o.c.order_id)
-                    .where(o.c.customer_id.is_not(None), o.c.order_ts > _dt(self.old - 45 * DAY),
+                    .where(o.c.customer_id.is_not(None), o.c.order_ts > _dt(self.old - lookback),
                            o.c.status != "cancelled", ol.c.quantity > 0,
                            sa.func.trim(ol.c.product_code).in_(monthly))
                     .order_by(o.c.customer_id, o.c.order_ts)).all()
@@ -165,6 +169,11 @@ class _Advancer:
             raise DemoError("the source has no sales reps, service agents or products; regenerate it")
         self.churn_step()
         self.price_changes()
+        self.services = None  # the services agency's contracts decide the window's renewals first
+        if self.profile.recurring_share > 0:
+            from warehouse.demo.services_advance import plan_advance
+
+            self.services = plan_advance(self, self.truth)
         self.new_customers()
         self.orders()
         self.ticket_work()
@@ -172,6 +181,11 @@ class _Advancer:
         self.invoice_payments()
         self.attribute_changes()
         self.interactions()
+        if self.services is not None:  # service orders and steps, the funnel
+            self.services.finish()
+            self.inserted.update(self.services.tables())
+            for name, rows in self.services.update_rows().items():
+                self.updates.setdefault(name, []).extend(rows)
 
     # churn -------------------------------------------------------------------------------------
     def churn_step(self) -> None:
@@ -298,7 +312,8 @@ class _Advancer:
                 continue
             t += PERIOD_DAYS * DAY
             while t <= self.new:
-                if t > self.old and t < self.churn_at[i]:
+                if t > self.old and t < self.churn_at[i] and (
+                        self.services is None or self.services.billing_active(cid, self.prod_code[products].tolist(), t)):
                     rec_c.append(i)
                     rec_t.append(t)
                     rec_products.append(products)
@@ -359,6 +374,8 @@ class _Advancer:
         line_no = np.arange(len(oi)) - np.maximum.accumulate(np.where(starts, np.arange(len(oi)), 0)) + 1
         qty = np.where(self.prod_merch[pi], rng.geometric(0.6, size=len(oi)), 1).astype(np.int64)
         price = self.price_at(pi, ts[oi])
+        if self.services is not None:  # recurring invoices bill the contract's fee
+            price = self.services.invoice_prices(is_rec[oi], cust[oi], self.prod_code[pi].tolist(), ts[oi], price)
         disc = np.where(rng.random(len(oi)) < 0.12, np.rint(qty * price * 0.1), 0).astype(np.int64)
         amount = qty * price - disc
         total = np.rint(np.bincount(oi, weights=amount, minlength=m)).astype(np.int64)
@@ -378,6 +395,9 @@ class _Advancer:
             "updated_at": ts[oi], "is_deleted": np.zeros(len(oi), dtype=bool),
         }
         pay = np.nonzero(~cancelled & (total > 0))[0]
+        main_code: list[str] = [""] * m  # a recurring invoice's main service (the contract it is against)
+        for k, j in enumerate(rec_idx.tolist()):
+            main_code[j] = str(self.prod_code[rec_products[k][0]]) if rec_products[k] else ""
         invoiced = business[pay] | ((prof.name == "services") & (oc[pay] >= 0))
         day = ts[pay] // DAY
         due = np.where(invoiced, day + prof.invoice_terms_days, day)
@@ -391,6 +411,9 @@ class _Advancer:
             "payment_id": p_id, "order_id": o_id[pay], "customer_id": cust[pay], "due_date": due,
             "paid_at": paid, "amount": total[pay],
             "method": _strings(np.where(invoiced, "transfer", methods[rng.integers(len(methods), size=len(pay))])),
+            "contract_id": (self.services.payment_contracts(is_rec[pay], cust[pay], [main_code[j] for j in pay.tolist()],
+                                                            ts[pay]) if self.services is not None
+                            else np.full(len(pay), NULL_INT)),
             "created_at": ts[pay], "updated_at": np.where(paid == NULL_TS, ts[pay], paid),
             "is_deleted": np.zeros(len(pay), dtype=bool),
         }

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse.demo import churn_future, schema, taste, vocab
+from warehouse.demo import churn_future, schema, services, taste, vocab
 from warehouse.demo.config import (
     DAY,
     EPOCH,
@@ -234,6 +234,7 @@ class _Builder:
         else:
             self.cities, self.city_weights = vocab.CITIES_UK, vocab.CITY_WEIGHTS_UK
         self.regions = sorted({r for _, r in self.cities})
+        self.services: services.ServicesPlan | None = None  # contracts of a services agency (plan_contracts)
 
     def rng(self, component: str) -> np.random.Generator:
         return _rng(self.seed, component)
@@ -440,6 +441,8 @@ class _Builder:
             if prof.recurring_share > 0:
                 bill = p_start + self.bill_day * DAY + 10 * 3600
                 ok = self.subscriber & (bill >= self.signup) & (bill < self.churn) & (bill < p_end) & (bill <= self.clock)
+                if self.services is not None:  # invoices follow the contracts (renewals, gaps, non-renewals)
+                    ok &= self.services.billing_active(bill)
                 ids = np.nonzero(ok)[0]
                 cust_parts.append(ids)
                 ts_parts.append(bill[ids].astype(np.float64))
@@ -541,6 +544,8 @@ class _Builder:
             sub1 = monthly[rng.integers(len(monthly), size=n)]
             sub2 = monthly[rng.integers(len(monthly), size=n)]
             two = rng.random(n) < 0.5
+            if self.services is not None:  # the contracts decided what each subscriber is billed for
+                sub1, sub2, two = self.services.sub1, self.services.sub2, self.services.two
             rec = np.nonzero(self.o_rec)[0]
             rc = self.o_cust[rec]
             o_idx.append(rec)
@@ -572,6 +577,8 @@ class _Builder:
             qty = np.where(rng.random(n_lines) < 0.1, rng.integers(2, 4, size=n_lines), 1)
         qty = np.where(cat.is_merchandise[pi], qty, 1).astype(np.int64)
         price = self.price_at(pi, ts)
+        if self.services is not None:  # recurring invoices bill the contract's fee
+            price = self.services.invoice_prices(self.o_rec[oi], cust, pi, ts, price)
         gross = qty * price
         disc = np.where(rng.random(n_lines) < 0.12, np.rint(gross * rng.uniform(0.05, 0.25, size=n_lines)), 0)
         disc = disc.astype(np.int64)
@@ -699,8 +706,10 @@ class _Builder:
         return {
             "payment_id": np.arange(1, n + 1), "order_id": self.o_id[idx],
             "customer_id": np.where(cust >= 0, cust + 1, NULL_INT), "due_date": due, "paid_at": paid,
-            "amount": self.o_total[idx], "method": _strings(method), "created_at": self.o_ts[idx],
-            "updated_at": updated, "is_deleted": np.zeros(n, dtype=bool),
+            "amount": self.o_total[idx], "method": _strings(method),
+            "contract_id": (self.services.payment_contracts(idx) if self.services is not None
+                            else np.full(n, NULL_INT)),
+            "created_at": self.o_ts[idx], "updated_at": updated, "is_deleted": np.zeros(n, dtype=bool),
         }
 
     def tickets(self) -> dict[str, Any]:
@@ -996,6 +1005,7 @@ class _Builder:
         self.simulate()
         mark("simulate")
         self.price_schedule()
+        self.services = services.plan_contracts(self)
         self.orders()
         mark("orders")
         self.lines()
@@ -1013,7 +1023,12 @@ class _Builder:
             "order_lines": self.l, "payments": payments, "service_tickets": tickets,
             "interactions": interactions,
         }
+        service_tables, services_truth = services.build_tables(self, self.services)
+        tables.update(service_tables)
+        mark("services")
         truth = self.ground_truth(tables)
+        if services_truth is not None:
+            truth["services"] = services_truth
         self.timings = stamps
         state = DemoState(
             profile=self.profile.name, scale=self.scale.name, seed=self.seed,

@@ -2,7 +2,7 @@
 
 1. Generate the demo source unless it already exists (the existing one is kept as it is).
 2. Prepare the embedded Airflow (metadata DB, pool) and run ``airflow dags test crm_ingest DATE``, then
-   ``crm_analytics`` when that DAG exists; DATE defaults to the source's business clock (its last
+   ``crm_analytics`` and ``crm_care`` when those DAGs exist; DATE defaults to the source's business clock (its last
    second, e.g. ``2025-12-31T23:59:59``: the DAGs extract ``updated_at <=`` the logical date).
 3. Print what was built and where: the source, row counts per table of every warehouse schema (the
    DuckDB file opened read-only), the published file and its tables, the Data Docs and the report.
@@ -26,6 +26,7 @@ from warehouse.settings import Settings
 
 INGEST_DAG = "crm_ingest"
 ANALYTICS_DAG = "crm_analytics"
+CARE_DAG = "crm_care"  # the weekly care scan (services marts, care actions), run after the analytics
 TAIL_LINES = 25
 
 
@@ -139,6 +140,9 @@ def run_demo(settings: Settings, *, scale: str | None = None, seed: int | None =
         summary.dags_run.append(ANALYTICS_DAG)
     else:
         say(f"demo: DAG {ANALYTICS_DAG} is not in {folder} yet; skipped")
+    if dag_defined(folder, CARE_DAG):
+        _run_dag(settings, CARE_DAG, run_date, say)
+        summary.dags_run.append(CARE_DAG)
 
     summary.lines = describe(settings, summary)
     for line in summary.lines:

@@ -116,6 +116,9 @@ payments = Table(
     Column("paid_at", DateTime),  # NULL while unpaid
     Column("amount", Numeric(12, 2), nullable=False),
     Column("method", String(30)),  # card | transfer | cash | wechat_pay ...
+    # the contract an invoice is raised under (services agency; NULL for other sales). No database
+    # foreign key: payments are extracted before contracts; validation checks that it resolves.
+    Column("contract_id", Integer),
     *_audit_columns(),
 )
 
@@ -153,6 +156,114 @@ interactions = Table(
     *_audit_columns(),
 )
 
+# --- the sales process and service delivery of a services agency (empty for a shop) ----------------
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", Integer, primary_key=True),
+    Column("lead_code", String(20), nullable=False),  # business id, e.g. L0000123
+    Column("channel", String(40), nullable=False),  # referral | web | campaign | partner | event
+    Column("owner_id", Integer, ForeignKey("employees.employee_id")),  # the sales rep working it
+    Column("segment", String(40)),
+    Column("region", String(80)),
+    Column("status", String(20), nullable=False),  # new | converted | disqualified
+    Column("converted_at", DateTime),  # when it became an opportunity
+    Column("disqualified_at", DateTime),
+    Column("disqualify_reason", String(60)),
+    Column("customer_id", Integer, ForeignKey("customers.customer_id")),  # the customer it became (won)
+    *_audit_columns(),
+)
+
+opportunities = Table(
+    "opportunities",
+    metadata,
+    Column("opportunity_id", Integer, primary_key=True),
+    Column("opportunity_code", String(20), nullable=False),  # business id, e.g. OP0000123
+    Column("lead_id", Integer, ForeignKey("leads.lead_id")),
+    Column("customer_id", Integer, ForeignKey("customers.customer_id")),  # set when won
+    Column("owner_id", Integer, ForeignKey("employees.employee_id")),
+    Column("product_code", String(40)),  # the main service quoted
+    Column("amount", Numeric(12, 2)),  # expected first-year value as now quoted
+    Column("stage", String(20), nullable=False),  # new | qualified | proposal | negotiation | won | lost
+    Column("expected_close_date", Date),
+    Column("closed_at", DateTime),  # won or lost
+    Column("lost_reason", String(60)),
+    *_audit_columns(),
+)
+
+# One row per stage change (the stage entered); opportunities may skip a stage or move back.
+opportunity_stage_history = Table(
+    "opportunity_stage_history",
+    metadata,
+    Column("stage_change_id", Integer, primary_key=True),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.opportunity_id"), nullable=False),
+    Column("stage", String(20), nullable=False),  # the stage entered
+    Column("changed_at", DateTime, nullable=False),
+    Column("changed_by", Integer, ForeignKey("employees.employee_id")),
+    Column("amount", Numeric(12, 2)),  # the opportunity's amount after the change
+    *_audit_columns(),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", Integer, primary_key=True),
+    Column("contract_number", String(30), nullable=False),  # business id, e.g. HT00000123
+    Column("customer_id", Integer, ForeignKey("customers.customer_id"), nullable=False),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.opportunity_id")),  # the deal that won it
+    Column("product_code", String(40), nullable=False),  # the service contracted
+    Column("owner_id", Integer, ForeignKey("employees.employee_id")),  # the account's sales rep
+    Column("agent_id", Integer, ForeignKey("employees.employee_id")),  # the accountant delivering it
+    Column("signed_at", DateTime),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),  # last day of the term
+    Column("billing_period", String(20), nullable=False),  # monthly | quarterly | annual
+    Column("fee", Numeric(12, 2), nullable=False),  # per billing period
+    Column("auto_renew", Boolean, nullable=False),
+    Column("renewal_fee", Numeric(12, 2)),  # fee quoted for the next term (set by the renewal notice)
+    Column("renewal_notice_at", DateTime),
+    Column("renewed_from_contract_id", Integer, ForeignKey("contracts.contract_id")),
+    Column("status", String(20), nullable=False),  # active | renewed | expired | terminated
+    Column("terminated_at", Date),  # ended before its end date
+    Column("termination_reason", String(60)),
+    *_audit_columns(),
+)
+
+# A service order fulfils one sold order line through the steps of its process (warehouse/rules/service_sla.toml).
+service_orders = Table(
+    "service_orders",
+    metadata,
+    Column("service_order_id", Integer, primary_key=True),
+    Column("service_order_number", String(30), nullable=False),  # business id, e.g. SV00000123
+    Column("order_id", Integer, ForeignKey("orders.order_id")),  # the sales order (invoice) it fulfils
+    Column("contract_id", Integer, ForeignKey("contracts.contract_id")),
+    Column("customer_id", Integer, ForeignKey("customers.customer_id")),
+    Column("product_code", String(40), nullable=False),
+    Column("process", String(40), nullable=False),
+    Column("agent_id", Integer, ForeignKey("employees.employee_id")),
+    Column("opened_at", DateTime, nullable=False),
+    Column("closed_at", DateTime),
+    Column("status", String(20), nullable=False),  # open | done
+    *_audit_columns(),
+)
+
+# One row per process step once it has started; due_at comes from the step's SLA.
+service_steps = Table(
+    "service_steps",
+    metadata,
+    Column("step_id", Integer, primary_key=True),
+    Column("service_order_id", Integer, ForeignKey("service_orders.service_order_id"), nullable=False),
+    Column("step_number", SmallInteger, nullable=False),
+    Column("step_code", String(40), nullable=False),
+    Column("agent_id", Integer, ForeignKey("employees.employee_id")),
+    Column("started_at", DateTime, nullable=False),
+    Column("due_at", DateTime, nullable=False),
+    Column("completed_at", DateTime),
+    Column("status", String(20), nullable=False),  # in_progress | done
+    *_audit_columns(),
+)
+
 # Extraction order: parents before children.
 SOURCE_TABLES: tuple[str, ...] = (
     "employees",
@@ -163,7 +274,15 @@ SOURCE_TABLES: tuple[str, ...] = (
     "payments",
     "service_tickets",
     "interactions",
+    "leads",
+    "opportunities",
+    "opportunity_stage_history",
+    "contracts",
+    "service_orders",
+    "service_steps",
 )
+# The services agency's tables (empty in a shop's CRM).
+SERVICES_TABLES: tuple[str, ...] = SOURCE_TABLES[SOURCE_TABLES.index("leads"):]
 
 # Primary key of each source table (the business key extraction de-duplicates on).
 PRIMARY_KEYS: dict[str, str] = {

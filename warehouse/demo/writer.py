@@ -9,7 +9,8 @@ few logical encodings, converted here to what each backend stores:
   SQLAlchemy itself writes (``YYYY-MM-DD HH:MM:SS.ffffff``), so ``updated_at > :watermark`` filters
   compare correctly; PostgreSQL receives ``timestamp``.
 - Date: int64 days since the epoch (``NULL_DATE`` for NULL).
-- Numeric: int64 cents (exact); SQLite stores REAL, PostgreSQL ``numeric(12,2)``.
+- Numeric: int64 cents (exact; ``NULL_INT`` for NULL in a nullable column); SQLite stores REAL,
+  PostgreSQL ``numeric(12,2)``.
 - Integer / SmallInteger: int64 with ``NULL_INT`` for NULL.
 - Boolean: numpy bool.
 - String / Text: a ``pyarrow`` string array or anything ``pa.array`` accepts.
@@ -81,14 +82,20 @@ def dates_as_sqlite_text(days: np.ndarray) -> pa.Array:
     return _fixed_width_strings(table[safe - lo], valid)
 
 
-def cents_as_decimal(cents: np.ndarray, precision: int = 12, scale: int = 2) -> pa.Array:
-    """Exact decimal128 from int64 cents (two's-complement 128-bit little-endian words)."""
+def cents_as_decimal(cents: np.ndarray, precision: int = 12, scale: int = 2,
+                     valid: np.ndarray | None = None) -> pa.Array:
+    """Exact decimal128 from int64 cents (two's-complement 128-bit little-endian words); ``valid``
+    False marks a NULL."""
     cents = np.asarray(cents, dtype=np.int64)
     words = np.empty((len(cents), 2), dtype=np.int64)
     words[:, 0] = cents
     words[:, 1] = cents >> 63
+    validity, nulls = None, 0
+    if valid is not None and not valid.all():
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        nulls = int(len(valid) - valid.sum())
     return pa.Array.from_buffers(pa.decimal128(precision, scale), len(cents),
-                                 [None, pa.py_buffer(words)])
+                                 [validity, pa.py_buffer(words)], nulls)
 
 
 def _to_arrow(column: sa.Column, values: Any, dialect: str) -> pa.Array:
@@ -109,6 +116,11 @@ def _to_arrow(column: sa.Column, values: Any, dialect: str) -> pa.Array:
         return pa.array(np.where(mask, 0, days).astype(np.int32), type=pa.date32(), mask=mask)
     if isinstance(kind, sa.Numeric):
         cents = np.asarray(values, dtype=np.int64)
+        if column.nullable and (cents == NULL_INT).any():  # NULL money (e.g. a quote not sent yet)
+            mask = cents == NULL_INT
+            if dialect == "sqlite":
+                return pa.array(np.where(mask, 0, cents) / 100.0, type=pa.float64(), mask=mask)
+            return cents_as_decimal(np.where(mask, 0, cents), kind.precision or 12, kind.scale or 2, ~mask)
         if dialect == "sqlite":
             return pa.array(cents / 100.0, type=pa.float64())
         return cents_as_decimal(cents, kind.precision or 12, kind.scale or 2)
