@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.ingest_cmd",
     "warehouse.commands.quarantine_cmd",
     "warehouse.commands.demo_cmd",
+    "warehouse.commands.profile_cmd",
 )
 
 

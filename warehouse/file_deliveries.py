@@ -63,7 +63,7 @@ def replace_redelivered_lines(con: duckdb.DuckDBPyConnection) -> int:
     for new_batch, old, n in con.execute("""
             select r.new_batch, string_agg(distinct r.old_batch, ', '), count(distinct g.sales_line_id)
             from _redelivered r left join _gone_lines g on g.new_batch = r.new_batch group by r.new_batch""").fetchall():
-        note = f"re-delivery: replaces batch(es) {old}; {n} line(s) no longer delivered removed from core"
+        note = f"re-delivery: replaces batch(es) {old}, {n} line(s) no longer delivered removed from core"
         con.execute("update audit.load_batches set notes = concat_ws('; ', notes, ?) where batch_id = ?",
                     [note, new_batch])
     con.execute("drop table if exists _gone_lines")

@@ -211,8 +211,11 @@ def scan_landing(settings: Settings) -> list[tuple[Path, str | None]]:
 
 
 def record_skipped(con: duckdb.DuckDBPyConnection, skipped: list[Skipped], run_id: str | None) -> None:
-    """Note each skipped path in ``audit.skipped_files`` (first and last time seen, last run)."""
+    """``audit.skipped_files`` holds what the landing folder holds and runs do not read: each skipped path
+    with its reason, first and last time seen and the last run (paths gone since are dropped)."""
     now = datetime.now()
+    con.execute("delete from audit.skipped_files where path not in (select unnest(?::varchar[]))",
+                [[item.path for item in skipped]])
     for item in skipped:
         con.execute(
             """insert into audit.skipped_files (path, reason, first_seen, last_seen, last_run_id, times_seen)
@@ -405,7 +408,7 @@ def _reject_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path,
     batch_id = new_batch_id(source.replace(":", "_"), ENTITY, started)
     moved = move_to_rejected(settings, path)
     _record_rejection(con, batch_id, source, path, sha, size, profile, reason, run_id, started, delivery, moved)
-    log.warning("rejected file drop %s%s: %s", path.name, f" (moved to {moved})" if moved else "", reason)
+    log.info("rejected file drop %s%s: %s", path.name, f" (moved to {moved})" if moved else "", reason)
 
 
 def _notes(table: DropTable, decision: DateOrderDecision) -> list[str]:

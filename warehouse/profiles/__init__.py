@@ -76,7 +76,8 @@ class SourceProfile:
         normalised = {h.strip().lstrip("\ufeff").lower(): h for h in header}
         found = {canon: normalised[col.strip().lower()] for canon, col in self.columns.items()
                  if col.strip().lower() in normalised}
-        missing = [f"{self.columns.get(c, c)} ({c})" for c in self.required if c not in found]
+        missing = [self.columns.get(c, c) + ("" if self.columns.get(c, c) == c else f" ({c})")
+                   for c in self.required if c not in found]
         return found, missing
 
     def expected_columns(self) -> str:
