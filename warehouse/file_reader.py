@@ -142,6 +142,9 @@ def read_csv_drop(path: Path, limits: FilesSettings, delimiter: str | None = Non
                             raise_if_empty=False)
     except Exception as exc:  # noqa: BLE001 - any parser failure means the file cannot be read as CSV
         raise _reject(path, f"unreadable ({type(exc).__name__}: {_first_line(exc)})") from exc
+    if len(header) == frame.width and len(set(header)) == len(header):
+        # polars keeps a quoted header name's doubled quotes ("a""b" -> a""b); the csv module reads it right
+        frame.columns = header
     return _finish(path, frame, DropTable(frame, encoding=encoding, delimiter=delimiter))
 
 

@@ -69,6 +69,14 @@ def list_quarantined(con: duckdb.DuckDBPyConnection, table: str | None = None, *
     return rows[:limit] if limit else rows
 
 
+# file batches whose delivery has a newer loaded version (their quarantined lines are history)
+SUPERSEDED_FILE_BATCHES = """
+    select o.batch_id from audit.load_batches o join audit.load_batches n
+      on n.source_kind = 'file' and n.delivery = o.delivery and n.profile = o.profile and n.status = 'succeeded'
+     and (n.started_at, n.batch_id) > (o.started_at, o.batch_id)
+    where o.source_kind = 'file' and o.delivery is not null"""
+
+
 def _staged_sql(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, raw_table: str,
                 profile: str | None) -> tuple[str, dict[str, Any] | None]:
     """The staging SELECT of ``table`` reading ``_replay_raw`` instead of the raw table."""
@@ -94,7 +102,10 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
 
     table = checked_identifier(table)
     quarantine = ensure_quarantine_table(con, table)
-    pending = con.execute(f"select count(*) from {quarantine} where replayed_at is null").fetchone()[0]  # noqa: S608
+    # rows of a file version that a corrected re-delivery replaced are not replayed (warehouse.file_deliveries)
+    waiting = "replayed_at is null" + (f" and _batch_id not in ({SUPERSEDED_FILE_BATCHES})"
+                                       if table == "stg_files__sales_lines" else "")
+    pending = con.execute(f"select count(*) from {quarantine} where {waiting}").fetchone()[0]  # noqa: S608
     result = ReplayResult(table, None)
     if not pending:
         return result
@@ -112,7 +123,7 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     con.execute(f"""create or replace temp table _replay_map as
         select row_number() over (order by _batch_id, _source_row) as new_row, _batch_id as orig_batch,
                _source_row as orig_row
-        from {quarantine} where replayed_at is null""")  # noqa: S608
+        from {quarantine} where {waiting}""")  # noqa: S608
     con.execute(f"""create or replace temp table _replay_raw as
         select r.* from raw.{raw_table} r join _replay_map m on r._batch_id = m.orig_batch and r._source_row = m.orig_row""")  # noqa: S608
     missing = con.execute("select count(*) from _replay_map m where not exists (select 1 from _replay_raw r "

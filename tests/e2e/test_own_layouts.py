@@ -88,3 +88,31 @@ def test_a_profile_by_path_with_decimal_quantities(pipeline_settings: Settings, 
     # the batch recorded the profile it was read with (the file may change or vanish later)
     spec = _rows(pipeline_settings, "select profile, profile_spec from audit.load_batches")[0]
     assert spec[0] == "butcher" and '"decimal_quantities": true' in spec[1]
+
+
+def test_profile_values_are_data_and_a_replaced_version_is_not_replayed(pipeline_settings: Settings,
+                                                                         tmp_path: Path) -> None:
+    from warehouse.files import ingest_file
+    from warehouse.replay import replay
+
+    evil = 'id"; drop table core.fct_sales_line; --'
+    profile = tmp_path / "evil.toml"
+    profile.write_text(f"name = \"evil\"\ndelimiter = \",\"\ncancel_prefix = \"'; drop table audit.load_batches; --\"\n[columns]\n"
+                       f"order_id = '{evil}'\nproduct_code = \"sku\"\nquantity = \"qty\"\nunit_price = \"price\"\n"
+                       "order_ts = \"ts\"\ndescription = \"name\"\n", encoding="utf-8")
+    first = tmp_path / "v1" / "orders.csv"
+    first.parent.mkdir()
+    first.write_text(f'"{evil.replace(chr(34), chr(34) * 2)}",sku,qty,price,ts,name\n'
+                     "O1,P1,2,1.00,2024-03-01 10:00:00,Mug\nO1,P2,0,1.00,2024-03-01 10:00:00,Cup\n", encoding="utf-8")
+    result = ingest_file(pipeline_settings, first, str(profile))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)  # the zero quantity waits in quarantine
+    second = tmp_path / "v2" / "orders.csv"
+    second.parent.mkdir()
+    second.write_text(first.read_text(encoding="utf-8").splitlines()[0] + "\nO1,P1,3,1.00,2024-03-01 10:00:00,Mug\n",
+                      encoding="utf-8")
+    assert ingest_file(pipeline_settings, second, str(profile)).rows_loaded == 1
+    # the corrected file replaced the first version: its quarantined line is history, not replayed
+    (outcome,) = replay(pipeline_settings, "stg_files__sales_lines")
+    assert outcome.candidates == 0 and outcome.loaded == 0
+    assert _rows(pipeline_settings, "select product_id, quantity from core.fct_sales_line") == [("P1", 3)]
+    assert _rows(pipeline_settings, "select count(*) from audit.load_batches") == [(2,)]
