@@ -45,6 +45,7 @@ from warehouse.file_formats import DateOrderDecision, decide_date_order
 from warehouse.file_reader import SOURCE_ROW, SUPPORTED_SUFFIXES, DropTable, read_drop
 from warehouse.profiles import (
     CANONICAL_COLUMNS,
+    ProfileError,
     SourceProfile,
     available_profiles,
     is_profile_path,
@@ -62,8 +63,8 @@ PARTIAL_PREFIX = ".crmwh-partial-"
 # the stamp place_in_landing adds to a new version of a file whose name is taken in the landing folder
 _STAMP = re.compile(r"\.\d{8}T\d{12}$")
 
-__all__ = ["SUPPORTED_SUFFIXES", "BatchResult", "SourceError", "extract_file", "ingest_file", "is_profile_path",
-           "place_in_landing", "scan_landing"]
+__all__ = ["SUPPORTED_SUFFIXES", "BatchResult", "ProfileError", "SourceError", "extract_file", "ingest_file",
+           "is_profile_path", "place_in_landing", "scan_landing"]
 
 
 class LandingCopyError(SourceError):
@@ -112,13 +113,18 @@ def sha256_of(path: Path) -> str:
 
 # --- profiles ---------------------------------------------------------------------------------------------
 def choose_profile(header: list[str], requested: str | None, settings: Settings) -> SourceProfile:
-    """The requested profile, else the first (default first) whose required columns are all present."""
+    """The requested profile, else the first (default first) whose required columns are all present.
+    A user profile that is not valid is passed over (logged): it must not reject the files of others."""
     if requested:
         return load_profile(requested, settings)
     default = settings.ingest.default_file_profile
     names = [default] + [n for n in available_profiles(settings) if n != default]
     for name in names:
-        profile = load_profile(name, settings)
+        try:
+            profile = load_profile(name, settings)
+        except ProfileError as exc:
+            log.warning("profile %s passed over: %s", name, exc)
+            continue
         if not profile.match_columns(header)[1]:
             return profile
     return load_profile(default, settings)
@@ -179,12 +185,14 @@ def scan_landing_report(settings: Settings) -> LandingScan:
     for path in sorted(landing.rglob("*")):
         relative = path.relative_to(landing)
         shown = str(relative)
-        hidden = [p for p in relative.parts if p.startswith(".")]
+        hidden = [i for i, p in enumerate(relative.parts) if p.startswith(".")]
         if hidden:
-            if path.is_dir() and not path.is_symlink():
-                continue
-            reason = ("a copy in progress or left by a failed copy (never registered)"
-                      if path.name.startswith(PARTIAL_PREFIX) else "a dot-file or inside a dot-folder")
+            if hidden[0] < len(relative.parts) - 1:
+                continue  # inside a dot-folder: the folder itself is reported once
+            if path.name.startswith(PARTIAL_PREFIX):
+                reason = "a copy in progress or left by a failed copy (never registered)"
+            else:
+                reason = "a dot-folder" if path.is_dir() and not path.is_symlink() else "a dot-file"
             scan.skipped.append(Skipped(shown, reason))
             continue
         if not inside(path, landing):
@@ -383,8 +391,9 @@ def extract_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path,
                            notes=[note])
     started = datetime.now()
     chosen: SourceProfile | None = None
+    # a broken profile is not the file's fault: ProfileError goes to the caller, the file stays where it is
+    requested = load_profile(profile, settings) if profile else None
     try:
-        requested = load_profile(profile, settings) if profile else None
         table = read_drop(path, settings.files, delimiter=(requested.delimiter or None) if requested else None)
         chosen = requested or choose_profile(table.header, None, settings)
         lines = to_canonical(table.frame, chosen, path.name, chosen_by_header=requested is None, settings=settings)

@@ -166,6 +166,11 @@ def extract_files(settings: Settings, run_id: str | None = None, *,
                 if summary is not None:
                     summary.file_problems.append((path.name, str(exc)))
                 continue
+            except files_mod.ProfileError as exc:  # the folder's profile is broken: the file waits, untouched
+                log.warning("file drop %s not read: %s", path, exc)
+                if summary is not None:
+                    summary.file_problems.append((path.name, f"not read: {exc}"))
+                continue
             if summary is not None:
                 summary.file_notes.extend(result.notes if result.status in ("superseded", "skipped") else [])
             if result.status == "running" and result.batch_id:

@@ -14,6 +14,7 @@ validation's "business key unique" rule quarantines repeats.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,13 +91,20 @@ def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
 
 def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: dict | None) -> None:
     """Columns a newer staging SQL produces that the stored staging table (made by an older version)
-    lacks are added (NULL for the rows staged before), so ``insert by name`` keeps working."""
+    lacks are added (NULL for the rows staged before), so ``insert by name`` keeps working. Checked once
+    per version of the SQL text (``staging._crmwh_sql_versions``): planning it again costs every run."""
+    digest = hashlib.md5(select_sql.encode("utf-8")).hexdigest()  # noqa: S324 - a change detector, not security
+    known = con.execute("select sql_md5 from staging._crmwh_sql_versions where table_name = ? and sql_md5 = ?",
+                        [table, digest]).fetchone()
+    if known:
+        return
     described = con.execute(f"describe select * from ({select_sql})", params or {}).fetchall()
     existing = {r[0] for r in con.execute(
         "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ?", [table]).fetchall()}
     for name, dtype, *_ in described:
         if name not in existing:
             con.execute(f'alter table staging.{table} add column "{name}" {dtype}')
+    con.execute("insert into staging._crmwh_sql_versions values (?, ?)", [table, digest])
 
 
 def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str, batch_ids: list[str]) -> None:

@@ -45,3 +45,10 @@ create table if not exists core.fx_rates (
 alter table core.fct_sales_line add column if not exists local_net_amount decimal(18, 2);
 alter table core.fct_sales_line add column if not exists fx_rate decimal(18, 8);
 alter table core.fct_sales_line add column if not exists exact_quantity decimal(18, 4);
+
+-- grain: one row per staging table per version of its staging SQL whose columns the stored table has
+-- (warehouse/staging.py adds the columns a newer SQL produces once per version)
+create table if not exists staging._crmwh_sql_versions (
+    table_name varchar not null,
+    sql_md5 varchar not null
+);

@@ -4,6 +4,8 @@ with source as (
     select * from raw.crm__service_tickets where _batch_id in (select batch_id from _stage_batches)
 ),
 
+masked as (select *, _crmwh_mask_pii(subject) as subject_m from source),
+
 final as (
     select
         _batch_id, _source_row, _source, _extracted_at, {raw_record} as _raw,
@@ -15,7 +17,7 @@ final as (
         lower(staging.clean_text(ticket_type)) as ticket_type,
         lower(staging.clean_text(channel)) as channel,
         lower(staging.clean_text(priority)) as priority,
-        _crmwh_mask_pii(subject) as subject,
+        subject_m as subject,
         staging.utc_timestamp(opened_at) as opened_at,
         staging.utc_timestamp(first_response_at) as first_response_at,
         staging.utc_timestamp(resolved_at) as resolved_at,
@@ -24,8 +26,8 @@ final as (
         staging.utc_timestamp(created_at) as created_at,
         staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted,
-        case when subject is distinct from _crmwh_mask_pii(subject) then 'subject' end as _pii_masked
-    from source
+        case when subject is distinct from subject_m then 'subject' end as _pii_masked
+    from masked
 )
 
 select * from final

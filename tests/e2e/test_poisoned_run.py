@@ -38,6 +38,11 @@ def test_poisoned_files_never_hold_up_the_crm_source(pipeline_settings: Settings
     shutil.copy(CORPUS / "sales" / "whitespace_and_case_codes.csv", landing / "canonical" / "good.csv")
     (landing / "readme.md").write_text("drop files here")
     (landing / "outside.csv").symlink_to(CORPUS / "sales" / "utf8_bom.csv")
+    # a broken user profile: its folder's file waits untouched, and it never hides the other profiles
+    pipeline_settings.profiles_dir.mkdir(parents=True)
+    (pipeline_settings.profiles_dir / "broken.toml").write_text("name = 'broken'\ncolour = 'red'\n")
+    (landing / "broken").mkdir()
+    shutil.copy(CORPUS / "sales" / "zero_quantity.csv", landing / "broken" / "waits.csv")
 
     assert main(["run", "--end", "2024-06-01"]) == 0
     out = capsys.readouterr().out
@@ -45,6 +50,8 @@ def test_poisoned_files_never_hold_up_the_crm_source(pipeline_settings: Settings
         assert f"file not loaded: {Path(name).name}: {Path(name).name}: " in out
     assert "skipped in landing: readme.md: unsupported file type .md" in out
     assert "skipped in landing: outside.csv: a symbolic link" in out
+    assert "file not loaded: waits.csv: not read: profile " in out and "unknown key(s) colour" in out
+    assert (landing / "broken" / "waits.csv").is_file()
 
     # the CRM source: every table read completely, every batch closed
     crm = _rows(pipeline_settings, "select entity, status, rows_read, rows_loaded + rows_quarantined "
