@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
+from ingest_support import warehouse_rows
 
 from warehouse.cli import main
 from warehouse.settings import Settings
@@ -21,13 +21,6 @@ SALES_EU = (
     "\n"
 )
 
-
-def _rows(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_own_layout_fails_clearly_then_infer_then_every_line_loads(pipeline_settings: Settings, tmp_path: Path,
@@ -53,17 +46,17 @@ def test_own_layout_fails_clearly_then_infer_then_every_line_loads(pipeline_sett
     assert main(["ingest", str(drop), "--profile", "sales_eu"]) == 0  # the rejected content is read again
     out = capsys.readouterr().out
     assert "read 4, loaded 4, quarantined 0" in out and "blank lines skipped 1" in out
-    rows = _rows(pipeline_settings, "select order_id, line_number, quantity, unit_price::varchar, "
+    rows = warehouse_rows(pipeline_settings, "select order_id, line_number, quantity, unit_price::varchar, "
                                     "order_ts::date::varchar, customer_id, is_return from core.fct_sales_line "
                                     "order by order_id, line_number")
     assert rows == [("R-1001", 1, 2, "12.5000", "2024-01-03", "sales_eu:K-17", False),
                     ("R-1001", 2, 1, "1234.0000", "2024-01-03", "sales_eu:K-17", False),
                     ("R-1002", 1, 4, "12.5000", "2024-01-15", "sales_eu:K-18", False),
                     ("R-1003", 1, -1, "3.9900", "2024-01-31", None, True)]
-    registry = _rows(pipeline_settings, "select status, count(*) from audit.load_batches group by 1 order by 1")
+    registry = warehouse_rows(pipeline_settings, "select status, count(*) from audit.load_batches group by 1 order by 1")
     assert registry == [("rejected", 1), ("succeeded", 1)]
-    assert _rows(pipeline_settings, "select status from audit.file_registry") == [("loaded",)]
-    assert _rows(pipeline_settings, "select rows_read, rows_blank from audit.load_batches where status = 'succeeded'") \
+    assert warehouse_rows(pipeline_settings, "select status from audit.file_registry") == [("loaded",)]
+    assert warehouse_rows(pipeline_settings, "select rows_read, rows_blank from audit.load_batches where status = 'succeeded'") \
         == [(4, 1)]
 
 
@@ -80,13 +73,13 @@ def test_a_profile_by_path_with_decimal_quantities(pipeline_settings: Settings, 
                     encoding="utf-8")
     assert main(["ingest", str(drop), "--profile", str(profile)]) == 0
     assert "read 3, loaded 2, quarantined 1" in capsys.readouterr().out
-    rows = _rows(pipeline_settings, "select product_id, quantity, exact_quantity::varchar, net_amount::varchar "
+    rows = warehouse_rows(pipeline_settings, "select product_id, quantity, exact_quantity::varchar, net_amount::varchar "
                                     "from core.fct_sales_line order by product_id")
     assert rows == [("11", 2, "1.5000", "14.70"), ("12", 1, "0.2500", "3.50")]
-    reason = _rows(pipeline_settings, "select reason from quarantine.stg_files__sales_lines")[0][0]
+    reason = warehouse_rows(pipeline_settings, "select reason from quarantine.stg_files__sales_lines")[0][0]
     assert "quantity '0,00001' is not zero but rounds to zero" in reason
     # the batch recorded the profile it was read with (the file may change or vanish later)
-    spec = _rows(pipeline_settings, "select profile, profile_spec from audit.load_batches")[0]
+    spec = warehouse_rows(pipeline_settings, "select profile, profile_spec from audit.load_batches")[0]
     assert spec[0] == "butcher" and '"decimal_quantities": true' in spec[1]
 
 
@@ -114,5 +107,5 @@ def test_profile_values_are_data_and_a_replaced_version_is_not_replayed(pipeline
     # the corrected file replaced the first version: its quarantined line is history, not replayed
     (outcome,) = replay(pipeline_settings, "stg_files__sales_lines")
     assert outcome.candidates == 0 and outcome.loaded == 0
-    assert _rows(pipeline_settings, "select product_id, quantity from core.fct_sales_line") == [("P1", 3)]
-    assert _rows(pipeline_settings, "select count(*) from audit.load_batches") == [(2,)]
+    assert warehouse_rows(pipeline_settings, "select product_id, quantity from core.fct_sales_line") == [("P1", 3)]
+    assert warehouse_rows(pipeline_settings, "select count(*) from audit.load_batches") == [(2,)]

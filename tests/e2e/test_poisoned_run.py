@@ -9,9 +9,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
-from ingest_support import build_source
+from ingest_support import build_source, warehouse_rows
 
 from warehouse.cli import main
 from warehouse.settings import Settings
@@ -19,13 +18,6 @@ from warehouse.settings import Settings
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 POISON = ("sales/nested_columns.parquet", "sales/cell_at_xfd1048576.xlsx", "sales/mixed_encodings.csv")
 
-
-def _rows(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_poisoned_files_never_hold_up_the_crm_source(pipeline_settings: Settings, tmp_path: Path,
@@ -54,12 +46,12 @@ def test_poisoned_files_never_hold_up_the_crm_source(pipeline_settings: Settings
     assert (landing / "broken" / "waits.csv").is_file()
 
     # the CRM source: every table read completely, every batch closed
-    crm = _rows(pipeline_settings, "select entity, status, rows_read, rows_loaded + rows_quarantined "
+    crm = warehouse_rows(pipeline_settings, "select entity, status, rows_read, rows_loaded + rows_quarantined "
                                    "from audit.load_batches where source = 'crm'")
     assert {e: (s, r, a) for e, s, r, a in crm} == {e: ("succeeded", n, n) for e, n in counts.items()}
-    assert _rows(pipeline_settings, "select count(*) from audit.load_batches where status = 'running'") == [(0,)]
+    assert warehouse_rows(pipeline_settings, "select count(*) from audit.load_batches where status = 'running'") == [(0,)]
     # the healthy drop loaded; each poisoned one rejected with its hash, moved out of the landing folder
-    files = _rows(pipeline_settings, "select file_name, status, file_sha256, error from audit.load_batches "
+    files = warehouse_rows(pipeline_settings, "select file_name, status, file_sha256, error from audit.load_batches "
                                      "where source_kind = 'file' order by file_name")
     assert [(f, s) for f, s, _, _ in files] == [("cell_at_xfd1048576.xlsx", "rejected"), ("good.csv", "succeeded"),
                                                 ("mixed_encodings.csv", "rejected"),
@@ -70,13 +62,18 @@ def test_poisoned_files_never_hold_up_the_crm_source(pipeline_settings: Settings
         assert row[2] == sha and "\n" not in row[3]
         assert (pipeline_settings.rejected_dir / Path(name).name).is_file()
         assert not (landing / Path(name).name).exists()
-    assert _rows(pipeline_settings, "select count(*) from core.fct_sales_line where source = 'file:canonical'") == [(3,)]
+    assert warehouse_rows(pipeline_settings, "select count(*) from core.fct_sales_line where source = 'file:canonical'") == [(3,)]
 
     # the next run is not held up, and `crmwh status` shows what the landing folder holds unread
     assert main(["run", "--end", "2024-06-02"]) == 0
     capsys.readouterr()
-    assert _rows(pipeline_settings, "select count(*) from audit.load_batches where source_kind = 'file'") == [(4,)]
+    assert warehouse_rows(pipeline_settings, "select count(*) from audit.load_batches where source_kind = 'file'") == [(4,)]
     assert main(["status", "--limit", "50"]) == 0
     status = capsys.readouterr().out
     assert "skipped in the landing folder: readme.md: unsupported file type .md" in status
     assert "error: nested_columns.parquet: column(s) 'tags' is a list" in status
+    # `crmwh ingest` never follows a symbolic link either
+    link = tmp_path / "link.csv"
+    link.symlink_to(CORPUS / "sales" / "utf8_bom.csv")
+    assert main(["ingest", str(link)]) == 2
+    assert "is a symbolic link" in capsys.readouterr().err

@@ -138,10 +138,13 @@ def skipped_files(settings: Settings) -> list[tuple[str, str]]:
 
     if not settings.warehouse_path.exists():
         return []
-    with warehouse_reader(settings) as con:
-        exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
-                             "and table_name = 'skipped_files'").fetchone()[0]
-        if not exists:
-            return []
-        return [(r[0], r[1]) for r in con.execute(
-            "select path, reason from audit.skipped_files order by path").fetchall()]
+    try:
+        with warehouse_reader(settings) as con:
+            exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
+                                 "and table_name = 'skipped_files'").fetchone()[0]
+            if not exists:
+                return []
+            return [(r[0], r[1]) for r in con.execute(
+                "select path, reason from audit.skipped_files order by path").fetchall()]
+    except duckdb.IOException:  # a run took the file for writing meanwhile: the batches above were shown
+        return []
