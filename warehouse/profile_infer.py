@@ -303,8 +303,9 @@ def _extras(data: dict, mapping: dict[str, tuple[str, str]], samples: dict[str, 
     quantities = samples[mapping["quantity"][0]]
     pairs = list(zip(orders, quantities, strict=False))
     negative = [o for o, q in pairs if q.startswith("-")]
-    if negative and all(o[:1].upper() == "C" for o in negative) and not any(
-            o[:1].upper() == "C" for o, q in pairs if not q.startswith("-")):
+    prefixed = [q for o, q in pairs if o[:1].upper() == "C" and o[1:2].isdigit()]
+    with_c = sum(1 for o in negative if o[:1].upper() == "C" and o[1:2].isdigit())
+    if negative and prefixed and all(q.startswith("-") for q in prefixed) and with_c >= 0.8 * len(negative):
         data["cancel_prefix"] = "C"
-        guesses.append(Guess("cancel_prefix", "C", f"the {len(negative)} line(s) with a negative quantity all "
-                                                   "have an order id starting with C"))
+        guesses.append(Guess("cancel_prefix", "C", f"{with_c} of the {len(negative)} line(s) with a negative "
+                                                   "quantity have an order id C + digits, and every such line is negative"))

@@ -77,3 +77,20 @@ def test_a_profile_survives_its_spec_and_its_toml() -> None:
         assert again == shipped
     assert "InvoiceNo (order_id)" in load_profile("online_retail").match_columns(["StockCode"])[1]
     assert load_profile("canonical").match_columns(["order_id"])[1][0] == "product_code"
+
+
+def test_infer_proposes_the_online_retail_layout_from_the_real_sample(settings: Settings) -> None:
+    from warehouse.profile_infer import infer_profile
+
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "online_retail_sample.csv"
+    proposed, guesses = infer_profile(sample, settings)
+    shipped = load_profile("online_retail")
+    assert proposed.columns == shipped.columns
+    assert (proposed.cancel_prefix, proposed.customer_id_strip) == (shipped.cancel_prefix, shipped.customer_id_strip)
+    assert proposed.timestamp_formats == ("%Y-%m-%d %H:%M:%S",) and proposed.decimal_separator == "."
+    assert all(g.why for g in guesses)
+    with pytest.raises(ProfileError, match="found no column for quantity, unit_price"):
+        other = Path(settings.data_dir) / "other.csv"
+        other.parent.mkdir(parents=True, exist_ok=True)
+        other.write_text("order,product,date\nA,P,2024-03-01\n", encoding="utf-8")
+        infer_profile(other, settings)
