@@ -134,3 +134,14 @@ def load_template(directory: Path, end: str, build: Any = None) -> dict[str, int
         counts = (build or build_source)(settings.source_url)
         pipeline.run(settings, pipeline.Interval.parse(None, end))
     return counts
+
+
+def warehouse_rows(settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of one query on the working warehouse, opened read-only (closed again at once)."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

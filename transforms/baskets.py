@@ -13,7 +13,6 @@ item (no product id, or no category at the category level). An item counts once 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,20 +171,41 @@ def usable_lines(lines: pd.DataFrame, non_merchandise_codes: Iterable[str],
     return keep, item, stats
 
 
-def parse_basket_text(text: str) -> BasketSet:
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def parse_basket_text(text: str, *, max_items: int | None = None, max_line_chars: int | None = None) -> BasketSet:
     """Baskets in the "basket" format: one basket per line, items separated by commas.
 
     Item names are trimmed; empty items and blank lines are skipped and counted (``empty_items``,
     ``blank_lines``); an item repeated in a basket counts once (``duplicate_items``). A field may be
-    quoted CSV-style to hold a comma. Basket ids are the 1-based line numbers.
+    quoted CSV-style to hold a comma (a quote inside a quoted item is doubled: ``""``). Quotes are
+    parsed strictly, one line at a time: a quote that does not close on its line, or text after a
+    closing quote, is an error naming the lines (never several lines merged into one basket). A line
+    longer than ``max_line_chars`` or holding more than ``max_items`` items is an error, checked before
+    the line is split. Basket ids are the 1-based line numbers.
     """
     basket_ids: list[int] = []
     names: list[str] = []
     stats = {"lines_read": 0, "blank_lines": 0, "empty_items": 0}
-    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-    for fields in reader:
+    bad: list[str] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
         stats["lines_read"] += 1
-        line_no = reader.line_num
+        if max_line_chars is not None and len(line) > max_line_chars:
+            raise BasketInputError(f"line {line_no} is {_count(len(line))} characters long, more than "
+                                   f"files.max_line_bytes ({_count(max_line_chars)})")
+        if max_items is not None and line.count(",") + 1 > max_items:
+            raise BasketInputError(f"line {line_no} holds about {_count(line.count(',') + 1)} items, more than "
+                                   f"files.max_basket_items ({_count(max_items)}): is it one basket?")
+        if not line.strip():
+            stats["blank_lines"] += 1
+            continue
+        try:
+            fields = next(csv.reader([line], strict=True, skipinitialspace=True), [])
+        except csv.Error as exc:
+            bad.append(f"line {line_no} ({exc})")
+            continue
         trimmed = [f.strip() for f in fields]
         kept = [f for f in trimmed if f]
         if not kept:
@@ -194,19 +214,32 @@ def parse_basket_text(text: str) -> BasketSet:
         stats["empty_items"] += len(trimmed) - len(kept)
         basket_ids.extend([line_no] * len(kept))
         names.extend(kept)
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise BasketInputError(f"unbalanced quotes: {'; '.join(bad[:5])}{more}; a quoted item must close on its "
+                               'own line (write a quote inside an item as "")')
     return baskets_from_pairs(basket_ids, names, stats)
 
 
-def read_basket_file(path: Path | str) -> BasketSet:
-    """Baskets from a basket file (see ``parse_basket_text``); clear errors for unusable files."""
+def read_basket_file(path: Path | str, *, max_items: int | None = None, max_line_bytes: int | None = None,
+                     max_file_bytes: int | None = None) -> BasketSet:
+    """Baskets from a basket file (see ``parse_basket_text``); clear errors for unusable files. The limits
+    (``settings.files``) are checked before the file or a line is split into items."""
     path = Path(path)
     if not path.is_file():
         raise BasketInputError(f"basket file {path} does not exist")
+    size = path.stat().st_size
+    if max_file_bytes is not None and size > max_file_bytes:
+        raise BasketInputError(f"basket file {path} is {_count(size)} bytes, more than files.max_file_bytes "
+                               f"({_count(max_file_bytes)})")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BasketInputError(f"basket file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    baskets = parse_basket_text(text)
+    try:
+        baskets = parse_basket_text(text, max_items=max_items, max_line_chars=max_line_bytes)
+    except BasketInputError as exc:
+        raise BasketInputError(f"basket file {path}: {exc}") from None
     if baskets.n_baskets == 0:
         raise BasketInputError(f"basket file {path} holds no baskets (only blank lines or empty items)")
     return baskets

@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "warehouse.commands.docs_cmd",
     "warehouse.commands.demo_cmd",
     "warehouse.commands.care_cmd",
+    "warehouse.commands.profile_cmd",
 )
 
 DEBUG_ENV = "CRMWH_DEBUG"

@@ -25,6 +25,8 @@ from datetime import datetime
 import duckdb
 
 from warehouse.db import read_sql
+from warehouse.file_deliveries import replace_redelivered_lines
+from warehouse.pii import quote_literal
 from warehouse.quarantine import quarantined_count
 from warehouse.settings import Settings
 from warehouse.staging import drop_superseded
@@ -373,14 +375,15 @@ def _upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql:
     return int(written[0]) if written else 0
 
 
-def _sales_lines(con: duckdb.DuckDBPyConnection) -> None:
+def _sales_lines(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:
     parts = []
     if _exists(con, "staging.stg_crm__order_lines") and _exists(con, "staging.stg_crm__orders"):
         # the CRM lines come with their order's keys (resolved once per order)
         join, key = _version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id",
                                     "o.order_ts")
         parts.append(read_sql("core/fct_sales_line__crm.sql").replace("{customer_version_join}", join)
-                     .replace("{customer_key}", key))
+                     .replace("{customer_key}", key)
+                     .replace("{reporting_currency}", quote_literal(reporting_currency)))
     if _exists(con, "staging.stg_files__sales_lines"):
         cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                                  "n.order_ts")
@@ -538,7 +541,8 @@ def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
                   cutoff: datetime | None) -> None:
     """Load every fact from the batches' staged rows and close the batches (caller's transaction)."""
     _set_load_batches(con, batch_ids)
-    _sales_lines(con)
+    _sales_lines(con, settings.currency.reporting_currency)
+    replace_redelivered_lines(con)  # a file's new version replaces exactly the lines its old ones delivered
     _tickets(con)
     _interactions(con)
     _payments(con)

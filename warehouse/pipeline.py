@@ -75,6 +75,10 @@ class RunSummary:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     warnings: int = 0
+    # file drops: (file, reason) of each rejected or failed one, paths skipped, older re-deliveries
+    file_problems: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[files_mod.Skipped] = field(default_factory=list)
+    file_notes: list[str] = field(default_factory=list)
 
 
 def _mark_failed(con: duckdb.DuckDBPyConnection, batch_ids: Iterable[str], error: BaseException) -> None:
@@ -142,16 +146,33 @@ def extract_source(settings: Settings, source: str, interval: Interval, run_id: 
 
 
 def extract_files(settings: Settings, run_id: str | None = None, *,
-                  con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
-    """Register and extract every new file in the landing folder; rejected files are recorded, skipped."""
+                  con: duckdb.DuckDBPyConnection | None = None,
+                  summary: RunSummary | None = None) -> list[str]:
+    """Register and extract every new file in the landing folder. A file that cannot be read is
+    rejected (recorded with its hash, moved to the rejected folder) and the others go on; skipped
+    paths are recorded in ``audit.skipped_files``. ``summary`` (if given) collects what happened."""
     batch_ids: list[str] = []
     with _writer(settings, con) as writer:
-        for path, profile in files_mod.scan_landing(settings):
+        scan = files_mod.scan_landing_report(settings)
+        files_mod.record_skipped(writer, scan.skipped, run_id)
+        for item in scan.skipped:
+            log.info("skipped %s: %s", item.path, item.reason)
+        if summary is not None:
+            summary.skipped.extend(scan.skipped)
+        for path, profile in scan.files:
             try:
-                result = files_mod.extract_file(writer, settings, path, profile, run_id)
+                result = files_mod.extract_file(writer, settings, path, profile, run_id, explicit=False)
             except RejectedBatchError as exc:
-                log.warning("rejected file drop: %s", exc)
+                if summary is not None:
+                    summary.file_problems.append((path.name, str(exc)))
                 continue
+            except files_mod.ProfileError as exc:  # the folder's profile is broken: the file waits, untouched
+                log.warning("file drop %s not read: %s", path, exc)
+                if summary is not None:
+                    summary.file_problems.append((path.name, f"not read: {exc}"))
+                continue
+            if summary is not None:
+                summary.file_notes.extend(result.notes if result.status in ("superseded", "skipped") else [])
             if result.status == "running" and result.batch_id:
                 batch_ids.append(result.batch_id)
     return batch_ids
@@ -180,7 +201,17 @@ def _validate_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: 
             continue
         # validate_staged commits its own transaction (quarantine moves + results); the batch's final
         # accounting is recomputed from the tables when its facts commit (warehouse.load.close_batches)
-        outcome = validate_staged(con, settings, table, info.batch_id)
+        try:
+            outcome = validate_staged(con, settings, table, info.batch_id)
+        except Exception as exc:
+            if info.source_kind == "database":
+                raise
+            # poison isolation: a file drop that cannot be validated fails alone, the run goes on
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            _mark_failed(con, [info.batch_id], exc)
+            log.warning("file batch %s failed validation: %s", info.batch_id, exc)
+            continue
         quarantined = quarantined_count(con, table, info.batch_id)
         warnings = int(getattr(outcome, "warnings", 0) or 0)
         con.execute("update audit.load_batches set rows_quarantined = ?, warnings = ?, step = 'validated' "
@@ -312,10 +343,11 @@ def run(settings: Settings, interval: Interval, *, include_crm: bool = True, inc
         limit_memory(con, settings)
         if include_crm:
             batch_ids += extract_source(settings, extract_mod.CRM_SOURCE, interval, run_id, con=con)
+        summary = RunSummary(run_id)
         if include_files:
-            batch_ids += extract_files(settings, run_id, con=con)
+            batch_ids += extract_files(settings, run_id, con=con, summary=summary)
         process(settings, batch_ids, interval.end if include_crm else None, con=con)
-        summary = RunSummary(run_id, batch_ids)
+        summary.batch_ids = batch_ids
         for row in batch_summary(settings, batch_ids, con=con):
             summary.rows_read += row["rows_read"]
             summary.rows_loaded += row["rows_loaded"]
@@ -323,25 +355,42 @@ def run(settings: Settings, interval: Interval, *, include_crm: bool = True, inc
             summary.warnings += row["warnings"]
         summary.rejected = [r[0] for r in con.execute(
             "select batch_id from audit.load_batches where run_id = ? and status = 'rejected'", [run_id]).fetchall()]
+        for name, error in con.execute(
+                "select file_name, error from audit.load_batches where run_id = ? and source_kind = 'file' "
+                "and status = 'failed' order by started_at", [run_id]).fetchall():
+            summary.file_problems.append((name, error))
     return summary
 
 
 def ingest_file(settings: Settings, path: Path, profile: str | None = None) -> files_mod.BatchResult:
-    """Register and load one file drop (copied into the landing folder when it comes from elsewhere)."""
+    """Register and load one file drop (copied into the landing folder when it comes from elsewhere).
+
+    ``profile`` is a profile name or the path of a profile file. Content that was rejected or failed
+    before is read again (with this profile); only loaded content counts as registered."""
     settings.ensure_dirs()
     if profile is not None:
         from warehouse.profiles import load_profile
 
-        load_profile(profile)  # unknown profile: a clear error before anything is written
-    placed = files_mod.place_in_landing(settings, Path(path), profile)
+        load_profile(profile, settings)  # unknown or invalid profile: a clear error before anything is written
+    source = Path(path)
+    if source.is_symlink():
+        raise RejectedBatchError(f"{source}: is a symbolic link; give the file itself "
+                                 "(file drops never follow links, see RELIABILITY.md)")
+    if not source.is_file():
+        raise files_mod.SourceError(f"no such file: {source}")
+    sha = files_mod.sha256_of(source)
+    folder = profile if profile is not None and not files_mod.is_profile_path(profile) else None
+    placed = files_mod.place_in_landing(settings, source, folder, sha=sha)
     with warehouse_writer(settings) as con:
         limit_memory(con, settings)
-        result = files_mod.extract_file(con, settings, placed, profile)
+        result = files_mod.extract_file(con, settings, placed, profile, sha=sha)
         if result.status != "running" or not result.batch_id:
             return result
         process(settings, [result.batch_id], None, con=con)
         row = batch_summary(settings, [result.batch_id], con=con)[0]
+        notes = con.execute("select notes from audit.load_batches where batch_id = ?", [result.batch_id]).fetchone()
     result.status = row["status"]
     result.rows_read, result.rows_loaded = row["rows_read"], row["rows_loaded"]
     result.rows_quarantined, result.warnings, result.error = row["rows_quarantined"], row["warnings"], row["error"]
+    result.notes = [n for n in (notes[0] or "").split("; ") if n] if notes else result.notes
     return result

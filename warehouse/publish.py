@@ -358,24 +358,10 @@ def _pii_reference_sql(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def _pii_predicates(cfg: PublishSettings, value: str) -> dict[str, str]:
-    """SQL predicates on one text value: contains an e-mail; is shaped like a phone number.
+    """SQL predicates on one text value (e-mail inside, phone-shaped): the same rules staging masks with."""
+    from warehouse.pii import pii_predicates
 
-    Written as CASE so the cheap test runs on every value and the costly ones only on candidates.
-    """
-    digits = f"length(regexp_replace({value}, '[^0-9]', '', 'g'))"
-    return {
-        "contain an e-mail address": (
-            f"(case when contains({value}, '@') "
-            f"then regexp_matches({value}, {quote_literal(cfg.pii_email_pattern)}) else false end)"
-        ),
-        "look like phone numbers": (
-            f"(case when regexp_full_match({value}, {quote_literal(cfg.pii_phone_pattern)}) then"
-            f" not regexp_full_match({value}, {quote_literal(cfg.pii_phone_exclude_pattern)})"
-            f" and {digits} between {int(cfg.pii_phone_min_digits)} and {int(cfg.pii_phone_max_digits)}"
-            f" and (regexp_matches({value}, '[ ().+-]') or {digits} >= {int(cfg.pii_bare_digits_min)})"
-            " else false end)"
-        ),
-    }
+    return pii_predicates(cfg, value)
 
 
 PII_REFERENCE_TABLE = "_crmwh_pii_reference"

@@ -68,24 +68,28 @@ def list_quarantined(con: duckdb.DuckDBPyConnection, table: str | None = None, *
     return rows[:limit] if limit else rows
 
 
+# file batches whose delivery has a newer loaded version (their quarantined lines are history)
+SUPERSEDED_FILE_BATCHES = """
+    select o.batch_id from audit.load_batches o join audit.load_batches n
+      on n.source_kind = 'file' and n.delivery = o.delivery and n.profile = o.profile and n.status = 'succeeded'
+     and (n.started_at, n.batch_id) > (o.started_at, o.batch_id)
+    where o.source_kind = 'file' and o.delivery is not null"""
+
+
 def _staged_sql(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, raw_table: str,
                 profile: str | None) -> tuple[str, dict[str, Any] | None]:
     """The staging SELECT of ``table`` reading ``_replay_raw`` instead of the raw table."""
     from warehouse import staging as staging_mod
-    from warehouse.db import read_sql
 
     if table.startswith("stg_crm__"):
         entity = table[len("stg_crm__"):]
         sql = staging_mod.crm_staging_sql(con, settings, entity, with_raw_record=True)
         return sql.replace(f"raw.{raw_table}", "_replay_raw"), None
     if table == "stg_files__sales_lines":
-        from warehouse.profiles import load_profile
+        from warehouse.file_staging import file_staging_sql
 
-        p = load_profile(profile or settings.ingest.default_file_profile)
-        params = {"customer_id_strip": p.customer_id_strip or "$^", "timestamp_formats": list(p.timestamp_formats),
-                  "fold_codes": p.case_insensitive_codes, "default_currency": p.default_currency,
-                  "default_channel": p.default_channel, "cancel_prefix": p.cancel_prefix}
-        sql = read_sql("staging/stg_files__sales_lines.sql")
+        # ``profile`` is the original batch here: each is re-staged with the profile it was read with
+        sql, params = file_staging_sql(con, settings, profile or "", None)
         return sql.replace(f"raw.{raw_table}", "_replay_raw"), params
     raise CrmwhError(f"do not know how to re-stage {table}")
 
@@ -97,7 +101,10 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
 
     table = checked_identifier(table)
     quarantine = ensure_quarantine_table(con, table)
-    pending = con.execute(f"select count(*) from {quarantine} where replayed_at is null").fetchone()[0]  # noqa: S608
+    # rows of a file version that a corrected re-delivery replaced are not replayed (warehouse.file_deliveries)
+    waiting = "replayed_at is null" + (f" and _batch_id not in ({SUPERSEDED_FILE_BATCHES})"
+                                       if table == "stg_files__sales_lines" else "")
+    pending = con.execute(f"select count(*) from {quarantine} where {waiting}").fetchone()[0]  # noqa: S608
     result = ReplayResult(table, None)
     if not pending:
         return result
@@ -115,16 +122,16 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     con.execute(f"""create or replace temp table _replay_map as
         select row_number() over (order by _batch_id, _source_row) as new_row, _batch_id as orig_batch,
                _source_row as orig_row
-        from {quarantine} where replayed_at is null""")  # noqa: S608
+        from {quarantine} where {waiting}""")  # noqa: S608
     con.execute(f"""create or replace temp table _replay_raw as
         select r.* from raw.{raw_table} r join _replay_map m on r._batch_id = m.orig_batch and r._source_row = m.orig_row""")  # noqa: S608
     missing = con.execute("select count(*) from _replay_map m where not exists (select 1 from _replay_raw r "
                           "where r._batch_id = m.orig_batch and r._source_row = m.orig_row)").fetchone()[0]
     if missing:
         raise CrmwhError(f"{missing} quarantined row(s) of {table} no longer have their raw record in raw.{raw_table}")
-    profiles: list[str | None] = [None]
+    profiles: list[str | None] = [None]  # file drops: one staging per original batch (its own profile)
     if table == "stg_files__sales_lines":
-        profiles = [r[0] for r in con.execute("select distinct _profile from _replay_raw").fetchall()]
+        profiles = [r[0] for r in con.execute("select distinct _batch_id from _replay_raw order by 1").fetchall()]
     staging_cols = [r[0] for r in con.execute(
         "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ? "
         "order by column_index", [table]).fetchall()]
@@ -133,7 +140,7 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     con.execute("create or replace temp table _stage_batches as select distinct orig_batch as batch_id from _replay_map")
     for profile in profiles:
         sql, params = _staged_sql(con, settings, table, raw_table, profile)
-        filt = "" if profile is None else "where _profile = " + "'" + profile.replace("'", "''") + "'"
+        filt = "" if profile is None else "where _batch_id = " + "'" + profile.replace("'", "''") + "'"
         _insert_restaged(con, table, sql, filt, replay_id, params)
     result.candidates = int(pending)
     # no Data Docs for a replay (GE would judge uniqueness without the rows already loaded)

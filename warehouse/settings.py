@@ -362,6 +362,58 @@ class ServicesSettings:
 
 
 @dataclass(frozen=True)
+class FilesSettings:
+    """File drops (``crmwh ingest``, the landing folder) and basket files: limits checked before a file
+    is read into memory, and where rejected files go."""
+
+    # Largest file drop read (bytes); a larger file is rejected before it is read.
+    max_file_bytes: int = 1_073_741_824
+    # Largest number of cells (rows x columns) a file drop may hold; an XLSX sheet's extent is checked
+    # from its cell references before any reader allocates it.
+    max_cells: int = 50_000_000
+    # Most columns a file drop may have.
+    max_columns: int = 500
+    # Longest line of a CSV or basket file (bytes).
+    max_line_bytes: int = 1_048_576
+    # Most items one basket of a basket file (``crmwh mine --baskets``) may hold.
+    max_basket_items: int = 1_000
+    # Folder rejected file drops are moved to (empty: ``rejected/`` beside the landing folder).
+    rejected_dir: str = ""
+
+
+@dataclass(frozen=True)
+class PiiSettings:
+    """Personal data at the door: free-text fields of file drops and CRM staging tables (descriptions,
+    names of things, ticket subjects, notes) are masked in staging, so the publish guard
+    (``settings.publish``, whose e-mail and phone rules are reused here) is a last line that never fires."""
+
+    # What a masked e-mail address or phone number becomes.
+    email_mask: str = "[e-mail removed]"
+    phone_mask: str = "[phone removed]"
+    # A phone number inside a longer text: an international number with a leading + (a whole value
+    # shaped like a phone is masked by the publish guard's own rule).
+    embedded_phone_pattern: str = r"\+[0-9][0-9 ().-]{6,}[0-9]"
+    # An identifier (a file drop's customer id) that is an e-mail or a phone becomes this prefix plus a
+    # hash of it: the same person keeps one id, the address never reaches the warehouse's core.
+    pseudonym_prefix: str = "pii-"
+
+
+@dataclass(frozen=True)
+class CurrencySettings:
+    """Money in one currency: every sales line keeps its own currency and local amount; ``net_amount``
+    in the core and the marts is in the reporting currency (docs/ARCHITECTURE.md, "Currencies")."""
+
+    # ISO 4217 code the marts report money in.
+    reporting_currency: str = "GBP"
+    # Exchange rates, CSV with columns currency, rate (reporting units per unit of currency) and
+    # optionally valid_from (YYYY-MM-DD; the rate holds until the next one). Empty:
+    # ``<data dir>/reference/fx_rates.csv`` (no file = only the reporting currency converts).
+    rates_file: str = ""
+    # Or a table of the CRM source database with the same columns (empty = none).
+    rates_table: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Paths left empty are derived from ``data_dir``."""
 
@@ -381,6 +433,9 @@ class Settings:
     publish: PublishSettings = field(default_factory=PublishSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     services: ServicesSettings = field(default_factory=ServicesSettings)
+    files: FilesSettings = field(default_factory=FilesSettings)
+    currency: CurrencySettings = field(default_factory=CurrencySettings)
+    pii: PiiSettings = field(default_factory=PiiSettings)
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).expanduser().resolve()
@@ -424,6 +479,26 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def profiles_dir(self) -> Path:
+        """User source profiles of file drops (``<name>.toml``), beside the shipped ones."""
+        return self.data_dir / "profiles"
+
+    @property
+    def rejected_dir(self) -> Path:
+        """Where a file drop that cannot be read is moved (beside the landing folder)."""
+        if self.files.rejected_dir:
+            return Path(self.files.rejected_dir).expanduser().resolve()
+        assert self.landing_dir is not None
+        return Path(self.landing_dir).parent / "rejected"
+
+    @property
+    def rates_path(self) -> Path:
+        """The declared exchange-rates file (may not exist)."""
+        if self.currency.rates_file:
+            return Path(self.currency.rates_file).expanduser().resolve()
+        return self.data_dir / "reference" / "fx_rates.csv"
 
     @property
     def lock_path(self) -> Path:

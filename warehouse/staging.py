@@ -14,16 +14,21 @@ validation's "business key unique" rule quarantines repeats.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 
 from warehouse.db import read_sql
 from warehouse.demo.schema import PRIMARY_KEYS, metadata
 from warehouse.errors import CrmwhError
-from warehouse.profiles import load_profile
+from warehouse.pii import install_pii_macros, quote_literal
 from warehouse.quarantine import checked_identifier, raw_columns, raw_record_sql
 from warehouse.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,9 @@ def crm_staging_sql(con: duckdb.DuckDBPyConnection, settings: Settings, entity: 
     sql = read_sql(f"staging/stg_crm__{checked_identifier(entity)}.sql")
     fold = "upper" if settings.ingest.crm_codes_case_insensitive else ""
     record = raw_record_sql(raw_columns(con, f"crm__{entity}")) if with_raw_record else "null::varchar"
-    return sql.replace("{raw_record}", record).replace("{fold_code}", fold)
+    install_pii_macros(con, settings)  # free text is masked for personal data (warehouse/pii.py)
+    return (sql.replace("{raw_record}", record).replace("{fold_code}", fold)
+            .replace("{reporting_currency}", quote_literal(settings.currency.reporting_currency)))
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -80,8 +87,28 @@ def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
         if empty:
             return  # a new table and nothing to put in it
         con.execute("begin transaction")
+    else:
+        _add_new_columns(con, table, select_sql, params)
     con.execute(f"delete from staging.{table} where _batch_id in (select batch_id from _stage_batches)")
     con.execute(f"insert into staging.{table} by name select * from ({select_sql})", params or {})
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: dict | None) -> None:
+    """Columns a newer staging SQL produces that the stored staging table (made by an older version)
+    lacks are added (NULL for the rows staged before), so ``insert by name`` keeps working. Checked once
+    per version of the SQL text (``staging._crmwh_sql_versions``): planning it again costs every run."""
+    digest = hashlib.md5(select_sql.encode("utf-8")).hexdigest()  # noqa: S324 - a change detector, not security
+    known = con.execute("select sql_md5 from staging._crmwh_sql_versions where table_name = ? and sql_md5 = ?",
+                        [table, digest]).fetchone()
+    if known:
+        return
+    described = con.execute(f"describe select * from ({select_sql})", params or {}).fetchall()
+    existing = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ?", [table]).fetchall()}
+    for name, dtype, *_ in described:
+        if name not in existing:
+            con.execute(f'alter table staging.{table} add column "{name}" {dtype}')
+    con.execute("insert into staging._crmwh_sql_versions values (?, ?)", [table, digest])
 
 
 def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str, batch_ids: list[str]) -> None:
@@ -121,18 +148,26 @@ def drop_superseded(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Non
 
 
 def stage_file_batch(con: duckdb.DuckDBPyConnection, settings: Settings, batch: BatchInfo) -> None:
-    """Stage one file-drop batch with its source profile's rules (caller's transaction)."""
-    profile = load_profile(batch.profile or settings.ingest.default_file_profile)
+    """Stage one file-drop batch with the profile it was read with (caller's transaction); its lines'
+    keys go to ``staging.stg_files__line_keys`` (what this version of its delivery delivered)."""
+    from warehouse.file_staging import file_staging_sql
+
+    sql, params = file_staging_sql(con, settings, batch.batch_id, batch.profile)
     con.execute("create or replace temp table _stage_batches as select ?::varchar as batch_id", [batch.batch_id])
-    params = {
-        "customer_id_strip": profile.customer_id_strip or "$^",
-        "timestamp_formats": list(profile.timestamp_formats),
-        "fold_codes": profile.case_insensitive_codes,
-        "default_currency": profile.default_currency,
-        "default_channel": profile.default_channel,
-        "cancel_prefix": profile.cancel_prefix,
-    }
-    _write_staging(con, "stg_files__sales_lines", read_sql("staging/stg_files__sales_lines.sql"), params)
+    _write_staging(con, "stg_files__sales_lines", sql, params)
+    con.execute("delete from staging.stg_files__line_keys where _batch_id = ?", [batch.batch_id])
+    con.execute("insert into staging.stg_files__line_keys select _batch_id, _source_row, sales_line_id "
+                "from staging.stg_files__sales_lines where _batch_id = ?", [batch.batch_id])
+
+
+def _mark_file_failed(con: duckdb.DuckDBPyConnection, batch_id: str, exc: BaseException) -> None:
+    """A file batch whose staging failed is marked failed on its own; the run's other batches go on."""
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    con.execute("update audit.load_batches set status = 'failed', error = ?, finished_at = ? "
+                "where batch_id = ? and status = 'running'", [message, datetime.now(), batch_id])
+    con.execute("update audit.file_registry set status = 'failed' where batch_id = ? and status = 'running'",
+                [batch_id])
+    log.warning("file batch %s failed in staging: %s", batch_id, message)
 
 
 def _check_staged(con: duckdb.DuckDBPyConnection, raw_table: str, staging_table: str, batch_ids: list[str]) -> None:
@@ -170,6 +205,10 @@ def stage_batches(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
     if empty:
         con.execute("update audit.load_batches set step = 'staged' where batch_id in (select unnest(?))",
                     [sorted(empty)])
+    if infos:
+        from warehouse.currency import refresh_rates
+
+        refresh_rates(con, settings)  # the declared exchange rates, as staging attaches them
     by_entity: dict[str, list[str]] = {}
     for b in infos:
         if b.batch_id in empty:
@@ -182,6 +221,7 @@ def stage_batches(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
         for entity, ids in by_entity.items()]
     work += [("files__sales_lines", "stg_files__sales_lines", [b.batch_id],
               lambda b=b: stage_file_batch(con, settings, b)) for b in infos if b.source_kind != "database"]
+    failed: set[str] = set()
     for raw_table, staging_table, ids, step in work:
         con.execute("begin transaction")
         try:
@@ -190,7 +230,14 @@ def stage_batches(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
             con.execute("update audit.load_batches set step = 'staged' where batch_id in (select unnest(?))",
                         [ids])
             con.execute("commit")
+        except Exception as exc:
+            con.execute("rollback")
+            if raw_table != "files__sales_lines":
+                raise
+            # poison isolation: one file drop that cannot be staged fails alone
+            _mark_file_failed(con, ids[0], exc)
+            failed.add(ids[0])
         except BaseException:
             con.execute("rollback")
             raise
-    return [b.batch_id for b in infos]
+    return [b.batch_id for b in infos if b.batch_id not in failed]

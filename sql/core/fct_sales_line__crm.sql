@@ -66,11 +66,18 @@ final as (
         l.quantity,
         l.unit_price,
         l.discount,
-        coalesce(l.line_amount, round(l.quantity * l.unit_price - l.discount, 2)) as net_amount,
+        -- money in the reporting currency; the line's own amount and the rate beside it (orders staged
+        -- before rates existed carry no rate: they were in the one currency of the source)
+        case when coalesce(o.fx_rate, 1) = 1 then coalesce(l.line_amount, round(l.quantity * l.unit_price - l.discount, 2))
+             else round(coalesce(l.line_amount, round(l.quantity * l.unit_price - l.discount, 2)) * o.fx_rate, 2)
+        end as net_amount,
+        coalesce(l.line_amount, round(l.quantity * l.unit_price - l.discount, 2)) as local_net_amount,
+        coalesce(o.fx_rate, 1) as fx_rate,
+        null::decimal(18, 4) as exact_quantity,
         coalesce(l.quantity < 0, false) as is_return,
         coalesce(o.status = 'cancelled', false) as is_cancelled,
         'crm' as source,
-        coalesce(o.currency, 'GBP') as currency,
+        coalesce(o.currency, {reporting_currency}) as currency,
         l.is_deleted or coalesce(o.is_deleted, false) as is_deleted,
         greatest(l.updated_at, o.updated_at) as _updated_at,
         l._batch_id

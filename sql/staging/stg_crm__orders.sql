@@ -1,4 +1,6 @@
--- grain: one row per orders source row per batch (typed, trimmed; money DECIMAL)
+-- grain: one row per orders source row per batch (typed, trimmed; money DECIMAL; the exchange rate of the
+-- order's currency into the reporting currency at the order time attached from core.fx_rates, see
+-- warehouse/currency.py: NULL when there is none, and validation quarantines the order)
 with source as (
     select * from raw.crm__orders where _batch_id in (select batch_id from _stage_batches)
 ),
@@ -19,6 +21,17 @@ final as (
         staging.utc_timestamp(updated_at) as updated_at,
         coalesce(try_cast(is_deleted as boolean), false) as is_deleted
     from source
+),
+
+rated as (
+    select f.*,
+           case when coalesce(f.currency, {reporting_currency}) = {reporting_currency} then 1::decimal(18, 8)
+                else fx.rate end as fx_rate
+    from final f
+    left join core.fx_rates fx
+      on coalesce(f.currency, {reporting_currency}) <> {reporting_currency} and fx.currency = f.currency
+     and coalesce(f.order_ts, '-infinity'::timestamp) >= fx.valid_from
+     and coalesce(f.order_ts, '-infinity'::timestamp) < fx.valid_to
 )
 
-select * from final
+select * from rated

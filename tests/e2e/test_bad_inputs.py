@@ -3,6 +3,7 @@ and reason, or in a rejected / refused batch with a clear error; the accounting 
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import duckdb
 import pytest
 from validation_support import reference_data, write_raw_crm_batch
 
-from warehouse.errors import CriticalValidationError, RejectedBatchError
+from warehouse.errors import CriticalValidationError, CrmwhError, RejectedBatchError
 from warehouse.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
@@ -30,8 +31,10 @@ def test_corpus_covers_at_least_25_distinct_defects() -> None:
     assert len(defects) == len(CASES) >= 25
     for case in CASES:
         assert (CORPUS / case["file"]).is_file(), case["file"]
-        assert case["outcome"] in ("loaded", "rejected", "critical")
-    on_disk = {str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.csv")}
+        assert case["outcome"] in ("loaded", "rejected", "critical", "superseded", "error", "skipped")
+        assert case["via"] in ("ingest", "staged", "baskets", "landing", "fault")
+    on_disk = {str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*")
+               if p.is_file() and p.suffix in (".csv", ".xlsx", ".xls", ".parquet", ".txt", ".md")}
     used = {c["file"] for c in CASES} | {b["file"] for c in CASES for b in c.get("before", [])}
     assert on_disk == used, "every fixture file has a manifest entry"
 
@@ -65,19 +68,35 @@ def _params(via: str) -> list[Any]:
                          if c.get("known_issue") else []) for c in CASES if c["via"] == via]
 
 
+def _ingest_before(case: dict[str, Any], settings: Settings) -> None:
+    if case.get("rates"):
+        settings.rates_path.parent.mkdir(parents=True, exist_ok=True)
+        settings.rates_path.write_text(case["rates"], encoding="utf-8")
+    for before in case.get("before", []):
+        assert ingest_file(settings, CORPUS / before["file"], before.get("profile")).status == "succeeded"
+
+
 @pytest.mark.parametrize("case", _params("ingest"))
 def test_file_drop_defect(case: dict[str, Any], pipeline_settings: Settings) -> None:
     if ingest_file is None:
         pytest.skip(_INGEST_MISSING)
     path = CORPUS / case["file"]
+    _ingest_before(case, pipeline_settings)
     if case["outcome"] == "rejected":
         with pytest.raises(RejectedBatchError, match=None) as info:
             ingest_file(pipeline_settings, path, case.get("profile"))
         assert case["error"] in str(info.value)
+        assert "\n" not in str(info.value)  # one line of reason
+        # the landing folder's copy went to the rejected folder, registered with its hash (it can be retried)
+        assert (pipeline_settings.rejected_dir / path.name).is_file()
+        assert not (pipeline_settings.landing_dir / path.name).exists()
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
         con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
         try:
-            status = con.execute("select status, rows_loaded from audit.load_batches").fetchall()
-            assert status == [("rejected", 0)]
+            status = con.execute("select status, rows_loaded, file_sha256 from audit.load_batches").fetchall()
+            assert status == [("rejected", 0, sha)]
+            assert con.execute("select status from audit.file_registry where sha256 = ?", [sha]).fetchall() == [
+                ("rejected",)]
             staged = con.execute("select count(*) from duckdb_tables() where schema_name in ('staging', 'core') "
                                  "and estimated_size > 0").fetchone()[0]
             assert staged == 0
@@ -85,18 +104,90 @@ def test_file_drop_defect(case: dict[str, Any], pipeline_settings: Settings) -> 
             con.close()
         return
     result = ingest_file(pipeline_settings, path, case.get("profile"))
+    if case["outcome"] == "superseded":
+        assert result.status == "superseded" and case["error"] in " ".join(result.notes), result
+        con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
+        try:
+            for check in case.get("checks", []):
+                assert _value(con, check["sql"]) == check["expect"], check["sql"]
+        finally:
+            con.close()
+        return
     assert result.status == "succeeded", result
     assert result.rows_read == case["rows_read"]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined
     assert result.rows_quarantined == len(case.get("quarantined", []))
+    assert result.rows_blank == case.get("rows_blank", 0)
     con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
     try:
-        loaded = con.execute("select count(*) from core.fct_sales_line where _batch_id = ?",
-                             [result.batch_id]).fetchone()[0]
+        # every loaded line is in core (a line equal to one loaded before keeps its earlier batch id)
+        loaded = con.execute("select count(*) from core.fct_sales_line where sales_line_id in (select sales_line_id "
+                             "from staging.stg_files__sales_lines where _batch_id = ?)", [result.batch_id]).fetchone()[0]
         assert loaded == result.rows_loaded
+        assert con.execute("select rows_blank from audit.load_batches where batch_id = ?",
+                           [result.batch_id]).fetchone()[0] == case.get("rows_blank", 0)
         _check_quarantine(con, "stg_files__sales_lines", result.batch_id, case)
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("case", _params("baskets"))
+def test_basket_file_defect(case: dict[str, Any], settings: Settings) -> None:
+    from transforms.baskets import read_basket_file
+
+    limits = settings.files
+    with pytest.raises(CrmwhError) as info:
+        read_basket_file(CORPUS / case["file"], max_items=limits.max_basket_items,
+                         max_line_bytes=limits.max_line_bytes, max_file_bytes=limits.max_file_bytes)
+    assert case["error"] in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("case", _params("landing"))
+def test_landing_folder_defect(case: dict[str, Any], pipeline_settings: Settings) -> None:
+    from warehouse import pipeline
+
+    source = CORPUS / case["file"]
+    landing = Path(pipeline_settings.landing_dir)
+    target = landing / source.name
+    if case.get("link"):
+        target.symlink_to(source)
+    else:
+        target.write_bytes(source.read_bytes())
+    summary = pipeline.run(pipeline_settings, pipeline.Interval.parse(None, "2024-06-01"), include_crm=False)
+    assert summary.batch_ids == []
+    assert [(s.path, case["reason"] in s.reason) for s in summary.skipped] == [(source.name, True)]
+    con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
+    try:
+        recorded = con.execute("select path, reason from audit.skipped_files").fetchall()
+        assert len(recorded) == 1 and recorded[0][0] == source.name and case["reason"] in recorded[0][1]
+        assert con.execute("select count(*) from audit.load_batches").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("case", _params("fault"))
+def test_fault_while_ingesting(case: dict[str, Any], pipeline_settings: Settings,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import shutil
+
+    from warehouse import pipeline
+
+    assert case["fault"] == "disk_full"
+
+    def half_then_full(src, dst, length=0):  # noqa: ANN001 - shutil.copyfileobj's signature
+        dst.write(src.read(max(1, len(CORPUS.joinpath(case["file"]).read_bytes()) // 2)))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfileobj", half_then_full)
+    with pytest.raises(CrmwhError) as info:
+        ingest_file(pipeline_settings, CORPUS / case["file"])
+    assert case["error"] in str(info.value)
+    monkeypatch.undo()
+    landing = Path(pipeline_settings.landing_dir)
+    assert [p for p in landing.rglob("*") if p.is_file()] == []  # no partial copy left under any name
+    summary = pipeline.run(pipeline_settings, pipeline.Interval.parse(None, "2024-06-01"), include_crm=False)
+    assert summary.batch_ids == [] and summary.rows_read == 0
 
 
 # --- CRM entities: raw.crm__<entity> -> the ETL's staging SQL -> validate_staged -----------------------

@@ -23,7 +23,8 @@ def test_core_reconciles_with_staging_and_catches_a_lost_or_doubled_row(pipeline
         outcome = validate_core(con, pipeline_settings, "fct_sales_line", [batch.batch_id])
         assert outcome.critical_failures == []
         totals = outcome.result("loaded_totals_reconcile").details["sources"]["staging.stg_files__sales_lines"]
-        assert totals == {"rows": "3", "quantity": "6", "net_amount": "17.75"}  # 2 x 3.50 + 1 x 4.00 + 3 x 2.25
+        assert totals == {"rows": "3", "quantity": "6", "net_amount": "17.75",  # 2 x 3.50 + 1 x 4.00 + 3 x 2.25
+                          "local_net_amount": "17.75"}  # all GBP, the reporting currency
         con.execute("delete from core.fct_sales_line where sales_line_id = 'canonical:A2:1'")
         with pytest.raises(CriticalValidationError, match="loaded_totals_reconcile"):
             validate_core(con, pipeline_settings, "fct_sales_line", [batch.batch_id])

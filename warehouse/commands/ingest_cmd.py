@@ -17,7 +17,8 @@ STATUS_COLUMNS = ("batch_id", "run_id", "source", "entity", "status", "step", "r
 def register(subparsers: argparse._SubParsersAction) -> None:
     ingest = subparsers.add_parser("ingest", help="register and load one file drop (CSV, XLSX, Parquet)")
     ingest.add_argument("path", help="the file; copied into the landing folder if it is elsewhere")
-    ingest.add_argument("--profile", help="source profile (default: matched by the file's columns)")
+    ingest.add_argument("--profile", help="source profile: a name (crmwh profile list) or a path to a .toml file "
+                                          "(default: matched by the file's columns)")
     ingest.set_defaults(handler=_ingest)
 
     run = subparsers.add_parser("run", help="extract, stage, validate and load (CRM database + landing folder)")
@@ -38,11 +39,18 @@ def _ingest(args: argparse.Namespace) -> int:
 
     result = ingest_file(get_settings(), args.path, args.profile)
     if result.status == "duplicate":
-        print(f"{result.file_name}: same content already registered (batch {result.batch_id}); nothing loaded")
+        print(f"{result.file_name}: same content already loaded (batch {result.batch_id}); nothing loaded")
+        return 0
+    if result.status == "superseded":
+        print(f"{result.file_name}: {' '.join(result.notes)}")
         return 0
     print(f"{result.file_name} [{result.profile}] batch {result.batch_id}: {result.status}; "
           f"read {result.rows_read}, loaded {result.rows_loaded}, quarantined {result.rows_quarantined}, "
-          f"warnings {result.warnings}")
+          f"warnings {result.warnings}" + (f", blank lines skipped {result.rows_blank}" if result.rows_blank else ""))
+    for note in result.notes:
+        print(f"  note: {note}")
+    if result.error:
+        print(f"  error: {result.error}")
     return 0 if result.status == "succeeded" else 1
 
 
@@ -54,6 +62,12 @@ def _run(args: argparse.Namespace) -> int:
     print(f"run {summary.run_id}: {len(summary.batch_ids)} batch(es); read {summary.rows_read}, "
           f"loaded {summary.rows_loaded}, quarantined {summary.rows_quarantined}, "
           f"warnings {summary.warnings}, rejected files {len(summary.rejected)}")
+    for name, reason in summary.file_problems:
+        print(f"  file not loaded: {name}: {reason}")
+    for note in summary.file_notes:
+        print(f"  note: {note}")
+    for item in summary.skipped:
+        print(f"  skipped in landing: {item.path}: {item.reason}")
     return 0
 
 
@@ -131,4 +145,25 @@ def _status(args: argparse.Namespace) -> int:
     print(f"{len(batches)} batch(es): {failed} failed or rejected" + (f", {abandoned} abandoned" if abandoned else "")
           + f"; rows read {read}, accounted in succeeded batches {accounted}; warnings "
           f"{sum(b['warnings'] for b in batches)}")
+    for path, reason in skipped_files(settings):
+        print(f"skipped in the landing folder: {path}: {reason}")
     return 0
+
+
+def skipped_files(settings: Settings) -> list[tuple[str, str]]:
+    """Paths the last scan of the landing folder skipped (``audit.skipped_files``), with the reason."""
+    from warehouse.db import warehouse_reader
+    from warehouse.errors import CrmwhError
+
+    if not settings.warehouse_path.exists():
+        return []
+    try:
+        with warehouse_reader(settings) as con:
+            exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
+                                 "and table_name = 'skipped_files'").fetchone()[0]
+            if not exists:
+                return []
+            return [(r[0], r[1]) for r in con.execute(
+                "select path, reason from audit.skipped_files order by path").fetchall()]
+    except CrmwhError:  # a run took the file for writing meanwhile: the batches above were shown
+        return []

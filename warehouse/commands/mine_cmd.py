@@ -107,7 +107,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.baskets is not None:
         if args.out is None:
             raise MiningParameterError("--out rules.csv is required with --baskets")
-        baskets = read_basket_file(args.baskets)
+        limits = settings.files
+        baskets = read_basket_file(args.baskets, max_items=limits.max_basket_items, max_line_bytes=limits.max_line_bytes,
+                                   max_file_bytes=limits.max_file_bytes)
         if settings.mining.engine == "spark":
             from transforms.spark_engine import mine_spark
 
