@@ -173,4 +173,7 @@ def load_services_template(directory: Path) -> dict[str, int]:
     the caller's CRMWH_ environment; returns the source's row counts."""
     from ingest_support import load_template
 
+    # the hand-made agency bills in CNY and reports in CNY (its worked answers are in CNY): declared in the
+    # data directory's crmwh.toml, so every process on this directory (CLI, Airflow tasks) reads it
+    (directory / "crmwh.toml").write_text('[currency]\nreporting_currency = "CNY"\n', encoding="utf-8")
     return load_template(directory, END, build_services_source)

@@ -28,7 +28,8 @@ with warehouse_writer(get_settings()) as con:
     con.execute("insert into audit.load_batches (batch_id, run_id, source, entity, source_kind, started_at, "
                 "status, step) values (?, 'run.x', 'crm', 'orders', 'database', ?, 'running', 'extracted')",
                 [sys.argv[1], datetime.now()])
-    con.execute("insert into audit.file_registry values (?, 'f.csv', '/x/f.csv', 'canonical', 1, ?, 'running', ?)",
+    con.execute("insert into audit.file_registry (sha256, file_name, file_path, profile, size_bytes, batch_id, "
+                "status, registered_at) values (?, 'f.csv', '/x/f.csv', 'canonical', 1, ?, 'running', ?)",
                 ["sha-" + sys.argv[1], sys.argv[1], datetime.now()])
 print("started", flush=True)
 if sys.argv[2] == "die":

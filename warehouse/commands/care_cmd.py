@@ -19,7 +19,7 @@ from warehouse.settings import get_settings
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "care", help="the weekly care scan: services marts, this week's care actions, publish",
-        description=__doc__.split("\n\n")[1] if __doc__ else None)
+    )
     parser.add_argument("--week", default=None, help="any day of the week to scan, YYYY-MM-DD "
                                                      "(default: the week of the latest data)")
     parser.add_argument("--as-of", default=None, help="services marts date YYYY-MM-DD (default: day after the latest sale)")

@@ -49,6 +49,18 @@ HELP: dict[str, tuple[str, tuple[str, ...]]] = {
         "Show the latest load batches: source, status (running, succeeded, failed, rejected, abandoned), "
         "validation status (passed, warning, failed), rows read / loaded / quarantined, errors and notes.",
         ("crmwh status", "crmwh status --limit 100", "crmwh status --json")),
+    "care": (
+        "The weekly care scan (what the crm_care DAG does): rebuild the services marts (sales funnel, "
+        "contract renewals, service SLAs), write the week's care actions, then publish and write the report.",
+        ("crmwh care", "crmwh care --week 2025-12-29", "crmwh care --as-of 2026-01-01 --no-publish")),
+    "profile": (
+        "", ("crmwh profile list", "crmwh profile infer exports/sales_eu.csv",
+             "crmwh profile show online_retail")),
+    "profile infer": (
+        "", ("crmwh profile infer exports/sales_eu.csv",
+             "crmwh profile infer exports/sales_eu.csv --name sales_eu --out layouts/sales_eu.toml --force")),
+    "profile list": ("", ("crmwh profile list",)),
+    "profile show": ("", ("crmwh profile show online_retail", "crmwh profile show layouts/sales_eu.toml")),
     "pipeline": ("", ("crmwh pipeline", "crmwh pipeline --as-of 2025-12-31", "crmwh pipeline --no-report")),
     "quarantine": (
         "", ("crmwh quarantine list", "crmwh quarantine replay --table stg_crm__order_lines")),

@@ -760,7 +760,12 @@ def _renewal_truth(b: _Builder, plan: ServicesPlan) -> dict[str, Any]:
                             "sd": FILING_SD, "late_sender_share": LATE_SENDER_SHARE},
         "subscribers": len(plan.subscribers), "terms_decided": len(decided),
         "non_renewals": sum(1 for t in decided if not t.renewed),
-        "terminated_early": sum(1 for t in plan.terms if t.terminated_day is not None),
+        # ended early by the customer's churn inside the history (in the source) and after it (the planted
+        # future of warehouse.demo.churn_future: ground truth only)
+        "terminated_early": sum(1 for t in plan.terms
+                                if t.terminated_day is not None and t.terminated_day <= plan.clock_day),
+        "terminated_early_after_end_date": sum(1 for t in plan.terms
+                                               if t.terminated_day is not None and t.terminated_day > plan.clock_day),
         "late_renewals": sum(1 for t in plan.terms if t.next_start_day is not None and t.next_start_day > t.end_day + 1),
         "outcome_by_contract": outcomes,
     }

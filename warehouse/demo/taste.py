@@ -177,7 +177,7 @@ def choose_sequences(rng: np.random.Generator, catalog: Catalog, profile_name: s
                      exclude: set[int]) -> list[dict[str, Any]]:
     """The planted (A, B) pairs: product indices, window in days and probability."""
     if profile_name == "services":
-        return _services_chain(catalog)
+        return _services_chain(catalog, sellable)
     pool = np.array([i for i in np.nonzero(sellable)[0] if i not in exclude])
     ranked = pool[np.argsort(-catalog.popularity[pool], kind="stable")]
     middle = ranked[len(ranked) // 100: len(ranked) // 20]  # popular, not the very best sellers
@@ -196,13 +196,17 @@ def choose_sequences(rng: np.random.Generator, catalog: Catalog, profile_name: s
     return out
 
 
-def _services_chain(catalog: Catalog) -> list[dict[str, Any]]:
-    code_to_idx = {c: i for i, c in enumerate(catalog.codes.tolist())}
+def _services_chain(catalog: Catalog, sellable: np.ndarray) -> list[dict[str, Any]]:
+    """The chain's steps sold as order lines; monthly services (bookkeeping, tax filing) are billed by their
+    contracts' recurring invoices only, so the chain skips them (registration, then annual report, then
+    trademark)."""
+    code_to_idx = {c: i for i, c in enumerate(catalog.codes.tolist()) if sellable[i]}
     out = []
     for variant in ("BL", "BG", "BF", "SL", "SG", "SF", "PL", "PG", "PF"):
         steps = [f"{stem}-{variant}" for stem in SERVICES_CHAIN]
         steps[-1] = f"{SERVICES_CHAIN[-1]}-{variant[0]}L"  # trademarks come for limited companies only
-        for a, b in zip(steps[:-1], steps[1:], strict=True):
+        steps = [step for step in steps if step in code_to_idx]
+        for a, b in zip(steps[:-1], steps[1:], strict=False):
             if a in code_to_idx and b in code_to_idx:
                 out.append({"a": code_to_idx[a], "b": code_to_idx[b], "within_days": SERVICES_CHAIN_WITHIN_DAYS,
                             "probability": SERVICES_CHAIN_PROBABILITY})
