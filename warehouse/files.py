@@ -26,6 +26,7 @@ copies still in progress) and unsupported types are skipped and reported (``audi
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -273,6 +274,8 @@ def place_in_landing(settings: Settings, path: Path, profile: str | None, *,
     _atomic_copy(path, target, sha)
     return target
 
+STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM))
+
 
 def _atomic_copy(source: Path, target: Path, sha: str) -> None:
     partial = target.with_name(f"{PARTIAL_PREFIX}{uuid.uuid4().hex[:12]}-{target.name}")
@@ -288,6 +291,11 @@ def _atomic_copy(source: Path, target: Path, sha: str) -> None:
         shutil.copystat(source, partial)
         os.replace(partial, target)
     except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:  # full or read-only disk: the same words as every other command
+            from warehouse.db import os_failure
+
+            raise LandingCopyError(f"{os_failure(exc)}; {source} was not copied into the landing folder, "
+                                   "nothing was registered") from exc
         raise LandingCopyError(f"cannot copy {source} into the landing folder {target.parent}: "
                                f"{exc.strerror or exc}; nothing was registered") from exc
     finally:

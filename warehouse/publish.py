@@ -22,6 +22,7 @@ opened on the file (and ``select * from cross_sell_rules`` too).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -677,8 +678,13 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
                 f"(format parquet, compression zstd, kv_metadata {{{kv}}})"
             )
         con.execute(f"checkpoint {quote_ident(catalog)}")
-    finally:
-        con.execute(f"detach {quote_ident(catalog)}")
+    except BaseException:
+        # the first failure (a full disk, say) is the one to report: DuckDB's detach then fails on the same
+        # checkpoint and would hide it
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"detach {quote_ident(catalog)}")
+        raise
+    con.execute(f"detach {quote_ident(catalog)}")
 
     wal = db_path.with_name(db_path.name + ".wal")
     if wal.exists():  # a checkpointed, detached file has none; never publish a file that needs its WAL

@@ -60,7 +60,7 @@ CARD_TYPES = ("recommender varchar, is_published boolean, as_of date, train_end 
               "hit_rate double, hit_rate_ci_low double, hit_rate_ci_high double, precision_at_k double, "
               "recall_at_k double, customer_coverage double, catalogue_coverage double, top3_offer_share double, "
               "hit_rate_vs_popularity double, ratio_ci_low double, ratio_ci_high double, offers bigint, "
-              "bootstrap_samples integer, blend varchar, computed_at timestamp")
+              "bootstrap_samples integer, blend varchar")
 CARD_DOCS: tuple[str, dict[str, str]] = (
     "grain: one row per recommender per backtest; out-of-time evaluation of the cross-sell offers against "
     "the popularity and co-purchase baselines on the same customers",
@@ -86,8 +86,7 @@ CARD_DOCS: tuple[str, dict[str, str]] = (
      "ratio_ci_low": "2.5% end of the paired bootstrap interval of hit_rate_vs_popularity",
      "ratio_ci_high": "97.5% end of the paired bootstrap interval of hit_rate_vs_popularity",
      "offers": "offer rows made", "bootstrap_samples": "bootstrap resamples behind the intervals",
-     "blend": "the hybrid's fitted blend (logistic-regression weight per source) as JSON",
-     "computed_at": "when the backtest ran (UTC)"})
+     "blend": "the hybrid's fitted blend (logistic-regression weight per source) as JSON"})
 
 
 def params_from(settings: Settings) -> rec.RecommenderParams:
@@ -344,7 +343,6 @@ def evaluate_recommender(con: duckdb.DuckDBPyConnection, settings: Settings, as_
         per[name] = ranking_metrics([recs.get(int(i), []) for i in rows_eval], [relevant[i] for i in rows_eval], k)
     import json
 
-    computed = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     out = []
     base_hits = per["popularity"]["hit"]
     by_source = {rec.SOURCES[int(k)]: int(v) for k, v in fitted.offers["source"].value_counts().items()}
@@ -369,8 +367,7 @@ def evaluate_recommender(con: duckdb.DuckDBPyConnection, settings: Settings, as_
             "top3_offer_share": float(counts.head(3).sum() / max(len(offered), 1)),
             "hit_rate_vs_popularity": ratio, "ratio_ci_low": r_low, "ratio_ci_high": r_high,
             "offers": len(offered), "bootstrap_samples": r.bootstrap_samples,
-            "blend": json.dumps({**fitted.blend.summary(), "offers_by_source": by_source}) if name == "hybrid" else None,
-            "computed_at": computed})
+            "blend": json.dumps({**fitted.blend.summary(), "offers_by_source": by_source}) if name == "hybrid" else None})
     return pd.DataFrame(out)
 
 

@@ -47,7 +47,8 @@ def test_each_of_three_intervals_run_twice_changes_nothing(pipeline_settings: Se
         assert after_first["core.fct_sales_line"][0] > 0 and after_first["marts.cross_sell_rules"][0] > 0
         if previous is not None:
             assert after_first["core.fct_sales_line"] != previous["core.fct_sales_line"]
-            assert after_first["core.dim_customer"] != previous["core.dim_customer"]
+            # and changed a dimension (a tiny demo's week has price changes; new customers only now and then)
+            assert any(after_first[t] != previous[t] for t in ("core.dim_customer", "core.dim_product"))
         assert second["ingest"].rows_read > 0
         assert second["analytics"]["publish"]["version"] != first["analytics"]["publish"]["version"]
         # rows read = loaded + quarantined for both runs
