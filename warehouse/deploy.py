@@ -8,6 +8,7 @@ environment on each host; add workers with more ``airflow celery worker`` proces
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -110,6 +111,24 @@ class RunningStack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        # a service's children (a worker's task processes) can outlive it for a moment and still hold the
+        # warehouse file: stopped means every process of every group has gone
+        for proc in self.processes.values():
+            while _group_alive(proc.pid) and time.monotonic() < deadline + 10:  # (a zombie never goes)
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def start_stack(settings: Settings, profile: CeleryProfile, log_dir: Path,

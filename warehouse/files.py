@@ -294,7 +294,8 @@ def _atomic_copy(source: Path, target: Path, sha: str) -> None:
         if exc.errno in STORAGE_ERRNOS:  # full or read-only disk: the same words as every other command
             from warehouse.db import os_failure
 
-            raise LandingCopyError(f"{os_failure(exc)}; {source} was not copied into the landing folder, "
+            named = exc if exc.filename else OSError(exc.errno, exc.strerror, str(partial))
+            raise LandingCopyError(f"{os_failure(named)}; {source} was not copied into the landing folder, "
                                    "nothing was registered") from exc
         raise LandingCopyError(f"cannot copy {source} into the landing folder {target.parent}: "
                                f"{exc.strerror or exc}; nothing was registered") from exc

@@ -54,7 +54,7 @@ def test_rows_of_a_run_that_died_before_validation_are_never_loaded(pipeline_set
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(900)  # a guard against a hang: 20 trials take 4-7 minutes on a loaded 2-core machine
 def test_twenty_sigkills_over_every_phase_then_a_rerun_equals_the_uninterrupted_run(
         pipeline_settings: Settings, tmp_path: Path) -> None:
     from crash_trials import PHASES, TARGETS, run_trials, summarize
