@@ -28,7 +28,7 @@ import duckdb
 from warehouse.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from warehouse.validation import Suite
+    from warehouse.suites import Suite
 
 DATASOURCE = "crmwh_batches"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")

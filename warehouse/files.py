@@ -64,7 +64,7 @@ PARTIAL_PREFIX = ".crmwh-partial-"
 # the stamp place_in_landing adds to a new version of a file whose name is taken in the landing folder
 _STAMP = re.compile(r"\.\d{8}T\d{12}$")
 
-__all__ = ["SUPPORTED_SUFFIXES", "BatchResult", "ProfileError", "SourceError", "extract_file", "ingest_file",
+__all__ = ["SUPPORTED_SUFFIXES", "BatchResult", "ProfileError", "SourceError", "extract_file",
            "is_profile_path", "place_in_landing", "scan_landing"]
 
 
@@ -482,9 +482,3 @@ def _write_raw(con: duckdb.DuckDBPyConnection, path: Path, sha: str, size: int, 
     return BatchResult(batch_id, source, path.name, chosen.name, "running", rows_read=lines.height,
                        rows_blank=table.blank_rows, notes=notes)
 
-
-def ingest_file(settings: Settings, path: Path | str, profile: str | None = None) -> BatchResult:
-    """Register and load one file drop end to end (extract, stage, validate, load); see module doc."""
-    from warehouse import pipeline
-
-    return pipeline.ingest_file(settings, Path(path), profile)

@@ -24,6 +24,7 @@ from datetime import datetime
 
 import duckdb
 
+from warehouse.core_writes import table_exists, upsert_fact, version_lookup
 from warehouse.db import read_sql
 from warehouse.file_deliveries import replace_redelivered_lines
 from warehouse.pii import quote_literal
@@ -79,15 +80,9 @@ def _set_load_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> N
                  "where _batch_id in (select batch_id from _loadable_batches) and contract_number is not null "
                  "qualify row_number() over (partition by contract_id order by updated_at desc nulls last, "
                  "_batch_id desc) = 1"
-                 if _exists(con, "staging.stg_crm__contracts")
+                 if table_exists(con, "staging.stg_crm__contracts")
                  else "select null::bigint as _src_id, null::varchar as contract_id where false")
     con.execute(f"create or replace temp view _crm_contract_ids as {contracts}")
-
-
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                            [schema, table]).fetchone()[0])
 
 
 def _hash_expr(columns: list[str] | tuple[str, ...], alias: str = "") -> str:
@@ -186,7 +181,7 @@ def _reserve_keys(con: duckdb.DuckDBPyConnection, sequence: str, count: int) -> 
 
 
 def _load_employees(con: duckdb.DuckDBPyConnection) -> None:
-    if not _exists(con, "staging.stg_crm__employees"):
+    if not table_exists(con, "staging.stg_crm__employees"):
         return
     cols = ["employee_id", "name", "role", "team", "region", "hire_date", "is_deleted", "_src_id"]
     con.execute(f"create or replace temp table _emp_new as {read_sql('core/dim_employee.sql')}")
@@ -235,12 +230,12 @@ def _load_code_dims(con: duckdb.DuckDBPyConnection) -> None:
     batch = "_batch_id in (select batch_id from _load_batches)"
     channel_sources = []
     for table in ("stg_crm__orders", "stg_crm__service_tickets", "stg_crm__interactions"):
-        if _exists(con, f"staging.{table}"):
+        if table_exists(con, f"staging.{table}"):
             channel_sources.append(f"select channel as code from staging.{table} where {batch}")
-    if _exists(con, "staging.stg_files__sales_lines"):
+    if table_exists(con, "staging.stg_files__sales_lines"):
         channel_sources.append(f"select channel as code from staging.stg_files__sales_lines where {batch}")
     _seed_codes(con, "core.dim_channel", "channel", "core.seq_channel_key", CHANNELS, channel_sources)
-    tickets = _exists(con, "staging.stg_crm__service_tickets")
+    tickets = table_exists(con, "staging.stg_crm__service_tickets")
     _seed_codes(con, "core.dim_ticket_type", "ticket_type", "core.seq_ticket_type_key", TICKET_TYPES,
                 [f"select ticket_type as code from staging.stg_crm__service_tickets where {batch}"] if tickets else [])
     _seed_codes(con, "core.dim_ticket_status", "ticket_status", "core.seq_ticket_status_key", TICKET_STATUSES,
@@ -265,31 +260,12 @@ FACT_TIME = {
 }
 
 
-def _version_lookup(dim: str, key: str, bid: str, alias: str, bid_expr: str, ts_expr: str) -> tuple[str, str]:
-    """(join, key expression) resolving the dimension version valid at the row's event time; before the
-    first version (or with no event time) the first one, a missing id the unknown member (0) for
-    customers / NULL otherwise.
-
-    Versions of one id are contiguous (each ``valid_to`` is the next ``valid_from``), so the first is
-    widened to start at -infinity and the last to end at +infinity, and the look-up is an equi-join on
-    the business id with a range condition: a hash join that carries only the matching version's key.
-    (An ``asof`` join sorts the whole wide fact stream first: 10 s of the 5-million-line full load.)"""
-    versions = (f"select {bid}, {key}, case when row_number() over (partition by {bid} order by valid_from, {key}) = 1 "
-                f"then '-infinity'::timestamp else valid_from end as _valid_from, "
-                f"coalesce(valid_to, 'infinity'::timestamp) as _valid_to from {dim}")
-    ts = f"coalesce(({ts_expr})::timestamp, '-infinity'::timestamp)"
-    join = (f"left join ({versions}) {alias} on {alias}.{bid} = {bid_expr} "
-            f"and {ts} >= {alias}._valid_from and {ts} < {alias}._valid_to")
-    fallback = ", 0" if key == "customer_key" else ""
-    return join, f"coalesce({alias}.{key}{fallback})"
-
-
 def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: str) -> None:
     """Re-point facts of the ids in ``_scd_aff`` to the dimension version valid at their event time."""
     for fact, (fid, ts) in FACT_TIME.items():
         if key == "product_key" and fact != "core.fct_sales_line":
             continue
-        joins, expr = _version_lookup(dim, key, bid, "d", f"s.{bid}", "s._ts")
+        joins, expr = version_lookup(dim, key, bid, "d", f"s.{bid}", "s._ts")
         con.execute(f"""create or replace temp table _rekey_src as
                         select {fid} as fid, {bid}, {ts} as _ts from {fact}
                         where {bid} in (select id from _scd_aff)""")
@@ -318,9 +294,9 @@ def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch
                                      (PRODUCT, "core/dim_product__crm.sql", "core/dim_product__files.sql")):
         staged_crm = "staging.stg_crm__customers" if spec is CUSTOMER else "staging.stg_crm__products"
         parts = []
-        if _exists(con, staged_crm):
+        if table_exists(con, staged_crm):
             parts.append(f"select * from ({read_sql(crm_sql)})")
-        if _exists(con, "staging.stg_files__sales_lines"):
+        if table_exists(con, "staging.stg_files__sales_lines"):
             parts.append(f"select * from ({read_sql(files_sql)})")
         if not parts:
             continue
@@ -338,54 +314,17 @@ def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch
 
 # --- facts -----------------------------------------------------------------------------------------
 
-def _upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: str,
-                 hash_exclude: tuple[str, ...] = ()) -> int:
-    """Write the rows of ``keyed_sql`` whose content changed; drop soft-deleted ones. Returns rows written."""
-    columns = [r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'core' and table_name = ? "
-        "order by column_index", [fact.split(".")[1]]).fetchall()]
-    # surrogate keys of the type-2 dimensions are re-pointed in place (refresh_fact_keys), so they stay
-    # out of the content hash; the keys of the code dimensions and employees (channel_key, employee_key,
-    # agent_key, ...) are the only record of the order's channel or sales rep: a change must rewrite the row
-    hashed = [c for c in columns if c not in ("_hash", "_batch_id", "_updated_at", *hash_exclude)
-              and c not in ("customer_key", "product_key")] + ["is_deleted"]
-    con.execute(f"create or replace temp table _fact_new as select *, hash({', '.join(hashed)})::varchar as _hash "
-                f"from ({keyed_sql})")
-    # one row per id, the latest version winning: a window over the whole (wide) stream costs a sort of
-    # every row, so only the ids that occur more than once are ranked
-    con.execute(f"""
-        delete from _fact_new where rowid in (
-            select rowid from (
-                select rowid, row_number() over (
-                           partition by {fid} order by _updated_at desc nulls last, _batch_id desc) as _rank
-                from _fact_new where {fid} in (select {fid} from _fact_new group by {fid} having count(*) > 1))
-            where _rank > 1)
-    """)
-    # changed = a new id, or a different hash from a stored version that is not newer than the incoming
-    # one: those stored versions go, then every incoming row whose id is no longer stored is written
-    con.execute(f"""
-        delete from {fact} where {fid} in (
-            select n.{fid} from _fact_new n join {fact} f on f.{fid} = n.{fid}
-            where f._hash is distinct from n._hash and coalesce(f._updated_at <= n._updated_at, true))
-    """)
-    written = con.execute(f"insert into {fact} by name select {', '.join(columns)} from _fact_new n "
-                          f"where not n.is_deleted and not exists (select 1 from {fact} f where f.{fid} = n.{fid})"
-                          ).fetchone()
-    con.execute("drop table _fact_new")
-    return int(written[0]) if written else 0
-
-
 def _sales_lines(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:
     parts = []
-    if _exists(con, "staging.stg_crm__order_lines") and _exists(con, "staging.stg_crm__orders"):
+    if table_exists(con, "staging.stg_crm__order_lines") and table_exists(con, "staging.stg_crm__orders"):
         # the CRM lines come with their order's keys (resolved once per order)
-        join, key = _version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id",
+        join, key = version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id",
                                     "o.order_ts")
         parts.append(read_sql("core/fct_sales_line__crm.sql").replace("{customer_version_join}", join)
                      .replace("{customer_key}", key)
                      .replace("{reporting_currency}", quote_literal(reporting_currency)))
-    if _exists(con, "staging.stg_files__sales_lines"):
-        cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+    if table_exists(con, "staging.stg_files__sales_lines"):
+        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                                  "n.order_ts")
         parts.append(f"""
             select n.*, {ck} as customer_key, ch.channel_key, e.employee_key
@@ -394,21 +333,21 @@ def _sales_lines(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> Non
             left join core.dim_employee e on e._src_id = n.employee_src_id""")
     if not parts:
         return
-    pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", "n.order_ts")
+    pj, pk = version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", "n.order_ts")
     keyed = f"""
         select n.*, {pk} as product_key, x.is_merchandise,
                year(n.order_ts) * 10000 + month(n.order_ts) * 100 + day(n.order_ts) as date_key
         from ({' union all by name '.join(f'select * from ({p})' for p in parts)}) n {pj}
         left join core.dim_product x on x.product_key = {pk}
     """
-    _upsert_fact(con, "core.fct_sales_line", "sales_line_id", keyed)
+    upsert_fact(con, "core.fct_sales_line", "sales_line_id", keyed)
 
 
 def _tickets(con: duckdb.DuckDBPyConnection) -> None:
-    if not _exists(con, "staging.stg_crm__service_tickets"):
+    if not table_exists(con, "staging.stg_crm__service_tickets"):
         return
     con.execute(f"create or replace temp table _tk as {read_sql('core/fct_service_ticket.sql')}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                              "n.opened_at")
     keyed = f"""
         select n.*, {ck} as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
@@ -421,7 +360,7 @@ def _tickets(con: duckdb.DuckDBPyConnection) -> None:
         left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
         left join core.dim_channel ch on ch.channel_code = n.channel
     """
-    _upsert_fact(con, "core.fct_service_ticket", "ticket_id", keyed, hash_exclude=("sla_breached",))
+    upsert_fact(con, "core.fct_service_ticket", "ticket_id", keyed, hash_exclude=("sla_breached",))
 
 
 def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: datetime | None) -> None:
@@ -450,10 +389,10 @@ def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: d
 
 
 def _interactions(con: duckdb.DuckDBPyConnection) -> None:
-    if not _exists(con, "staging.stg_crm__interactions"):
+    if not table_exists(con, "staging.stg_crm__interactions"):
         return
     con.execute(f"create or replace temp table _it as {read_sql('core/fct_interaction.sql')}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                              "n.occurred_at")
     keyed = f"""
         select n.*, {ck} as customer_key, e.employee_key, ch.channel_key,
@@ -462,17 +401,17 @@ def _interactions(con: duckdb.DuckDBPyConnection) -> None:
         left join core.dim_employee e on e._src_id = n.employee_src_id
         left join core.dim_channel ch on ch.channel_code = n.channel
     """
-    _upsert_fact(con, "core.fct_interaction", "interaction_id", keyed)
+    upsert_fact(con, "core.fct_interaction", "interaction_id", keyed)
 
 
 def _payments(con: duckdb.DuckDBPyConnection) -> None:
-    if not _exists(con, "staging.stg_crm__payments"):
+    if not table_exists(con, "staging.stg_crm__payments"):
         return
     con.execute(f"create or replace temp table _pm as {read_sql('core/fct_payment.sql')}")
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
                              "n.due_date::timestamp")
     keyed = f"select n.*, {ck} as customer_key, null::integer as days_late from _pm n {cj}"
-    _upsert_fact(con, "core.fct_payment", "payment_id", keyed, hash_exclude=("days_late",))
+    upsert_fact(con, "core.fct_payment", "payment_id", keyed, hash_exclude=("days_late",))
 
 
 def extend_dim_date(con: duckdb.DuckDBPyConnection) -> None:
@@ -512,7 +451,7 @@ def close_batches(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     for batch_id, source, entity, staging_table, rows_read, max_ts, sha, kind in rows:
         loaded = 0
-        if _exists(con, f"staging.{staging_table}"):
+        if table_exists(con, f"staging.{staging_table}"):
             loaded = int(con.execute(f"select count(*) from staging.{staging_table} where _batch_id = ?",
                                      [batch_id]).fetchone()[0])
         quarantined = quarantined_count(con, staging_table, batch_id)

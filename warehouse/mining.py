@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from transforms.association import (
-    MiningParams,
+    MiningParameterError,
     MiningResult,
     association_rules,
     frequent_itemsets,
@@ -234,12 +234,6 @@ class Scope:
     window_end: dt.datetime
 
 
-def mining_params(mining: MiningSettings) -> MiningParams:
-    return MiningParams(min_support=mining.min_support, min_confidence=mining.min_confidence,
-                        min_lift=mining.min_lift, max_len=mining.max_len, max_consequent=mining.max_consequent,
-                        counter=mining.itemset_counter)
-
-
 def _end_of_day(as_of: dt.date | dt.datetime | str) -> tuple[dt.date, dt.datetime]:
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of[:10])
@@ -306,7 +300,7 @@ class _Miner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.mining = settings.mining
-        self.params = mining_params(settings.mining)
+        self.params = settings.mining.params()
         self._spark: Any = None
         self._own_spark = False
 
@@ -358,6 +352,18 @@ class _Miner:
         if self._spark is not None and self._own_spark:
             self._spark.stop()
         self._spark = None
+
+
+def mine_basket_set(settings: Settings, baskets: BasketSet) -> MiningResult:
+    """Mine one basket set (``crmwh mine --baskets``) with the configured engine and thresholds, the same
+    way the warehouse mines a scope (no per-scope floor: the configured support as given)."""
+    if baskets.n_baskets == 0:
+        raise MiningParameterError("no baskets to mine")
+    miner = _Miner(settings)
+    try:
+        return miner.mine(baskets, support_count(miner.params.min_support, baskets.n_baskets))
+    finally:
+        miner.close()
 
 
 def _list_column(values: pd.Series) -> pa.Array:

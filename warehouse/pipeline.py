@@ -185,7 +185,8 @@ def stage(settings: Settings, batch_ids: list[str], *, con: duckdb.DuckDBPyConne
 
 def _validate_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> dict[str, Any]:
     try:
-        from warehouse.validation import suite_path, validate_staged
+        from warehouse.suites import suite_path
+        from warehouse.validation import validate_staged
     except ImportError as exc:  # the validation area's module is not there yet
         log.warning("validation skipped: %s", exc)
         return {"validated": 0, "rows_quarantined": 0, "warnings": 0}
@@ -292,7 +293,7 @@ def validate_core_tables(con: duckdb.DuckDBPyConnection, settings: Settings, bat
 def _nothing_loaded(con: duckdb.DuckDBPyConnection, table: str, batch_ids: list[str]) -> bool:
     """An empty core table none of whose staged sources got rows in these batches (a shop's services
     facts): there is nothing its suite could find."""
-    from warehouse.validation import load_suite
+    from warehouse.suites import load_suite
 
     if con.execute(f"select exists (select 1 from core.{table})").fetchall()[0][0]:  # noqa: S608 - catalog name
         return False
@@ -362,7 +363,7 @@ def run(settings: Settings, interval: Interval, *, include_crm: bool = True, inc
     return summary
 
 
-def ingest_file(settings: Settings, path: Path, profile: str | None = None) -> files_mod.BatchResult:
+def ingest_file(settings: Settings, path: Path | str, profile: str | None = None) -> files_mod.BatchResult:
     """Register and load one file drop (copied into the landing folder when it comes from elsewhere).
 
     ``profile`` is a profile name or the path of a profile file. Content that was rejected or failed

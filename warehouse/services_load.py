@@ -22,8 +22,8 @@ from datetime import datetime
 
 import duckdb
 
+from warehouse.core_writes import table_exists, upsert_fact, version_lookup
 from warehouse.db import read_sql
-from warehouse.load import _exists, _upsert_fact, _version_lookup
 from warehouse.rules import load_service_processes, service_steps_frame_rows
 
 SERVICES_FACTS: tuple[str, ...] = ("fct_lead", "fct_opportunity", "fct_opportunity_stage", "fct_contract",
@@ -65,7 +65,7 @@ def load_service_step_dim(con: duckdb.DuckDBPyConnection) -> None:
 def _ready(con: duckdb.DuckDBPyConnection, fact: str) -> bool:
     """The model's staging inputs exist and one of its drivers got rows in the batches being loaded (a
     shop's empty services tables cost nothing)."""
-    if not all(_exists(con, f"staging.{t}") for t in INPUTS[fact]):
+    if not all(table_exists(con, f"staging.{t}") for t in INPUTS[fact]):
         return False
     touched = " union all ".join(
         f"select 1 from staging.{t} where _batch_id in (select batch_id from _load_batches)" for t in DRIVERS[fact])
@@ -111,11 +111,11 @@ def _load_fact(con: duckdb.DuckDBPyConnection, fact: str) -> None:
     spec = SPECS[fact]
     con.execute(f"create or replace temp table _sv_in as {read_sql(f'core/{fact}.sql')}")
     joins, keys = [], []
-    cj, ck = _version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id", f"n.{spec.event}")
+    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id", f"n.{spec.event}")
     joins.append(cj)
     keys.append(f"{ck} as customer_key")
     if spec.product:
-        pj, pk = _version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", f"n.{spec.event}")
+        pj, pk = version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", f"n.{spec.event}")
         joins.append(pj)
         keys.append(f"{pk} as product_key")
     for i, (key, id_col, src) in enumerate(spec.employees):
@@ -123,7 +123,7 @@ def _load_fact(con: duckdb.DuckDBPyConnection, fact: str) -> None:
         keys += [f"e{i}.employee_key as {key}", f"e{i}.employee_id as {id_col}"]
     keys += [f"{_date_key('n.' + col)} as {key}" for key, col in spec.dates]
     keys += [f"null as {col}" for col in spec.as_of]
-    _upsert_fact(con, f"core.{fact}", spec.key, f"select n.*, {', '.join(keys)} from _sv_in n {' '.join(joins)}",
+    upsert_fact(con, f"core.{fact}", spec.key, f"select n.*, {', '.join(keys)} from _sv_in n {' '.join(joins)}",
                  hash_exclude=spec.as_of)
 
 

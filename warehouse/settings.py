@@ -19,7 +19,10 @@ import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transforms.association_params import MiningParams
 
 ENV_PREFIX = "CRMWH_"
 # CRMWH_ variables that are not settings: the config file's path and the test suite's PostgreSQL URL.
@@ -140,6 +143,16 @@ class MiningSettings:
     min_offer_rules: int = 10
     adaptive_support_floor: float = 0.0002
     adaptive_min_count: int = 3
+
+    def params(self) -> MiningParams:
+        """The thresholds of a mining run from these settings (the one mapping; validated)."""
+        from transforms.association_params import MiningParams
+
+        params = MiningParams(min_support=self.min_support, min_confidence=self.min_confidence,
+                              min_lift=self.min_lift, max_len=self.max_len, max_consequent=self.max_consequent,
+                              counter=self.itemset_counter)
+        params.validate()
+        return params
 
 
 @dataclass(frozen=True)

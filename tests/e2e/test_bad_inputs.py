@@ -19,11 +19,11 @@ CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 try:  # the ETL's entry point for file drops
-    from warehouse.files import ingest_file
+    from warehouse.pipeline import ingest_file
     _INGEST_MISSING = None
 except ImportError as exc:  # pragma: no cover - only while the ETL area has not landed
     ingest_file = None
-    _INGEST_MISSING = f"warehouse.files.ingest_file is not importable yet ({exc})"
+    _INGEST_MISSING = f"warehouse.pipeline.ingest_file is not importable yet ({exc})"
 
 
 def test_corpus_covers_at_least_25_distinct_defects() -> None:

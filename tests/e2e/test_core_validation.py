@@ -13,11 +13,11 @@ SALES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "sales
 
 
 def test_core_reconciles_with_staging_and_catches_a_lost_or_doubled_row(pipeline_settings: Settings) -> None:
-    files = pytest.importorskip("warehouse.files")
+    from warehouse import pipeline
     from warehouse.db import warehouse_writer
     from warehouse.validation import validate_core
 
-    batch = files.ingest_file(pipeline_settings, SALES / "duplicated_lines.csv")
+    batch = pipeline.ingest_file(pipeline_settings, SALES / "duplicated_lines.csv")
     assert (batch.rows_loaded, batch.rows_quarantined) == (3, 2)
     with warehouse_writer(pipeline_settings) as con:
         outcome = validate_core(con, pipeline_settings, "fct_sales_line", [batch.batch_id])
@@ -37,11 +37,11 @@ def test_core_reconciles_with_staging_and_catches_a_lost_or_doubled_row(pipeline
 
 
 def test_type2_dimensions_keep_one_current_version_per_business_id(pipeline_settings: Settings) -> None:
-    files = pytest.importorskip("warehouse.files")
+    from warehouse import pipeline
     from warehouse.db import warehouse_writer
     from warehouse.validation import validate_core
 
-    batch = files.ingest_file(pipeline_settings, SALES / "zero_quantity.csv")
+    batch = pipeline.ingest_file(pipeline_settings, SALES / "zero_quantity.csv")
     with warehouse_writer(pipeline_settings) as con:
         for table in ("dim_customer", "dim_product"):
             assert validate_core(con, pipeline_settings, table, [batch.batch_id]).critical_failures == []

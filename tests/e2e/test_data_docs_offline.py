@@ -14,7 +14,7 @@ import pytest
 from warehouse.analytics_pipeline import publish_marts
 from warehouse.cli import main
 from warehouse.db import warehouse_reader, warehouse_writer
-from warehouse.files import ingest_file
+from warehouse.pipeline import ingest_file
 from warehouse.publish import read_manifest, validation_status_from_audit
 from warehouse.settings import Settings, load_settings
 

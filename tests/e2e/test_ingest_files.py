@@ -13,7 +13,8 @@ import pytest
 from warehouse import pipeline
 from warehouse.cli import main
 from warehouse.errors import RejectedBatchError
-from warehouse.files import ingest_file, scan_landing
+from warehouse.files import scan_landing
+from warehouse.pipeline import ingest_file
 from warehouse.settings import Settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "online_retail_sample.csv"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from warehouse.db import warehouse_writer
-from warehouse.files import ingest_file
+from warehouse.pipeline import ingest_file
 from warehouse.publish import PiiLeakError, publish
 from warehouse.settings import Settings
 

@@ -29,7 +29,7 @@ def _write(path: Path, body: str) -> Path:
 
 def test_list_then_replay_loads_lines_whose_product_arrived(quick, tmp_path, capsys):
     pytest.importorskip("warehouse.pipeline")
-    from warehouse.files import ingest_file
+    from warehouse.pipeline import ingest_file
 
     first = ingest_file(quick, _write(tmp_path / "a.csv",
                                       "B1,1,P1,Mug,2,3.50,2024-03-01 10:00:00,C1,UK\n"
@@ -81,7 +81,7 @@ def test_list_unknown_table_is_one_clear_error(quick, capsys):
 
 def test_replay_never_loads_a_duplicate_of_a_row_already_loaded(quick):
     pytest.importorskip("warehouse.pipeline")
-    from warehouse.files import ingest_file
+    from warehouse.pipeline import ingest_file
     from warehouse.replay import replay
 
     corpus = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "sales" / "duplicated_lines.csv"

@@ -10,7 +10,8 @@ from validation_support import ORDER_LINE_TYPES, TICKET_TYPES, good_line, good_t
 
 from warehouse.db import migrate
 from warehouse.errors import CriticalValidationError
-from warehouse.validation import load_suite, validate_staged
+from warehouse.suites import load_suite
+from warehouse.validation import validate_staged
 
 
 @pytest.fixture

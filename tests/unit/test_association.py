@@ -48,7 +48,7 @@ def _count(baskets: list[list[str]], items: tuple[str, ...]) -> int:
 
 
 def test_hand_computed_example_every_metric() -> None:
-    result = mine(baskets_from_lists(HAND), MiningParams(min_support=2, max_len=3))
+    result = mine(baskets_from_lists(HAND), MiningParams(min_support=2, min_confidence=0.0, min_lift=0.0, max_len=3))
     rules = result.rules
     r = _rule(rules, ("A",), ("B",))
     # counts by hand: A in 6 baskets, B in 7, both in 5, of 10
@@ -115,9 +115,9 @@ def test_confidence_exactly_at_threshold_is_kept(counter: str) -> None:
     # A in 10 baskets, A and B in 8 of them: confidence 8/10 against 0.8
     baskets = [["A", "B"]] * 8 + [["A"]] * 2 + [["B"]] * 5 + [["C"]] * 5
     b = baskets_from_lists(baskets)
-    keep = mine(b, MiningParams(min_support=1, min_confidence=0.8, counter=counter)).rules
+    keep = mine(b, MiningParams(min_support=1, min_lift=0.0, min_confidence=0.8, counter=counter)).rules
     assert (("A",), ("B",)) in set(zip(keep["antecedent"], keep["consequent"], strict=True))
-    drop = mine(b, MiningParams(min_support=1, min_confidence=0.8000001, counter=counter)).rules
+    drop = mine(b, MiningParams(min_support=1, min_lift=0.0, min_confidence=0.8000001, counter=counter)).rules
     assert (("A",), ("B",)) not in set(zip(drop["antecedent"], drop["consequent"], strict=True))
 
 
@@ -125,7 +125,7 @@ def test_confidence_lost_to_float_rounding_is_kept() -> None:
     # 3 of 4 baskets; mlxtend-style (3/10) / (4/10) is 0.7499999999999999 < 0.75
     assert (3 / 10) / (4 / 10) < 0.75
     baskets = [["A", "B"]] * 3 + [["A"]] + [["B"]] * 2 + [["C"]] * 4
-    rules = mine(baskets_from_lists(baskets), MiningParams(min_support=1, min_confidence=0.75)).rules
+    rules = mine(baskets_from_lists(baskets), MiningParams(min_support=1, min_lift=0.0, min_confidence=0.75)).rules
     assert (("A",), ("B",)) in set(zip(rules["antecedent"], rules["consequent"], strict=True))
 
 
@@ -133,18 +133,18 @@ def test_lift_equal_to_min_lift_is_kept() -> None:
     # N = 10, A in 4, B in 5, both in 3: lift = 3 * 10 / (4 * 5) = 1.5
     baskets = [["A", "B"]] * 3 + [["A"]] + [["B"]] * 2 + [["C"]] * 4
     b = baskets_from_lists(baskets)
-    kept = mine(b, MiningParams(min_support=1, min_lift=1.5)).rules
+    kept = mine(b, MiningParams(min_support=1, min_confidence=0.0, min_lift=1.5)).rules
     assert (("A",), ("B",)) in set(zip(kept["antecedent"], kept["consequent"], strict=True))
     assert _rule(kept, ("A",), ("B",)).lift == pytest.approx(1.5)
-    dropped = mine(b, MiningParams(min_support=1, min_lift=1.5000001)).rules
+    dropped = mine(b, MiningParams(min_support=1, min_confidence=0.0, min_lift=1.5000001)).rules
     assert (("A",), ("B",)) not in set(zip(dropped["antecedent"], dropped["consequent"], strict=True))
 
 
 def test_max_len_and_max_consequent() -> None:
     b = baskets_from_lists(HAND)
-    two = mine(b, MiningParams(min_support=2, max_len=2)).rules
+    two = mine(b, MiningParams(min_support=2, min_confidence=0.0, min_lift=0.0, max_len=2)).rules
     assert (two["antecedent_len"] + two["consequent_len"]).max() == 2
-    multi = mine(b, MiningParams(min_support=2, max_len=3, max_consequent=2)).rules
+    multi = mine(b, MiningParams(min_support=2, min_confidence=0.0, min_lift=0.0, max_len=3, max_consequent=2)).rules
     assert (multi["consequent_len"] == 2).any()
     r = _rule(multi, ("A",), ("B", "C"))
     assert (r.antecedent_count, r.consequent_count, r.both_count) == (6, 3, 2)
@@ -159,9 +159,9 @@ def test_bad_support_is_a_clear_error(bad: object) -> None:
 def test_bad_parameters_are_clear_errors() -> None:
     b = baskets_from_lists(HAND)
     with pytest.raises(MiningParameterError, match="min_confidence"):
-        mine(b, MiningParams(min_support=2, min_confidence=1.2))
+        mine(b, MiningParams(min_support=2, min_lift=0.0, min_confidence=1.2))
     with pytest.raises(MiningParameterError, match="max_len"):
-        mine(b, MiningParams(min_support=2, max_len=0))
+        mine(b, MiningParams(min_support=2, min_confidence=0.0, min_lift=0.0, max_len=0))
 
 
 def test_encoding_is_sparse_never_dense(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +199,7 @@ def test_rules_match_mlxtend_association_rules() -> None:
     found = fpgrowth(frame, min_support=(20 - 0.5) / n, use_colnames=True, max_len=3)
     expected = mlx_rules(found, num_itemsets=n, metric="confidence", min_threshold=0.0)
     expected = expected[expected["consequents"].map(len) == 1]
-    ours = mine(data, MiningParams(min_support=20, max_len=3)).rules
+    ours = mine(data, MiningParams(min_support=20, min_confidence=0.0, min_lift=0.0, max_len=3)).rules
     key = lambda a, c: (tuple(sorted(a)), tuple(sorted(c)))  # noqa: E731
     exp = {key(a, c): row for (a, c), row in zip(zip(expected["antecedents"], expected["consequents"], strict=True),
                                                   expected.itertuples(), strict=True)}
@@ -235,7 +235,7 @@ def bundle_recovery(rules: pd.DataFrame, bundles: list[tuple[str, ...]]) -> dict
 
 def test_planted_bundles_are_recovered_among_top_rules() -> None:
     synth = synthesize_baskets(4000, n_products=300, mean_size=5, n_bundles=6, bundle_rate=0.2, seed=11)
-    rules = mine(synth.baskets, MiningParams(min_support=0.005, min_confidence=0.3, max_len=3)).rules
+    rules = mine(synth.baskets, MiningParams(min_support=0.005, min_lift=0.0, min_confidence=0.3, max_len=3)).rules
     ranks = bundle_recovery(rules, synth.bundles)
     for bundle in synth.bundles:
         assert ranks[bundle] < ranks[()], f"bundle {bundle} ranks below an unrelated rule"
@@ -245,7 +245,7 @@ def test_planted_bundles_are_recovered_among_top_rules() -> None:
     # and the check can fail: random baskets with no bundle planted recover nothing
     plain = synthesize_baskets(4000, n_products=300, mean_size=5, n_bundles=0, seed=11)
     fake = [("P00080", "P00127")]
-    rules = mine(plain.baskets, MiningParams(min_support=0.005, min_confidence=0.0, max_len=3)).rules
+    rules = mine(plain.baskets, MiningParams(min_support=0.005, min_lift=0.0, min_confidence=0.0, max_len=3)).rules
     ranks = bundle_recovery(rules, fake)
     assert ranks[fake[0]] >= ranks[()]
 
@@ -270,7 +270,7 @@ def test_rule_ids_are_stable_and_never_all_digits():
 def test_a_scope_where_no_rule_passes_gives_text_rule_ids_not_floats() -> None:
     # frequent pairs exist, but no rule reaches a confidence of 1: the rule frame is empty
     baskets = [["A", "B"]] * 3 + [["A"]] * 3 + [["B"]] * 3
-    rules = mine(baskets_from_lists(baskets), MiningParams(min_support=2, min_confidence=1.0)).rules
+    rules = mine(baskets_from_lists(baskets), MiningParams(min_support=2, min_lift=0.0, min_confidence=1.0)).rules
     assert rules.empty
     assert rules["rule_id"].dtype == object
     assert (rules["rule_id"] + "|segment").tolist() == []  # what run_mining does to build its keys

@@ -112,6 +112,6 @@ def test_online_retail_sample_baskets_and_rules() -> None:
     assert dict(zip(a["itemset"], a["count"], strict=True)) == dict(zip(s["itemset"], s["count"], strict=True))
     for itemset, count in itertools.islice(zip(s["itemset"], s["count"], strict=True), 0, None, 7):
         assert count == sum(1 for basket in sets if set(itemset) <= basket)
-    rules = mine(b, MiningParams(min_support=2, min_confidence=0.5, max_len=3)).rules
+    rules = mine(b, MiningParams(min_support=2, min_lift=0.0, min_confidence=0.5, max_len=3)).rules
     assert len(rules) > 0 and (rules["confidence"] >= 0.5).all()
     assert (rules["both_count"] * 2 >= rules["antecedent_count"]).all()

@@ -55,8 +55,16 @@ def test_spark_master_and_driver_memory_reach_the_spark_engine(tmp_path: Path, d
 
     seen: dict = {}
 
+    class FakeSession:
+        def stop(self) -> None:
+            seen["stopped"] = True
+
+    def fake_spark_session(master, **kwargs):
+        seen.update(master=master, **kwargs)
+        return FakeSession()
+
     def fake_mine_spark(baskets, params, **kwargs):
-        seen.update(kwargs)
+        seen["session"] = kwargs.get("spark")
         empty = pd.DataFrame({c: [] for c in ("itemset", "length", "count", "support")})
         from transforms.association import score_rules
 
@@ -64,6 +72,7 @@ def test_spark_master_and_driver_memory_reach_the_spark_engine(tmp_path: Path, d
                             n_baskets=baskets.n_baskets, min_count=2)
 
     monkeypatch.setattr(spark_engine, "mine_spark", fake_mine_spark)
+    monkeypatch.setattr(spark_engine, "spark_session", fake_spark_session)
     monkeypatch.setenv("CRMWH_MINING__SPARK_DRIVER_MEMORY", "3g")
     baskets = tmp_path / "b.txt"
     baskets.write_text("A,B\nA,B\nB,C\n", encoding="utf-8")
@@ -71,3 +80,4 @@ def test_spark_master_and_driver_memory_reach_the_spark_engine(tmp_path: Path, d
                  "--min-support", "2", "--out", str(tmp_path / "r.csv")])
     assert code == 0
     assert seen["master"] == "spark://host:7077" and seen["driver_memory"] == "3g"
+    assert isinstance(seen["session"], FakeSession) and seen["stopped"]  # our own session, stopped after

@@ -66,7 +66,7 @@ def test_planted_sequences_are_found_by_the_sequence_signal(demo: dict) -> None:
 def test_planted_bundles_rank_at_the_top_by_lift_lower(demo: dict) -> None:
     lines = demo["lines"]
     baskets = baskets_from_pairs(lines["order_id"].to_numpy(), lines["product_id"].to_numpy())
-    result = mine(baskets, MiningParams(min_support=0.004, min_confidence=0.1, max_len=3))
+    result = mine(baskets, MiningParams(min_support=0.004, min_lift=0.0, min_confidence=0.1, max_len=3))
     rules = rank_rules(result.rules, MiningSettings())
     offer = rules[rules["is_offerable"]].sort_values("rule_rank")
     bundles = [set(b["product_codes"]) for b in demo["truth"]["bundles"]]

@@ -31,7 +31,7 @@ def _baskets() -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def rules() -> pd.DataFrame:
-    result = mine(baskets_from_lists(_baskets()), MiningParams(min_support=3, min_confidence=0.0, max_len=3))
+    result = mine(baskets_from_lists(_baskets()), MiningParams(min_support=3, min_lift=0.0, min_confidence=0.0, max_len=3))
     return rank_rules(result.rules, MiningSettings(offer_min_lift=1.2))
 
 

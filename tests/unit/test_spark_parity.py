@@ -37,9 +37,9 @@ def _by_rule(rules: pd.DataFrame) -> pd.DataFrame:
 CASES = {
     "hand": (lambda: baskets_from_lists([["A", "B", "C"], ["A", "B"], ["A", "C"], ["B", "C"], ["A", "B", "C", "D"],
                                          ["D"], ["A", "B"], ["C"], ["A", "B", "D"], ["B"]]),
-             MiningParams(min_support=0.2, max_len=3)),
+             MiningParams(min_support=0.2, min_confidence=0.0, min_lift=0.0, max_len=3)),
     "edge": (lambda: baskets_from_lists([["A", "B"]] * 8 + [["A"]] * 2 + [["B"]] * 5 + [["C"]] * 5),
-             MiningParams(min_support=0.05, min_confidence=0.8, max_len=2)),
+             MiningParams(min_support=0.05, min_lift=0.0, min_confidence=0.8, max_len=2)),
     "bundles": (lambda: synthesize_baskets(500, n_products=40, mean_size=4, n_bundles=3, seed=9).baskets,
                 MiningParams(min_support=0.02, min_confidence=0.05, min_lift=1.0, max_len=3)),
 }

@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from warehouse.files import ingest_file
+    from warehouse.pipeline import ingest_file
 
     result = ingest_file(get_settings(), args.path, args.profile)
     if result.status == "duplicate":

@@ -21,8 +21,6 @@ from warehouse.settings import Settings, get_settings
 if TYPE_CHECKING:  # pandas, scipy and mlxtend are imported by the handler only: `crmwh --help` stays fast
     import pandas as pd
 
-    from transforms.association import MiningParams
-
 CSV_COLUMNS: tuple[str, ...] = (
     "rule_id", "antecedent", "consequent", "antecedent_count", "consequent_count", "both_count", "n_baskets",
     "support", "confidence", "lift", "leverage", "conviction", "zhangs_metric", "jaccard",
@@ -70,16 +68,6 @@ def _settings_with_overrides(settings: Settings, args: argparse.Namespace) -> Se
     return dataclasses.replace(settings, mining=dataclasses.replace(settings.mining, **changed))
 
 
-def _params(settings: Settings) -> MiningParams:
-    from transforms.association import MiningParams
-
-    m = settings.mining
-    params = MiningParams(min_support=m.min_support, min_confidence=m.min_confidence, min_lift=m.min_lift,
-                          max_len=m.max_len, max_consequent=m.max_consequent, counter=m.itemset_counter)
-    params.validate()
-    return params
-
-
 def rules_csv_frame(rules: pd.DataFrame) -> pd.DataFrame:
     """Rules as written to CSV: item lists joined with ' + ', conviction empty when infinite."""
     out = rules[list(CSV_COLUMNS)].copy()
@@ -100,24 +88,18 @@ def _run(args: argparse.Namespace) -> int:
     settings = _settings_with_overrides(get_settings(), args)
     if args.as_of:  # checked before the heavy imports: a typo fails fast
         parse_as_of(args.as_of, settings)
-    from transforms.association import MiningParameterError, mine
+    from transforms.association import MiningParameterError
     from transforms.baskets import read_basket_file
+    from warehouse.mining import mine_basket_set
 
-    params = _params(settings)
+    settings.mining.params()  # a bad threshold fails before any file is read
     if args.baskets is not None:
         if args.out is None:
             raise MiningParameterError("--out rules.csv is required with --baskets")
         limits = settings.files
         baskets = read_basket_file(args.baskets, max_items=limits.max_basket_items, max_line_bytes=limits.max_line_bytes,
                                    max_file_bytes=limits.max_file_bytes)
-        if settings.mining.engine == "spark":
-            from transforms.spark_engine import mine_spark
-
-            result = mine_spark(baskets, params, master=settings.mining.spark_master,
-                                fdr_alpha=settings.mining.fdr_alpha,
-                                driver_memory=settings.mining.spark_driver_memory)
-        else:
-            result = mine(baskets, params, fdr_alpha=settings.mining.fdr_alpha)
+        result = mine_basket_set(settings, baskets)
         _write_csv(rules_csv_frame(result.rules), args.out)
         skipped = {k: v for k, v in baskets.stats.items() if k in ("blank_lines", "empty_items", "duplicate_items") and v}
         note = f" (skipped: {', '.join(f'{k} {v}' for k, v in skipped.items())})" if skipped else ""
