@@ -78,6 +78,18 @@ def _wait(predicate, timeout_s: float, what: str, stack) -> None:
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
+def _open_when_released(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only once no process holds its write lock (fails after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def test_celery_deployment_runs_ingest_and_analytics_on_two_workers(
         data_dir: Path, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     reason = _redis_reason()
@@ -135,8 +147,8 @@ def test_celery_deployment_runs_ingest_and_analytics_on_two_workers(
     for before, after in zip(rows, rows[1:], strict=False):
         assert before.end_date <= after.start_date, f"{before.task_id} overlapped {after.task_id}"
 
-    # and the data arrived
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    # and the data arrived (a task process of Airflow's supervisor may still be closing the file)
+    con = _open_when_released(settings.warehouse_path, 120)
     try:
         lines = con.execute("select count(*) from core.fct_sales_line").fetchone()[0]
     finally:
