@@ -47,8 +47,9 @@ from machine_info import describe_machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the synthetic star schema with planted churn is test support
 
-from warehouse.churn_synth import create_core_tables  # noqa: E402
+from churn_support import create_core_tables  # noqa: E402
 
 EPOCH_DAY = dt.date(1970, 1, 1)
 
@@ -140,7 +141,7 @@ def prepare_demo(path: Path, scale: str, seed: int, profile: str = "retail") -> 
 
 
 def prepare_synthetic(path: Path, scale: str, seed: int) -> dict[str, str | None]:
-    from warehouse.churn_synth import synthesize_core
+    from churn_support import synthesize_core
 
     n = {"small": 2_000, "medium": 20_000, "large": 200_000}[scale]
     con = duckdb.connect(str(path))

@@ -58,7 +58,8 @@ def test_task_callables_run_in_order_on_a_small_warehouse(dag, settings) -> None
     """The DAG's own task functions (no scheduler): mining -> churn -> publish -> report."""
     import datetime as dt
 
-    from warehouse.churn_synth import synthesize_core
+    from churn_support import synthesize_core
+
     from warehouse.db import warehouse_writer
     from warehouse.publish import read_manifest
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from churn_support import synthesize_core
 
 from warehouse.analytics_pipeline import run_analytics
-from warehouse.churn_synth import synthesize_core
 from warehouse.db import warehouse_reader, warehouse_writer
 from warehouse.publish import read_manifest
 from warehouse.settings import Settings

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from churn_support import synthesize_core
 
 from warehouse.churn import run_churn
-from warehouse.churn_synth import synthesize_core
 from warehouse.settings import Settings, load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

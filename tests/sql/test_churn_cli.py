@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from churn_support import synthesize_core
 
-from warehouse.churn_synth import synthesize_core
 from warehouse.cli import main
 from warehouse.db import warehouse_writer
 from warehouse.settings import Settings

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from churn_support import create_core_tables, synthesize_core
 
 from transforms.churn_features import FEATURE_DESCRIPTIONS, churn_labels, compute_features
-from warehouse.churn_synth import create_core_tables, synthesize_core
 from warehouse.db import read_sql
 
 AS_OF = dt.date(2025, 4, 1)
@@ -53,8 +53,9 @@ def tiny(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     """C1 with sales, tickets, contacts and payments; online_retail:123 with one sale only."""
     con = duckdb.connect(str(tmp_path / "tiny.duckdb"))
     create_core_tables(con)
-    con.execute("insert into core.dim_product (product_key, product_id, category) values "
-                "(1, 'P1', 'X'), (2, 'P2', 'Y'), (3, 'P3', 'Z')")
+    con.execute("insert into core.dim_product (product_key, product_id, category, valid_from, is_current) values "
+                "(1, 'P1', 'X', '2020-01-01', true), (2, 'P2', 'Y', '2020-01-01', true), "
+                "(3, 'P3', 'Z', '2020-01-01', true)")
     add_line(con, "O6", "2024-10-15 10:00:00", "C1", 2, 1, 5.00)
     add_line(con, "O1", "2025-01-01 10:00:00", "C1", 1, 2, 20.00)
     add_line(con, "O2", "2025-02-01 10:00:00", "C1", 2, 1, 10.00)

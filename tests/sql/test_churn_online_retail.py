@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from churn_support import create_core_tables
 
 from warehouse.churn import run_churn
-from warehouse.churn_synth import create_core_tables
 from warehouse.settings import load_settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "online_retail_sample.csv"

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from churn_support import create_core_tables, synthesize_core
 
 from warehouse.churn import COLUMN_COMMENTS, ChurnInputError, run_churn, snapshot_dates
-from warehouse.churn_synth import create_core_tables, synthesize_core
 from warehouse.settings import load_settings
 
 AS_OF = dt.date(2026, 1, 1)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from churn_support import synthesize_core
 
 from warehouse.analytics_pipeline import mine, publish_marts, resolve_as_of, score_churn
-from warehouse.churn_synth import synthesize_core
 from warehouse.db import warehouse_writer
 from warehouse.errors import CriticalValidationError
 from warehouse.publish import read_manifest

@@ -1,7 +1,7 @@
-"""A synthetic ``core`` star schema with planted churn, for churn tests and the churn benchmark.
+"""Test support: a synthetic ``core`` star schema with planted churn, for the churn tests and benchmark.
 
-``create_core_tables`` creates the ``core.*`` tables with the columns docs/ARCHITECTURE.md documents
-(the contract the churn code reads), so tests can fill them by hand. ``synthesize_core`` fills them
+``create_core_tables`` creates the warehouse with the production migrations, so tests can fill the core
+tables by hand. ``synthesize_core`` fills them
 with customers whose purchases follow a Poisson process that stops at a planted churn date; churn is
 driven by a hidden dissatisfaction level that also produces complaints, slow resolutions, SLA breaches,
 low satisfaction scores and late payments, and purchases thin out in the weeks before churning. It
@@ -16,37 +16,6 @@ import duckdb
 import numpy as np
 import polars as pl
 
-CORE_DDL: tuple[str, ...] = (
-    """create table if not exists core.dim_customer (
-        customer_key bigint, customer_id varchar, source varchar, name varchar, email varchar,
-        phone varchar, city varchar, region varchar, segment varchar, acquisition_channel varchar,
-        status varchar, sales_rep_id varchar, signup_date date, valid_from timestamp,
-        valid_to timestamp, is_current boolean, is_deleted boolean)""",
-    """create table if not exists core.dim_product (
-        product_key bigint, product_id varchar, name varchar, category varchar,
-        unit_price decimal(18,2), is_merchandise boolean, valid_from timestamp, valid_to timestamp,
-        is_current boolean, is_deleted boolean)""",
-    """create table if not exists core.fct_sales_line (
-        sales_line_id varchar, order_id varchar, line_number integer, order_ts timestamp,
-        date_key integer, customer_key bigint, customer_id varchar, product_key bigint,
-        product_id varchar, channel_key bigint, employee_key bigint, quantity integer,
-        unit_price decimal(18,4), discount decimal(18,2), net_amount decimal(18,2), is_return boolean,
-        is_cancelled boolean, is_merchandise boolean, source varchar, _batch_id varchar)""",
-    """create table if not exists core.fct_service_ticket (
-        ticket_id varchar, customer_key bigint, customer_id varchar, agent_key bigint,
-        ticket_type_key bigint, ticket_status_key bigint, channel_key bigint, ticket_type varchar,
-        status varchar, channel varchar, opened_at timestamp, first_response_at timestamp,
-        resolved_at timestamp, first_response_hours double, resolution_hours double,
-        sla_breached boolean, satisfaction smallint, opened_date_key integer, _batch_id varchar)""",
-    """create table if not exists core.fct_interaction (
-        interaction_id varchar, customer_key bigint, customer_id varchar, employee_key bigint,
-        channel_key bigint, interaction_type varchar, channel varchar, occurred_at timestamp,
-        date_key integer, outcome varchar, _batch_id varchar)""",
-    """create table if not exists core.fct_payment (
-        payment_id varchar, order_id varchar, customer_key bigint, customer_id varchar,
-        due_date date, paid_at timestamp, amount decimal(18,2), days_late integer)""",
-)
-
 REGIONS = ("north", "south", "east", "west", "london")
 SEGMENTS = ("consumer", "small_business", "corporate", "vip")
 ACQUISITION = ("web", "store", "referral", "campaign", "marketplace")
@@ -54,10 +23,11 @@ CONTACT_CHANNELS = ("phone", "web", "email", "wechat", "visit")
 
 
 def create_core_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the (empty) core tables the churn code reads, with the documented columns."""
-    con.execute("create schema if not exists core")
-    for ddl in CORE_DDL:
-        con.execute(ddl)
+    """Create the (empty) warehouse with production's migrations (``sql/ddl``): one schema, the one the
+    pipeline builds, so the churn tests read exactly the columns and constraints production has."""
+    from warehouse.db import migrate
+
+    migrate(con)
 
 
 def _ts(base: dt.date, days: np.ndarray) -> np.ndarray:
