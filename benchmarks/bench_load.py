@@ -64,8 +64,8 @@ def phase_generate(scale: str, seed: int) -> dict:
 def phase_copy() -> dict:
     import duckdb
 
-    from warehouse.demo.schema import SOURCE_TABLES
     from warehouse.extract import read_source_table, source_connection
+    from warehouse.source_contract import SOURCE_TABLES
 
     s = _settings()
     target = Path(s.data_dir) / "copy.duckdb"

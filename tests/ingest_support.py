@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from warehouse.demo.schema import metadata
+from warehouse.source_contract import metadata
 
 T0 = datetime(2024, 1, 1, 9, 0, 0)
 SEGMENTS = ("consumer", "small_business", "corporate", "vip")

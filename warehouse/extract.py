@@ -28,9 +28,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import duckdb
 import pyarrow as pa
 
-from warehouse.demo.schema import PRIMARY_KEYS, SOURCE_TABLES, metadata
 from warehouse.errors import RejectedBatchError, SourceError
 from warehouse.settings import Settings
+from warehouse.source_contract import PRIMARY_KEYS, SOURCE_TABLES, metadata
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
     missing = [c for c in columns if c not in present]
     if missing:  # a dropped contract column: the batch is refused before anything is written
         raise RejectedBatchError(f"source table {table} lacks column(s) {', '.join(missing)} of the source "
-                                 "contract (warehouse/demo/schema.py); nothing of it was extracted")
+                                 "contract (warehouse/source_contract.py); nothing of it was extracted")
     # columns the contract does not know: kept in raw (text) and reported, never mapped
     extra = [c for c in present if c not in columns and not c.startswith("_")]
     for marked in (False, True):

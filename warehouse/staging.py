@@ -22,11 +22,11 @@ from datetime import datetime
 import duckdb
 
 from warehouse.db import read_sql
-from warehouse.demo.schema import PRIMARY_KEYS, metadata
 from warehouse.errors import CrmwhError
 from warehouse.pii import install_pii_macros, quote_literal
 from warehouse.quarantine import checked_identifier, raw_columns, raw_record_sql
 from warehouse.settings import Settings
+from warehouse.source_contract import PRIMARY_KEYS, metadata
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from warehouse.demo import schema
+from warehouse import source_contract as schema
 from warehouse.demo.advance import advance
 from warehouse.demo.checksum import table_checksums
 from warehouse.demo.config import DemoError

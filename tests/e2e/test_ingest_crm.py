@@ -18,8 +18,8 @@ from ingest_support import build_source, load_template, table_checksums, update_
 
 from warehouse import load as load_mod
 from warehouse import pipeline
-from warehouse.demo.schema import metadata
 from warehouse.settings import Settings, load_settings
+from warehouse.source_contract import metadata
 
 END_1 = "2024-06-01"
 END_2 = "2024-09-01"

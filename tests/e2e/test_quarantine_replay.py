@@ -106,8 +106,8 @@ def test_crm_line_quarantined_with_its_raw_record_then_replayed_once_its_product
     from ingest_support import build_source, update_rows
 
     from warehouse import pipeline
-    from warehouse.demo.schema import metadata
     from warehouse.replay import replay
+    from warehouse.source_contract import metadata
 
     settings = pipeline_settings
     settings.ensure_dirs()

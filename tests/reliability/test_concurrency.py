@@ -16,8 +16,8 @@ from ingest_support import build_source
 
 from warehouse import pipeline
 from warehouse.db import warehouse_writer
-from warehouse.demo.schema import SOURCE_TABLES
 from warehouse.settings import Settings, load_settings
+from warehouse.source_contract import SOURCE_TABLES
 
 END = "2024-06-01"
 

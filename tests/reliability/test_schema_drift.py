@@ -97,7 +97,7 @@ def test_a_dropped_contract_column_rejects_the_batch_with_a_clear_error(loaded: 
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "crmwh: error: source table customers lacks column(s) segment of the source contract "
-        "(warehouse/demo/schema.py); nothing of it was extracted"]
+        "(warehouse/source_contract.py); nothing of it was extracted"]
 
 
 def test_a_changed_type_is_caught_by_validation(loaded: Settings) -> None:

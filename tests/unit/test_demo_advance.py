@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from warehouse.demo import schema
+from warehouse import source_contract as schema
 from warehouse.demo.advance import advance
 from warehouse.demo.config import DemoError
 from warehouse.demo.generator import GenerateOptions, generate

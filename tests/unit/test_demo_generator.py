@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from warehouse.demo import schema
+from warehouse import source_contract as schema
 from warehouse.demo.checksum import table_checksums
 from warehouse.demo.config import SCALES, DemoError, get_profile, load_catalog, planned_counts
 from warehouse.demo.generator import GenerateOptions, build_dataset, generate, source_exists

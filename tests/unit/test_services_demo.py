@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from warehouse.demo.generator import GenerateOptions, build_dataset
-from warehouse.demo.schema import SERVICES_TABLES
 from warehouse.demo.writer import NULL_INT
+from warehouse.source_contract import SERVICES_TABLES
 
 DAY = 86_400
 

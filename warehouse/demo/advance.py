@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse.demo import schema, taste, vocab
+from warehouse import source_contract as schema
+from warehouse.demo import taste, vocab
 from warehouse.demo.churn_future import planted_window
 from warehouse.demo.config import DAY, EPOCH, DemoError, get_profile, get_scale, load_catalog
 from warehouse.demo.generator import (

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from warehouse.demo import schema
+from warehouse import source_contract as schema
 
 
 def _normal(value: Any) -> str:

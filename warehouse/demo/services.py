@@ -395,7 +395,7 @@ def _text(values: Any) -> pa.Array:
 
 def empty_tables() -> dict[str, dict[str, Any]]:
     """The services tables with no rows (a shop's CRM has none)."""
-    from warehouse.demo import schema
+    from warehouse import source_contract as schema
 
     out: dict[str, dict[str, Any]] = {}
     for name in schema.SERVICES_TABLES:

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse.demo import schema
+from warehouse import source_contract as schema
 from warehouse.demo.config import DAY, EPOCH
 from warehouse.demo.services import (
     AUTO_RENEW_SHARE,
