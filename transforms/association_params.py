@@ -8,7 +8,7 @@ import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 
-from warehouse.errors import CrmwhError
+from transforms.errors import CrmwhError
 
 COUNTERS: tuple[str, ...] = ("auto", "mlxtend", "sparse")
 

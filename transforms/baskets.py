@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from warehouse.errors import CrmwhError
+from transforms.errors import CrmwhError
 
 ITEM_LEVELS: tuple[str, ...] = ("product", "category")
 

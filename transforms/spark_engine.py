@@ -28,7 +28,7 @@ from transforms.association import (
     support_count,
 )
 from transforms.baskets import BasketSet
-from warehouse.errors import CrmwhError
+from transforms.errors import CrmwhError
 
 
 class SparkEngineError(CrmwhError):

@@ -38,14 +38,6 @@ from transforms.churn_backtest import (
     score_origin,
     select_model,
 )
-from transforms.churn_features import (
-    FEATURE_DESCRIPTIONS,
-    LABEL_DESCRIPTIONS,
-    churn_labels,
-    compute_features,
-    label_horizon,
-    purchase_cycle,
-)
 from transforms.churn_model import (
     MODEL_FEATURES,
     ChurnModel,
@@ -63,6 +55,14 @@ from transforms.segments import (
     pyramid,
     recommended_action,
     rfm,
+)
+from warehouse.churn_features import (
+    FEATURE_DESCRIPTIONS,
+    LABEL_DESCRIPTIONS,
+    churn_labels,
+    compute_features,
+    label_horizon,
+    purchase_cycle,
 )
 from warehouse.db import read_sql, transaction
 from warehouse.errors import CrmwhError

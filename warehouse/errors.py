@@ -1,8 +1,7 @@
 """Errors the command line reports as one clear line instead of a traceback."""
 
-
-class CrmwhError(Exception):
-    """Base class for expected, user-facing failures."""
+# the base is the transforms' one (re-exported): both layers raise the same kind of error
+from transforms.errors import CrmwhError as CrmwhError
 
 
 class SourceError(CrmwhError):

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from churn_support import create_core_tables, synthesize_core
 
-from transforms.churn_features import FEATURE_DESCRIPTIONS, churn_labels, compute_features
+from warehouse.churn_features import FEATURE_DESCRIPTIONS, churn_labels, compute_features
 from warehouse.db import read_sql
 
 AS_OF = dt.date(2025, 4, 1)

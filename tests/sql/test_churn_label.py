@@ -9,8 +9,8 @@ import duckdb
 import pytest
 from churn_support import create_core_tables
 
-from transforms.churn_features import churn_labels, label_horizon, purchase_cycle
 from warehouse.churn import churn_horizon
+from warehouse.churn_features import churn_labels, label_horizon, purchase_cycle
 from warehouse.settings import load_settings
 
 D = dt.date(2025, 6, 1)
