@@ -85,7 +85,7 @@ def test_a_profile_by_path_with_decimal_quantities(pipeline_settings: Settings, 
 
 def test_profile_values_are_data_and_a_replaced_version_is_not_replayed(pipeline_settings: Settings,
                                                                          tmp_path: Path) -> None:
-    from warehouse.files import ingest_file
+    from warehouse.pipeline import ingest_file
     from warehouse.replay import replay
 
     evil = 'id"; drop table core.fct_sales_line; --'
