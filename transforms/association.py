@@ -150,49 +150,143 @@ def _itemsets_mlxtend(matrix: sp.csr_matrix, n: int, min_count: int, max_len: in
     return out
 
 
+# Sub-problems (the baskets holding a prefix, over its candidate items) of at most this many cells are
+# counted on a dense float64 block (exact: every count is an integer below 2**53); larger ones, and
+# the whole basket matrix, stay sparse.
+DENSE_MAX_CELLS = 1 << 18
+
+
+def _row_keys(n_items: int) -> np.ndarray:
+    """Random 64-bit keys per item whose sums tell rows apart (fixed seed: runs are reproducible)."""
+    return np.random.default_rng(0).integers(1, 2**63, size=n_items, dtype=np.uint64)
+
+
+def _distinct_rows(x: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The distinct rows of ``x`` holding at least two items, and how many rows each one stands for.
+
+    ``x`` is 0/1 with sorted indices. Rows are grouped by a 64-bit sum of random per-item keys, then
+    every row is checked against its group's first row item by item; on any collision the rows are
+    returned as they are (weight 1), so the result is always exact.
+    """
+    lengths = np.diff(x.indptr)
+    x = x[np.flatnonzero(lengths >= 2)]
+    lengths = np.diff(x.indptr)
+    n = x.shape[0]
+    if n == 0:
+        return x, np.zeros(0, dtype=np.int64)
+    keys = _row_keys(x.shape[1])
+    hashed = np.add.reduceat(keys[x.indices], x.indptr[:-1]) + lengths.astype(np.uint64)
+    _, first, inverse, weight = np.unique(hashed, return_index=True, return_inverse=True, return_counts=True)
+    rep = first[inverse.ravel()]
+    row_of = np.repeat(np.arange(n), lengths)
+    offset = np.arange(len(x.indices)) - x.indptr[row_of]
+    same = bool(np.all(lengths[rep] == lengths)) and bool(
+        np.array_equal(x.indices, x.indices[x.indptr[rep[row_of]] + offset]))
+    if not same:
+        return x, np.ones(n, dtype=np.int64)
+    return x[first], weight.astype(np.int64)
+
+
+def _dense_block(sub: sp.csr_matrix) -> np.ndarray:
+    """A small 0/1 CSR block as a dense float64 array (built from its indices)."""
+    block = np.zeros(sub.shape, dtype=np.float64)
+    block[np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr)), sub.indices] = 1.0
+    return block
+
+
+def _pairs_sparse(sub: sp.csr_matrix, w: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequent pairs (b < c, weighted count) of a sparse block, sorted by (b, c)."""
+    weighted = sp.csr_matrix((np.repeat(w, np.diff(sub.indptr)), sub.indices, sub.indptr), shape=sub.shape)
+    gram = sp.triu(weighted.T @ sub, k=1, format="coo")
+    keep = gram.data >= min_count
+    rows, cols, vals = gram.row[keep], gram.col[keep], gram.data[keep]
+    sort = np.lexsort((cols, rows))
+    return rows[sort], cols[sort], vals[sort].astype(np.int64)
+
+
+def _pairs_dense(block: np.ndarray, w: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequent pairs (b < c, weighted count) of a dense block, sorted by (b, c)."""
+    gram = np.rint(np.triu((block * w[:, None].astype(np.float64)).T @ block, k=1)).astype(np.int64)
+    rows, cols = np.nonzero(gram >= min_count)
+    return rows, cols, gram[rows, cols]
+
+
+class _Miner:
+    """Depth-first vertical counting over weighted distinct baskets (see ``_itemsets_sparse``)."""
+
+    def __init__(self, order: np.ndarray, min_count: int, limit: int) -> None:
+        self.order = order
+        self.min_count = min_count
+        self.limit = limit
+        self.out: list[tuple[tuple[int, ...], int]] = []
+
+    def grow(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray, cand: np.ndarray) -> None:
+        dense = isinstance(sub, np.ndarray)
+        if dense:
+            rows, cols, vals = _pairs_dense(sub, w, self.min_count)
+        else:
+            rows, cols, vals = _pairs_sparse(sub, w, self.min_count)
+        if len(vals) == 0:
+            return
+        deeper = len(prefix) + 2 < self.limit
+        csc = None if dense or not deeper else sub.tocsc()
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        order = self.order
+        for s, e in zip(starts, ends, strict=True):
+            b = int(rows[s])
+            base = (*prefix, int(order[cand[b]]))
+            for c, v in zip(cols[s:e].tolist(), vals[s:e].tolist(), strict=True):
+                self.out.append(((*base, int(order[cand[c]])), v))
+            if deeper and e - s >= 2:
+                local = cols[s:e]
+                if dense:
+                    holding = np.flatnonzero(sub[:, b])
+                    self._descend(base, sub[np.ix_(holding, local)], w[holding], cand[local])
+                else:
+                    holding = csc.indices[csc.indptr[b]:csc.indptr[b + 1]]
+                    self._descend(base, sub[holding][:, local], w[holding], cand[local])
+
+    def _descend(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray,
+                 cand: np.ndarray) -> None:
+        """Recurse on the rows holding at least two candidates (the others add no pair)."""
+        if isinstance(sub, np.ndarray):
+            useful = np.count_nonzero(sub, axis=1) >= 2
+            self.grow(prefix, sub[useful], w[useful], cand)
+            return
+        useful = np.flatnonzero(np.diff(sub.indptr) >= 2)
+        sub = sub[useful]
+        if sub.shape[0] * sub.shape[1] <= DENSE_MAX_CELLS:
+            self.grow(prefix, _dense_block(sub), w[useful], cand)
+        else:
+            self.grow(prefix, sub, w[useful], cand)
+
+
 def _itemsets_sparse(matrix: sp.csr_matrix, min_count: int, max_len: int | None) -> list[tuple[tuple[int, ...], int]]:
     """Depth-first vertical counting with sparse products (same itemsets and counts as FP-growth).
 
-    Items are ordered by ascending count. A node is a prefix P, the baskets holding P (rows of a CSR
-    matrix restricted to the candidate items c that extend P frequently) and those candidates;
-    ``Xᵀ X`` of that matrix counts every P + {b, c} at once.
+    Items are ordered by ascending count. Baskets with fewer than two items are left out of the search
+    (they only count singles) and identical baskets are merged into one row with a weight. A node is a
+    prefix P, the distinct baskets holding P (restricted to the candidate items c that extend P
+    frequently) with their weights w and those candidates; ``Xᵀ diag(w) X`` of that block counts every
+    P + {b, c} at once. Blocks below the root of at most ``DENSE_MAX_CELLS`` cells are dense.
     """
     n_items = matrix.shape[1]
     if n_items == 0:
         return []
     counts = np.diff(matrix.tocsc().indptr).astype(np.int64)
     order = np.argsort(counts, kind="stable")
-    x = sp.csr_matrix(matrix[:, order], dtype=np.int32)
+    x = sp.csr_matrix(matrix[:, order], dtype=np.int64)
     x.sort_indices()
-    out: list[tuple[tuple[int, ...], int]] = [((int(order[i]),), int(counts[order[i]])) for i in range(n_items)]
+    x.data[:] = 1
     limit = max_len if max_len is not None else n_items
-
-    def grow(prefix: tuple[int, ...], sub: sp.csr_matrix, cand: np.ndarray) -> None:
-        gram = sp.triu(sub.T @ sub, k=1, format="coo")
-        keep = gram.data >= min_count
-        rows, cols, vals = gram.row[keep], gram.col[keep], gram.data[keep]
-        if len(vals) == 0:
-            return
-        sort = np.lexsort((cols, rows))
-        rows, cols, vals = rows[sort], cols[sort], vals[sort]
-        deeper = len(prefix) + 2 < limit
-        csc = sub.tocsc() if deeper else None
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
-        for s, e in zip(starts, ends, strict=True):
-            b = int(rows[s])
-            base = (*prefix, int(order[cand[b]]))
-            for c, v in zip(cols[s:e], vals[s:e], strict=True):
-                out.append(((*base, int(order[cand[c]])), int(v)))
-            if deeper and e - s >= 2:
-                assert csc is not None
-                holding = csc.indices[csc.indptr[b]:csc.indptr[b + 1]]
-                local = cols[s:e]
-                grow(base, sub[holding][:, local], cand[local])
-
+    miner = _Miner(order, min_count, limit)
+    miner.out.extend(((int(order[i]),), int(counts[order[i]])) for i in range(n_items))
     if limit >= 2:
-        grow((), x, np.arange(n_items))
-    return [(tuple(sorted(items)), c) for items, c in out]
+        rows, weight = _distinct_rows(x)
+        if rows.shape[0]:
+            miner.grow((), rows, weight, np.arange(n_items))
+    return [(tuple(sorted(items)), c) for items, c in miner.out]
 
 
 def frequent_itemsets(baskets: BasketSet, min_count: int, max_len: int | None = 3,
