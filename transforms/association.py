@@ -150,10 +150,13 @@ def _itemsets_mlxtend(matrix: sp.csr_matrix, n: int, min_count: int, max_len: in
     return out
 
 
-# Sub-problems (the baskets holding a prefix, over its candidate items) of at most this many cells are
-# counted on a dense float64 block (exact: every count is an integer below 2**53); larger ones, and
-# the whole basket matrix, stay sparse.
+# Sub-problems (the baskets holding a prefix, over its candidate items) of at most this many cells and
+# at least this share of ones are counted on a dense float64 block (exact: every count is an integer
+# below 2**53); the others, and the whole basket matrix, stay sparse.
 DENSE_MAX_CELLS = 1 << 18
+DENSE_MIN_DENSITY = 0.1
+# Identical baskets are merged only when that leaves at most this share of the rows.
+MERGE_MAX_SHARE = 0.75
 
 
 def _row_keys(n_items: int) -> np.ndarray:
@@ -161,30 +164,32 @@ def _row_keys(n_items: int) -> np.ndarray:
     return np.random.default_rng(0).integers(1, 2**63, size=n_items, dtype=np.uint64)
 
 
-def _distinct_rows(x: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """The distinct rows of ``x`` holding at least two items, and how many rows each one stands for.
+def _distinct_rows(x: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """The distinct rows of ``x`` holding at least two items and how many rows each stands for.
 
     ``x`` is 0/1 with sorted indices. Rows are grouped by a 64-bit sum of random per-item keys, then
-    every row is checked against its group's first row item by item; on any collision the rows are
-    returned as they are (weight 1), so the result is always exact.
+    every row is checked against its group's first row item by item; on a collision, or when merging
+    would keep more than ``MERGE_MAX_SHARE`` of those rows, ``x`` comes back as it is with no weights
+    (every row counts once), so the result is always exact.
     """
     lengths = np.diff(x.indptr)
-    x = x[np.flatnonzero(lengths >= 2)]
-    lengths = np.diff(x.indptr)
-    n = x.shape[0]
-    if n == 0:
-        return x, np.zeros(0, dtype=np.int64)
-    keys = _row_keys(x.shape[1])
-    hashed = np.add.reduceat(keys[x.indices], x.indptr[:-1]) + lengths.astype(np.uint64)
+    keep = np.flatnonzero(lengths >= 2)
+    if len(keep) == 0:
+        return x[keep], np.zeros(0, dtype=np.int64)
+    summed = np.add.reduceat(np.append(_row_keys(x.shape[1])[x.indices], np.uint64(0)), x.indptr[:-1])
+    hashed = summed[keep] + lengths[keep].astype(np.uint64)
     _, first, inverse, weight = np.unique(hashed, return_index=True, return_inverse=True, return_counts=True)
-    rep = first[inverse.ravel()]
-    row_of = np.repeat(np.arange(n), lengths)
-    offset = np.arange(len(x.indices)) - x.indptr[row_of]
-    same = bool(np.all(lengths[rep] == lengths)) and bool(
-        np.array_equal(x.indices, x.indices[x.indptr[rep[row_of]] + offset]))
-    if not same:
-        return x, np.ones(n, dtype=np.int64)
-    return x[first], weight.astype(np.int64)
+    if len(first) > MERGE_MAX_SHARE * len(keep):
+        return x, None
+    rep, kept_len = keep[first[inverse.ravel()]], lengths[keep]
+    if not np.array_equal(lengths[rep], kept_len):
+        return x, None
+    offset = np.arange(int(kept_len.sum())) - np.repeat(np.cumsum(kept_len) - kept_len, kept_len)
+    mine = x.indices[np.repeat(x.indptr[keep], kept_len) + offset]
+    theirs = x.indices[np.repeat(x.indptr[rep], kept_len) + offset]
+    if not np.array_equal(mine, theirs):
+        return x, None
+    return x[keep[first]], weight.astype(np.int64)
 
 
 def _dense_block(sub: sp.csr_matrix) -> np.ndarray:
@@ -194,25 +199,30 @@ def _dense_block(sub: sp.csr_matrix) -> np.ndarray:
     return block
 
 
-def _pairs_sparse(sub: sp.csr_matrix, w: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs_sparse(sub: sp.csr_matrix, w: np.ndarray | None,
+                  min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frequent pairs (b < c, weighted count) of a sparse block, sorted by (b, c)."""
-    weighted = sp.csr_matrix((np.repeat(w, np.diff(sub.indptr)), sub.indices, sub.indptr), shape=sub.shape)
-    gram = sp.triu(weighted.T @ sub, k=1, format="coo")
+    left = sub
+    if w is not None:
+        left = sp.csr_matrix((np.repeat(w, np.diff(sub.indptr)), sub.indices, sub.indptr), shape=sub.shape)
+    gram = sp.triu(left.T @ sub, k=1, format="coo")
     keep = gram.data >= min_count
     rows, cols, vals = gram.row[keep], gram.col[keep], gram.data[keep]
     sort = np.lexsort((cols, rows))
     return rows[sort], cols[sort], vals[sort].astype(np.int64)
 
 
-def _pairs_dense(block: np.ndarray, w: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs_dense(block: np.ndarray, w: np.ndarray | None,
+                 min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frequent pairs (b < c, weighted count) of a dense block, sorted by (b, c)."""
-    gram = np.rint(np.triu((block * w[:, None].astype(np.float64)).T @ block, k=1)).astype(np.int64)
+    left = block if w is None else block * w[:, None].astype(np.float64)
+    gram = np.rint(np.triu(left.T @ block, k=1)).astype(np.int64)
     rows, cols = np.nonzero(gram >= min_count)
     return rows, cols, gram[rows, cols]
 
 
 class _Miner:
-    """Depth-first vertical counting over weighted distinct baskets (see ``_itemsets_sparse``)."""
+    """Depth-first vertical counting over (weighted) baskets (see ``_itemsets_sparse``)."""
 
     def __init__(self, order: np.ndarray, min_count: int, limit: int) -> None:
         self.order = order
@@ -220,12 +230,10 @@ class _Miner:
         self.limit = limit
         self.out: list[tuple[tuple[int, ...], int]] = []
 
-    def grow(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray, cand: np.ndarray) -> None:
+    def grow(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray | None,
+             cand: np.ndarray) -> None:
         dense = isinstance(sub, np.ndarray)
-        if dense:
-            rows, cols, vals = _pairs_dense(sub, w, self.min_count)
-        else:
-            rows, cols, vals = _pairs_sparse(sub, w, self.min_count)
+        rows, cols, vals = (_pairs_dense if dense else _pairs_sparse)(sub, w, self.min_count)
         if len(vals) == 0:
             return
         deeper = len(prefix) + 2 < self.limit
@@ -242,41 +250,39 @@ class _Miner:
                 local = cols[s:e]
                 if dense:
                     holding = np.flatnonzero(sub[:, b])
-                    self._descend(base, sub[np.ix_(holding, local)], w[holding], cand[local])
+                    self._descend(base, sub[np.ix_(holding, local)], None if w is None else w[holding], cand[local])
                 else:
                     holding = csc.indices[csc.indptr[b]:csc.indptr[b + 1]]
-                    self._descend(base, sub[holding][:, local], w[holding], cand[local])
+                    self._descend(base, sub[holding][:, local], None if w is None else w[holding], cand[local])
 
-    def _descend(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray,
+    def _descend(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray | None,
                  cand: np.ndarray) -> None:
-        """Recurse on the rows holding at least two candidates (the others add no pair)."""
-        if isinstance(sub, np.ndarray):
-            useful = np.count_nonzero(sub, axis=1) >= 2
-            self.grow(prefix, sub[useful], w[useful], cand)
-            return
-        useful = np.flatnonzero(np.diff(sub.indptr) >= 2)
-        sub = sub[useful]
-        if sub.shape[0] * sub.shape[1] <= DENSE_MAX_CELLS:
-            self.grow(prefix, _dense_block(sub), w[useful], cand)
-        else:
-            self.grow(prefix, sub, w[useful], cand)
+        """Recurse; dense blocks drop the rows holding fewer than two candidates (they add no pair)."""
+        if isinstance(sub, sp.csr_matrix):
+            cells = sub.shape[0] * sub.shape[1]
+            if cells > DENSE_MAX_CELLS or sub.nnz < DENSE_MIN_DENSITY * cells:
+                self.grow(prefix, sub, w, cand)
+                return
+            sub = _dense_block(sub)
+        useful = np.count_nonzero(sub, axis=1) >= 2
+        self.grow(prefix, sub[useful], None if w is None else w[useful], cand)
 
 
 def _itemsets_sparse(matrix: sp.csr_matrix, min_count: int, max_len: int | None) -> list[tuple[tuple[int, ...], int]]:
     """Depth-first vertical counting with sparse products (same itemsets and counts as FP-growth).
 
-    Items are ordered by ascending count. Baskets with fewer than two items are left out of the search
-    (they only count singles) and identical baskets are merged into one row with a weight. A node is a
-    prefix P, the distinct baskets holding P (restricted to the candidate items c that extend P
-    frequently) with their weights w and those candidates; ``Xᵀ diag(w) X`` of that block counts every
-    P + {b, c} at once. Blocks below the root of at most ``DENSE_MAX_CELLS`` cells are dense.
+    Items are ordered by ascending count. When many baskets repeat, baskets with fewer than two items
+    are left out of the search (they only count singles) and identical ones are merged into one row with
+    a weight. A node is a prefix P, the baskets holding P (restricted to the candidate items c that
+    extend P frequently) with their weights w and those candidates; ``Xᵀ diag(w) X`` of that block counts
+    every P + {b, c} at once. Blocks below the root that are small and not too sparse are dense.
     """
     n_items = matrix.shape[1]
     if n_items == 0:
         return []
     counts = np.diff(matrix.tocsc().indptr).astype(np.int64)
     order = np.argsort(counts, kind="stable")
-    x = sp.csr_matrix(matrix[:, order], dtype=np.int64)
+    x = sp.csr_matrix(matrix[:, order], dtype=np.int32)
     x.sort_indices()
     x.data[:] = 1
     limit = max_len if max_len is not None else n_items
@@ -285,7 +291,7 @@ def _itemsets_sparse(matrix: sp.csr_matrix, min_count: int, max_len: int | None)
     if limit >= 2:
         rows, weight = _distinct_rows(x)
         if rows.shape[0]:
-            miner.grow((), rows, weight, np.arange(n_items))
+            miner.grow((), rows, None if weight is None else weight.astype(np.int32), np.arange(n_items))
     return [(tuple(sorted(items)), c) for items, c in miner.out]
 
 

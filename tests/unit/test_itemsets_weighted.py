@@ -50,10 +50,16 @@ def test_key_collisions_fall_back_to_unmerged_rows(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(association, "_row_keys", lambda n: np.ones(n, dtype=np.uint64))
     rows = [[0, 1], [2, 3], [0, 1]]
     distinct, weight = association._distinct_rows(_csr(rows, 4))
-    assert distinct.shape[0] == 3 and weight.tolist() == [1, 1, 1]
+    assert distinct.shape[0] == 3 and weight is None  # every row as it is, each counted once
     data = baskets_from_lists(_random_baskets(3, n_distinct=40, repeats=4))
     assert _as_dict(frequent_itemsets(data, 5, 10, counter="sparse")) == \
         _as_dict(frequent_itemsets(data, 5, 10, counter="mlxtend"))
+
+
+def test_few_duplicates_are_not_merged() -> None:
+    rows = [[0, 1], [1, 2], [2, 3], [0, 3], [0, 1]]  # 4 distinct of 5: merging saves too little
+    distinct, weight = association._distinct_rows(_csr(rows, 4))
+    assert distinct.shape[0] == 5 and weight is None
 
 
 def _csr(rows: list[list[int]], n_items: int) -> sp.csr_matrix:
