@@ -176,18 +176,18 @@ def _distinct_rows(x: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray | None]:
     keep = np.flatnonzero(lengths >= 2)
     if len(keep) == 0:
         return x[keep], np.zeros(0, dtype=np.int64)
-    summed = np.add.reduceat(np.append(_row_keys(x.shape[1])[x.indices], np.uint64(0)), x.indptr[:-1])
-    hashed = summed[keep] + lengths[keep].astype(np.uint64)
+    summed = np.zeros(len(x.indices) + 1, dtype=np.uint64)  # running sums of the keys (wrapping)
+    np.cumsum(_row_keys(x.shape[1])[x.indices], out=summed[1:])
+    hashed = summed[x.indptr[keep + 1]] - summed[x.indptr[keep]] + lengths[keep].astype(np.uint64)
     _, first, inverse, weight = np.unique(hashed, return_index=True, return_inverse=True, return_counts=True)
     if len(first) > MERGE_MAX_SHARE * len(keep):
         return x, None
     rep, kept_len = keep[first[inverse.ravel()]], lengths[keep]
     if not np.array_equal(lengths[rep], kept_len):
         return x, None
-    offset = np.arange(int(kept_len.sum())) - np.repeat(np.cumsum(kept_len) - kept_len, kept_len)
-    mine = x.indices[np.repeat(x.indptr[keep], kept_len) + offset]
-    theirs = x.indices[np.repeat(x.indptr[rep], kept_len) + offset]
-    if not np.array_equal(mine, theirs):
+    pos = np.arange(len(x.indices)) if len(keep) == x.shape[0] else np.flatnonzero(np.repeat(lengths >= 2, lengths))
+    theirs = x.indices[pos + np.repeat(x.indptr[rep] - x.indptr[keep], kept_len)]
+    if not np.array_equal(x.indices[pos], theirs):
         return x, None
     return x[keep[first]], weight.astype(np.int64)
 
@@ -280,17 +280,22 @@ def _itemsets_sparse(matrix: sp.csr_matrix, min_count: int, max_len: int | None)
     n_items = matrix.shape[1]
     if n_items == 0:
         return []
-    counts = np.diff(matrix.tocsc().indptr).astype(np.int64)
-    order = np.argsort(counts, kind="stable")
-    x = sp.csr_matrix(matrix[:, order], dtype=np.int32)
-    x.sort_indices()
+    x = sp.csr_matrix(matrix, dtype=np.int32, copy=True)
+    x.eliminate_zeros()
+    x.sum_duplicates()  # canonical: sorted indices, no repeats
     x.data[:] = 1
+    counts = np.bincount(x.indices, minlength=n_items).astype(np.int64)
+    order = np.argsort(counts, kind="stable")
     limit = max_len if max_len is not None else n_items
     miner = _Miner(order, min_count, limit)
     miner.out.extend(((int(order[i]),), int(counts[order[i]])) for i in range(n_items))
     if limit >= 2:
         rows, weight = _distinct_rows(x)
         if rows.shape[0]:
+            rank = np.empty(n_items, dtype=np.int32)
+            rank[order] = np.arange(n_items, dtype=np.int32)
+            rows = sp.csr_matrix((rows.data, rank[rows.indices], rows.indptr), shape=rows.shape)
+            rows.sort_indices()
             miner.grow((), rows, None if weight is None else weight.astype(np.int32), np.arange(n_items))
     return [(tuple(sorted(items)), c) for items, c in miner.out]
 
