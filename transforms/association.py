@@ -172,24 +172,40 @@ def _distinct_rows(x: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray | None]:
     would keep more than ``MERGE_MAX_SHARE`` of those rows, ``x`` comes back as it is with no weights
     (every row counts once), so the result is always exact.
     """
-    lengths = np.diff(x.indptr)
+    indptr, indices = x.indptr, x.indices
+    lengths = np.diff(indptr)
     keep = np.flatnonzero(lengths >= 2)
     if len(keep) == 0:
         return x[keep], np.zeros(0, dtype=np.int64)
-    summed = np.zeros(len(x.indices) + 1, dtype=np.uint64)  # running sums of the keys (wrapping)
-    np.cumsum(_row_keys(x.shape[1])[x.indices], out=summed[1:])
-    hashed = summed[x.indptr[keep + 1]] - summed[x.indptr[keep]] + lengths[keep].astype(np.uint64)
+    # per-row key sums (uint64 wraps); rows of fewer than two items are never read
+    summed = np.add.reduceat(_row_keys(x.shape[1])[indices], np.minimum(indptr[:-1], len(indices) - 1))
+    hashed = summed[keep] + lengths[keep].astype(np.uint64)
     _, first, inverse, weight = np.unique(hashed, return_index=True, return_inverse=True, return_counts=True)
     if len(first) > MERGE_MAX_SHARE * len(keep):
         return x, None
     rep, kept_len = keep[first[inverse.ravel()]], lengths[keep]
     if not np.array_equal(lengths[rep], kept_len):
         return x, None
-    pos = np.arange(len(x.indices)) if len(keep) == x.shape[0] else np.flatnonzero(np.repeat(lengths >= 2, lengths))
-    theirs = x.indices[pos + np.repeat(x.indptr[rep] - x.indptr[keep], kept_len)]
-    if not np.array_equal(x.indices[pos], theirs):
+    small = np.int32 if len(indices) < 2**31 else np.int64
+    pos = (np.arange(len(indices), dtype=small) if len(keep) == x.shape[0]
+           else np.flatnonzero(np.repeat(lengths >= 2, lengths)).astype(small))
+    pos_rep = pos + np.repeat((indptr[rep] - indptr[keep]).astype(small), kept_len)
+    if not np.array_equal(indices[pos], indices[pos_rep]):
         return x, None
     return x[keep[first]], weight.astype(np.int64)
+
+
+def _canonical_01(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` as 0/1 int32 CSR with sorted indices and no repeats (no copy of the index arrays
+    when it already is canonical and holds no explicit zeros)."""
+    if matrix.has_canonical_format and matrix.data.all():
+        return sp.csr_matrix((np.ones(len(matrix.indices), dtype=np.int32), matrix.indices, matrix.indptr),
+                             shape=matrix.shape)
+    x = sp.csr_matrix(matrix, dtype=np.int32, copy=True)
+    x.eliminate_zeros()
+    x.sum_duplicates()
+    x.data[:] = 1
+    return x
 
 
 def _dense_block(sub: sp.csr_matrix) -> np.ndarray:
@@ -280,10 +296,7 @@ def _itemsets_sparse(matrix: sp.csr_matrix, min_count: int, max_len: int | None)
     n_items = matrix.shape[1]
     if n_items == 0:
         return []
-    x = sp.csr_matrix(matrix, dtype=np.int32, copy=True)
-    x.eliminate_zeros()
-    x.sum_duplicates()  # canonical: sorted indices, no repeats
-    x.data[:] = 1
+    x = _canonical_01(sp.csr_matrix(matrix))
     counts = np.bincount(x.indices, minlength=n_items).astype(np.int64)
     order = np.argsort(counts, kind="stable")
     limit = max_len if max_len is not None else n_items
