@@ -3,8 +3,10 @@
 Itemsets come from mlxtend's FP-growth on a sparse encoding (a pandas frame of ``Sparse[bool]``
 columns built from the scipy CSR basket matrix), or from an equivalent vertical counter on the same
 CSR matrix (``counter="sparse"``: sparse matrix products, depth first; it returns exactly mlxtend's
-itemsets and counts, which the tests check, and is the one used for large inputs). No dense
-baskets x items matrix is built by our code. (mlxtend's own ``fpgrowth`` densifies its input once
+itemsets and counts, which the tests check, and is the one used for large inputs; it merges identical
+baskets into weighted rows when many repeat). No dense baskets x items matrix is built by our code (the
+sparse counter makes dense blocks only of small sub-problems: the baskets holding a prefix, over its
+candidate items, at most ``DENSE_MAX_CELLS`` cells). (mlxtend's own ``fpgrowth`` densifies its input once
 while counting single items; we hand it only the columns of frequent items.)
 
 Thresholds are exact and inclusive, decided on integer counts:
