@@ -233,10 +233,10 @@ def _pairs_sparse(sub: sp.csr_matrix, w: np.ndarray | None,
 def _pairs_dense(block: np.ndarray, w: np.ndarray | None,
                  min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frequent pairs (b < c, weighted count) of a dense block, sorted by (b, c)."""
-    left = block if w is None else block * w[:, None].astype(np.float64)
-    gram = np.rint(np.triu(left.T @ block, k=1)).astype(np.int64)
-    rows, cols = np.nonzero(gram >= min_count)
-    return rows, cols, gram[rows, cols]
+    left = block if w is None else block * w[:, None]
+    gram = left.T @ block
+    rows, cols = np.nonzero(np.triu(gram >= min_count - 0.5, k=1))
+    return rows, cols, np.rint(gram[rows, cols]).astype(np.int64)
 
 
 class _Miner:
@@ -256,22 +256,31 @@ class _Miner:
             return
         deeper = len(prefix) + 2 < self.limit
         csc = None if dense or not deeper else sub.tocsc()
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
-        order = self.order
-        for s, e in zip(starts, ends, strict=True):
+        change = (np.flatnonzero(rows[1:] != rows[:-1]) + 1).tolist()
+        names = self.order[cand].tolist()
+        cols_l, vals_l = cols.tolist(), vals.tolist()
+        for s, e in zip([0, *change], [*change, len(rows)], strict=True):
             b = int(rows[s])
-            base = (*prefix, int(order[cand[b]]))
-            for c, v in zip(cols[s:e].tolist(), vals[s:e].tolist(), strict=True):
-                self.out.append(((*base, int(order[cand[c]])), v))
+            base = (*prefix, names[b])
+            self.out.extend(((*base, names[c]), v) for c, v in zip(cols_l[s:e], vals_l[s:e], strict=True))
             if deeper and e - s >= 2:
                 local = cols[s:e]
                 if dense:
                     holding = np.flatnonzero(sub[:, b])
-                    self._descend(base, sub[np.ix_(holding, local)], None if w is None else w[holding], cand[local])
+                    if e - s == 2:  # one pair left: count it here, nothing can extend it further
+                        self._last_pair(base, sub[holding][:, local], None if w is None else w[holding], cand[local])
+                        continue
+                    self._descend(base, sub[holding][:, local], None if w is None else w[holding], cand[local])
                 else:
                     holding = csc.indices[csc.indptr[b]:csc.indptr[b + 1]]
                     self._descend(base, sub[holding][:, local], None if w is None else w[holding], cand[local])
+
+    def _last_pair(self, prefix: tuple[int, ...], block: np.ndarray, w: np.ndarray | None, cand: np.ndarray) -> None:
+        """The itemset prefix + both candidates of a two-column dense block, when frequent."""
+        both = block[:, 0] * block[:, 1]
+        count = int(round(float(both.sum() if w is None else both @ w)))
+        if count >= self.min_count:
+            self.out.append(((*prefix, int(self.order[cand[0]]), int(self.order[cand[1]])), count))
 
     def _descend(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray | None,
                  cand: np.ndarray) -> None:
@@ -282,6 +291,7 @@ class _Miner:
                 self.grow(prefix, sub, w, cand)
                 return
             sub = _dense_block(sub)
+            w = None if w is None else w.astype(np.float64)
         useful = np.count_nonzero(sub, axis=1) >= 2
         self.grow(prefix, sub[useful], None if w is None else w[useful], cand)
 
