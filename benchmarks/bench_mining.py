@@ -3,8 +3,11 @@
 By default the baskets of the large demo (``warehouse.demo.generator`` at scale large, generated in
 memory: about 1,000,000 orders, 5,000,000 lines, a 2,000-product retail catalog, planted bundles),
 built from its order lines as the warehouse does; ``--source synthetic`` synthesizes baskets of that
-shape instead (``transforms.synthetic_baskets``). A support (an absolute basket count) chosen so that at least
-10,000 itemsets are frequent, ``max_len`` 3. Each engine runs in its own subprocess, which reports
+shape instead (``transforms.synthetic_baskets``); ``--source groceries`` reads the public arules
+Groceries baskets (``benchmarks/data/groceries.csv``, 9,835 baskets, 169 items; see its README).
+``--target-baskets N`` (or ``--repeat-data K``) repeats the baskets read to about N baskets (K copies),
+as issue 15 measures Groceries at about 1,000,000 baskets with arules' default ``max_len`` 10. A support
+(an absolute basket count) chosen so that at least 10,000 itemsets are frequent, ``max_len`` 3 by default. Each engine runs in its own subprocess, which reports
 its own peak RSS (``ru_maxrss``); the parent also kills a run whose RSS passes ``--mem-limit-gb``.
 
 Engines:
@@ -19,6 +22,8 @@ of transactions, the dense approach TransactionEncoder's one-hot frame. ``mine``
 counts) are compared between engines.
 
 Usage: .venv/bin/python benchmarks/bench_mining.py [--baskets 1000000] [--dense-baskets N] [--json out.json]
+       .venv/bin/python benchmarks/bench_mining.py --source groceries --target-baskets 1000000 --max-len 10 \
+           --engines ours-sparse,pyfim --repeat 5
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from machine_info import describe_machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+GROCERIES = Path(__file__).resolve().parent / "data" / "groceries.csv"
 
 ENGINES = ("ours-sparse", "pyfim", "ours-mlxtend", "dense")
 
@@ -215,6 +221,37 @@ def large_demo_baskets(seed: int = 42) -> tuple[np.ndarray, np.ndarray, int, str
     return m.indptr, m.indices.astype(np.int32), baskets.n_items, info
 
 
+def groceries_baskets(path: Path) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """The Groceries baskets (one per line, comma-separated labels) as CSR arrays over sorted labels."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    baskets = [sorted(set(line.split(","))) for line in lines if line]
+    labels = sorted({item for basket in baskets for item in basket})
+    code = {label: i for i, label in enumerate(labels)}
+    indices = np.array([code[item] for basket in baskets for item in basket], dtype=np.int32)
+    indptr = np.zeros(len(baskets) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in baskets], out=indptr[1:])
+    info = (f"Groceries ({path.name}): {len(baskets):,} baskets, {len(labels)} items, {len(indices):,} item "
+            f"occurrences")
+    return indptr, indices, len(labels), info
+
+
+def repeat_baskets(indptr: np.ndarray, indices: np.ndarray, copies: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same baskets ``copies`` times over, one copy after the other."""
+    lengths = np.tile(np.diff(indptr), copies)
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out, np.tile(indices, copies)
+
+
+def copies_for(n_baskets: int, target: int | None, repeat_data: int | None) -> int:
+    """How many copies of the baskets read: ``--repeat-data`` as given, or the nearest to ``--target-baskets``."""
+    if repeat_data is not None:
+        return max(1, repeat_data)
+    if target is not None:
+        return max(1, round(target / n_baskets))
+    return 1
+
+
 def calibrate(data: Path, max_len: int, min_itemsets: int) -> tuple[int, int]:
     """Largest absolute support count giving at least ``min_itemsets`` frequent itemsets (our engine)."""
     import scipy.sparse as sp
@@ -242,8 +279,13 @@ def main() -> int:
     parser.add_argument("--dump", type=Path)
     parser.add_argument("--rows", type=int)
     parser.add_argument("--min-count", type=int)
-    parser.add_argument("--source", choices=("large-demo", "synthetic"), default="large-demo",
-                        help="baskets of the large demo (generated in memory) or synthesized ones")
+    parser.add_argument("--source", choices=("large-demo", "synthetic", "groceries"), default="large-demo",
+                        help="baskets of the large demo (generated in memory), synthesized ones, or the public "
+                             "Groceries baskets (benchmarks/data/groceries.csv)")
+    parser.add_argument("--groceries-file", type=Path, default=GROCERIES)
+    parser.add_argument("--target-baskets", type=int, default=None,
+                        help="repeat the baskets read to about this many (nearest whole number of copies)")
+    parser.add_argument("--repeat-data", type=int, default=None, help="repeat the baskets read this many times")
     parser.add_argument("--baskets", type=int, default=1_000_000, help="synthetic baskets")
     parser.add_argument("--products", type=int, default=2000)
     parser.add_argument("--mean-size", type=float, default=4.6, help="before bundles (about 5 lines with them)")
@@ -270,11 +312,18 @@ def main() -> int:
         workdir = Path(tmp)
         t = time.perf_counter()
         data = workdir / "baskets.npz"
-        if args.source == "large-demo":
-            indptr, indices, n_items, info = large_demo_baskets()
+        if args.source in ("large-demo", "groceries"):
+            if args.source == "large-demo":
+                indptr, indices, n_items, info = large_demo_baskets()
+            else:
+                indptr, indices, n_items, info = groceries_baskets(args.groceries_file)
+            copies = copies_for(len(indptr) - 1, args.target_baskets, args.repeat_data)
+            if copies > 1:
+                indptr, indices = repeat_baskets(indptr, indices, copies)
+                info += f", repeated {copies} times"
             args.baskets = len(indptr) - 1
             np.savez(data, indptr=indptr, indices=indices, n_items=n_items)
-            print(f"data: {info}; {len(indices) / args.baskets:.2f} items per basket "
+            print(f"data: {info}: {args.baskets:,} baskets; {len(indices) / args.baskets:.2f} items per basket "
                   f"(built in {time.perf_counter() - t:.1f} s)", flush=True)
             del indptr, indices
         else:

@@ -3,8 +3,10 @@
 Itemsets come from mlxtend's FP-growth on a sparse encoding (a pandas frame of ``Sparse[bool]``
 columns built from the scipy CSR basket matrix), or from an equivalent vertical counter on the same
 CSR matrix (``counter="sparse"``: sparse matrix products, depth first; it returns exactly mlxtend's
-itemsets and counts, which the tests check, and is the one used for large inputs). No dense
-baskets x items matrix is built by our code. (mlxtend's own ``fpgrowth`` densifies its input once
+itemsets and counts, which the tests check, and is the one used for large inputs; it merges identical
+baskets into weighted rows when many repeat). No dense baskets x items matrix is built by our code (the
+sparse counter makes dense blocks only of small sub-problems: the baskets holding a prefix, over its
+candidate items, at most ``DENSE_MAX_CELLS`` cells). (mlxtend's own ``fpgrowth`` densifies its input once
 while counting single items; we hand it only the columns of frequent items.)
 
 Thresholds are exact and inclusive, decided on integer counts:
@@ -89,49 +91,177 @@ def _itemsets_mlxtend(matrix: sp.csr_matrix, n: int, min_count: int, max_len: in
     return out
 
 
+# Sub-problems (the baskets holding a prefix, over its candidate items) of at most this many cells and
+# at least this share of ones are counted on a dense float64 block (exact: every count is an integer
+# below 2**53); the others, and the whole basket matrix, stay sparse.
+DENSE_MAX_CELLS = 1 << 18
+DENSE_MIN_DENSITY = 0.1
+# Identical baskets are merged only when that leaves at most this share of the rows.
+MERGE_MAX_SHARE = 0.75
+
+
+def _row_keys(n_items: int) -> np.ndarray:
+    """Random 64-bit keys per item whose sums tell rows apart (fixed seed: runs are reproducible)."""
+    return np.random.default_rng(0).integers(1, 2**63, size=n_items, dtype=np.uint64)
+
+
+def _distinct_rows(x: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """The distinct rows of ``x`` holding at least two items and how many rows each stands for.
+
+    ``x`` is 0/1 with sorted indices. Rows are grouped by a 64-bit sum of random per-item keys, then
+    every row is checked against its group's first row item by item; on a collision, or when merging
+    would keep more than ``MERGE_MAX_SHARE`` of those rows, ``x`` comes back as it is with no weights
+    (every row counts once), so the result is always exact.
+    """
+    indptr, indices = x.indptr, x.indices
+    lengths = np.diff(indptr)
+    keep = np.flatnonzero(lengths >= 2)
+    if len(keep) == 0:
+        return x[keep], np.zeros(0, dtype=np.int64)
+    # per-row key sums (uint64 wraps); rows of fewer than two items are never read
+    summed = np.add.reduceat(_row_keys(x.shape[1])[indices], np.minimum(indptr[:-1], len(indices) - 1))
+    hashed = summed[keep] + lengths[keep].astype(np.uint64)
+    _, first, inverse, weight = np.unique(hashed, return_index=True, return_inverse=True, return_counts=True)
+    if len(first) > MERGE_MAX_SHARE * len(keep):
+        return x, None
+    rep, kept_len = keep[first[inverse.ravel()]], lengths[keep]
+    if not np.array_equal(lengths[rep], kept_len):
+        return x, None
+    small = np.int32 if len(indices) < 2**31 else np.int64
+    pos = (np.arange(len(indices), dtype=small) if len(keep) == x.shape[0]
+           else np.flatnonzero(np.repeat(lengths >= 2, lengths)).astype(small))
+    pos_rep = pos + np.repeat((indptr[rep] - indptr[keep]).astype(small), kept_len)
+    if not np.array_equal(indices[pos], indices[pos_rep]):
+        return x, None
+    return x[keep[first]], weight.astype(np.int64)
+
+
+def _canonical_01(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` as 0/1 int32 CSR with sorted indices and no repeats (no copy of the index arrays
+    when it already is canonical and holds no explicit zeros)."""
+    if matrix.has_canonical_format and matrix.data.all():
+        return sp.csr_matrix((np.ones(len(matrix.indices), dtype=np.int32), matrix.indices, matrix.indptr),
+                             shape=matrix.shape)
+    x = sp.csr_matrix(matrix, dtype=np.int32, copy=True)
+    x.eliminate_zeros()
+    x.sum_duplicates()
+    x.data[:] = 1
+    return x
+
+
+def _dense_block(sub: sp.csr_matrix) -> np.ndarray:
+    """A small 0/1 CSR block as a dense float64 array (built from its indices)."""
+    block = np.zeros(sub.shape, dtype=np.float64)
+    block[np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr)), sub.indices] = 1.0
+    return block
+
+
+def _pairs_sparse(sub: sp.csr_matrix, w: np.ndarray | None,
+                  min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequent pairs (b < c, weighted count) of a sparse block, sorted by (b, c)."""
+    left = sub
+    if w is not None:
+        left = sp.csr_matrix((np.repeat(w, np.diff(sub.indptr)), sub.indices, sub.indptr), shape=sub.shape)
+    gram = sp.triu(left.T @ sub, k=1, format="coo")
+    keep = gram.data >= min_count
+    rows, cols, vals = gram.row[keep], gram.col[keep], gram.data[keep]
+    sort = np.lexsort((cols, rows))
+    return rows[sort], cols[sort], vals[sort].astype(np.int64)
+
+
+def _pairs_dense(block: np.ndarray, w: np.ndarray | None,
+                 min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequent pairs (b < c, weighted count) of a dense block, sorted by (b, c)."""
+    left = block if w is None else block * w[:, None]
+    gram = left.T @ block
+    rows, cols = np.nonzero(np.triu(gram >= min_count - 0.5, k=1))
+    return rows, cols, np.rint(gram[rows, cols]).astype(np.int64)
+
+
+class _Miner:
+    """Depth-first vertical counting over (weighted) baskets (see ``_itemsets_sparse``)."""
+
+    def __init__(self, order: np.ndarray, min_count: int, limit: int) -> None:
+        self.order = order
+        self.min_count = min_count
+        self.limit = limit
+        self.out: list[tuple[tuple[int, ...], int]] = []
+
+    def grow(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray | None,
+             cand: np.ndarray) -> None:
+        dense = isinstance(sub, np.ndarray)
+        rows, cols, vals = (_pairs_dense if dense else _pairs_sparse)(sub, w, self.min_count)
+        if len(vals) == 0:
+            return
+        deeper = len(prefix) + 2 < self.limit
+        csc = None if dense or not deeper else sub.tocsc()
+        change = (np.flatnonzero(rows[1:] != rows[:-1]) + 1).tolist()
+        names = self.order[cand].tolist()
+        cols_l, vals_l = cols.tolist(), vals.tolist()
+        for s, e in zip([0, *change], [*change, len(rows)], strict=True):
+            b = int(rows[s])
+            base = (*prefix, names[b])
+            self.out.extend(((*base, names[c]), v) for c, v in zip(cols_l[s:e], vals_l[s:e], strict=True))
+            if deeper and e - s >= 2:
+                local = cols[s:e]
+                if dense:
+                    holding = np.flatnonzero(sub[:, b])
+                    if e - s == 2:  # one pair left: count it here, nothing can extend it further
+                        self._last_pair(base, sub[holding][:, local], None if w is None else w[holding], cand[local])
+                        continue
+                    self._descend(base, sub[holding][:, local], None if w is None else w[holding], cand[local])
+                else:
+                    holding = csc.indices[csc.indptr[b]:csc.indptr[b + 1]]
+                    self._descend(base, sub[holding][:, local], None if w is None else w[holding], cand[local])
+
+    def _last_pair(self, prefix: tuple[int, ...], block: np.ndarray, w: np.ndarray | None, cand: np.ndarray) -> None:
+        """The itemset prefix + both candidates of a two-column dense block, when frequent."""
+        both = block[:, 0] * block[:, 1]
+        count = int(round(float(both.sum() if w is None else both @ w)))
+        if count >= self.min_count:
+            self.out.append(((*prefix, int(self.order[cand[0]]), int(self.order[cand[1]])), count))
+
+    def _descend(self, prefix: tuple[int, ...], sub: sp.csr_matrix | np.ndarray, w: np.ndarray | None,
+                 cand: np.ndarray) -> None:
+        """Recurse; dense blocks drop the rows holding fewer than two candidates (they add no pair)."""
+        if isinstance(sub, sp.csr_matrix):
+            cells = sub.shape[0] * sub.shape[1]
+            if cells > DENSE_MAX_CELLS or sub.nnz < DENSE_MIN_DENSITY * cells:
+                self.grow(prefix, sub, w, cand)
+                return
+            sub = _dense_block(sub)
+            w = None if w is None else w.astype(np.float64)
+        useful = np.count_nonzero(sub, axis=1) >= 2
+        self.grow(prefix, sub[useful], None if w is None else w[useful], cand)
+
+
 def _itemsets_sparse(matrix: sp.csr_matrix, min_count: int, max_len: int | None) -> list[tuple[tuple[int, ...], int]]:
     """Depth-first vertical counting with sparse products (same itemsets and counts as FP-growth).
 
-    Items are ordered by ascending count. A node is a prefix P, the baskets holding P (rows of a CSR
-    matrix restricted to the candidate items c that extend P frequently) and those candidates;
-    ``Xᵀ X`` of that matrix counts every P + {b, c} at once.
+    Items are ordered by ascending count. When many baskets repeat, baskets with fewer than two items
+    are left out of the search (they only count singles) and identical ones are merged into one row with
+    a weight. A node is a prefix P, the baskets holding P (restricted to the candidate items c that
+    extend P frequently) with their weights w and those candidates; ``Xᵀ diag(w) X`` of that block counts
+    every P + {b, c} at once. Blocks below the root that are small and not too sparse are dense.
     """
     n_items = matrix.shape[1]
     if n_items == 0:
         return []
-    counts = np.diff(matrix.tocsc().indptr).astype(np.int64)
+    x = _canonical_01(sp.csr_matrix(matrix))
+    counts = np.bincount(x.indices, minlength=n_items).astype(np.int64)
     order = np.argsort(counts, kind="stable")
-    x = sp.csr_matrix(matrix[:, order], dtype=np.int32)
-    x.sort_indices()
-    out: list[tuple[tuple[int, ...], int]] = [((int(order[i]),), int(counts[order[i]])) for i in range(n_items)]
     limit = max_len if max_len is not None else n_items
-
-    def grow(prefix: tuple[int, ...], sub: sp.csr_matrix, cand: np.ndarray) -> None:
-        gram = sp.triu(sub.T @ sub, k=1, format="coo")
-        keep = gram.data >= min_count
-        rows, cols, vals = gram.row[keep], gram.col[keep], gram.data[keep]
-        if len(vals) == 0:
-            return
-        sort = np.lexsort((cols, rows))
-        rows, cols, vals = rows[sort], cols[sort], vals[sort]
-        deeper = len(prefix) + 2 < limit
-        csc = sub.tocsc() if deeper else None
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
-        for s, e in zip(starts, ends, strict=True):
-            b = int(rows[s])
-            base = (*prefix, int(order[cand[b]]))
-            for c, v in zip(cols[s:e], vals[s:e], strict=True):
-                out.append(((*base, int(order[cand[c]])), int(v)))
-            if deeper and e - s >= 2:
-                assert csc is not None
-                holding = csc.indices[csc.indptr[b]:csc.indptr[b + 1]]
-                local = cols[s:e]
-                grow(base, sub[holding][:, local], cand[local])
-
+    miner = _Miner(order, min_count, limit)
+    miner.out.extend(((int(order[i]),), int(counts[order[i]])) for i in range(n_items))
     if limit >= 2:
-        grow((), x, np.arange(n_items))
-    return [(tuple(sorted(items)), c) for items, c in out]
+        rows, weight = _distinct_rows(x)
+        if rows.shape[0]:
+            rank = np.empty(n_items, dtype=np.int32)
+            rank[order] = np.arange(n_items, dtype=np.int32)
+            rows = sp.csr_matrix((rows.data, rank[rows.indices], rows.indptr), shape=rows.shape)
+            rows.sort_indices()
+            miner.grow((), rows, None if weight is None else weight.astype(np.int32), np.arange(n_items))
+    return [(tuple(sorted(items)), c) for items, c in miner.out]
 
 
 def frequent_itemsets(baskets: BasketSet, min_count: int, max_len: int | None = 3,
