@@ -36,7 +36,9 @@ short take their next best regardless.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +63,10 @@ class RecommenderParams:
     max_product_share: float = 0.05
     fixed_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.3)  # in SOURCES order
     min_fit_positives: int = 30
+    fit_max_rows: int = 400_000  # rows the blend is fitted on (every positive, negatives subsampled)
+    blend_max_iter: int = 150  # boosting iterations at most (early stopping on large fits)
+    blend_max_bins: int = 255  # histogram bins per feature
+    threads: int = 1  # OpenMP threads of the blend's fit and predictions (0: the library's default)
 
 
 @dataclass
@@ -461,6 +467,7 @@ class Blend:
     positives: int
     candidates: int
     sample_rate: float = 1.0  # share of negatives kept to fit (probabilities are corrected for it)
+    threads: int = 1  # OpenMP threads of the predictions (0: the library's default)
 
     @property
     def fitted(self) -> bool:
@@ -479,31 +486,47 @@ class Blend:
             w = np.array([self.weights[f] for f in SOURCES])
             x = frame[list(SOURCES)].to_numpy(dtype=np.float64)
             return np.clip(x @ w / max(float(np.abs(w).sum()), 1e-12), 0.0, 1.0)
-        p = self.model.predict_proba(frame[list(FEATURES)].to_numpy(dtype=np.float64))[:, 1]
+        with _thread_limit(self.threads):
+            p = self.model.predict_proba(frame[list(FEATURES)].to_numpy(dtype=np.float64))[:, 1]
         # undo the negative subsampling: the odds scale by the sampling rate
         return p * self.sample_rate / (p * self.sample_rate + (1.0 - p))
 
 
-def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderParams,
-              max_rows: int = 400_000, seed: int = 0) -> Blend:
+@contextlib.contextmanager
+def _thread_limit(threads: int) -> Iterator[None]:
+    """At most ``threads`` OpenMP/BLAS threads inside (no limit for 0): on a small shared machine the
+    boosting's per-tree barriers stall whenever one of its threads is descheduled."""
+    if threads <= 0:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderParams, seed: int = 0) -> Blend:
     """A gradient-boosted ranker of the candidates (out of time), non-decreasing in every source's score;
-    fixed weights when there are too few purchases to fit. Negatives are subsampled to ``max_rows``."""
+    fixed weights when there are too few purchases to fit. Negatives are subsampled so that the fit has
+    at most ``params.fit_max_rows`` rows (every positive kept)."""
     positives = int(labels.sum())
     weights = {s: float(w) for s, w in zip(SOURCES, params.fixed_weights, strict=True)}
     if positives < params.min_fit_positives or positives >= len(labels):
-        return Blend(None, weights, positives, len(labels))
+        return Blend(None, weights, positives, len(labels), threads=params.threads)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(seed)
     neg = np.nonzero(~labels)[0]
-    rate = min(1.0, max(max_rows - positives, 1) / max(len(neg), 1))
+    rate = min(1.0, max(params.fit_max_rows - positives, 1) / max(len(neg), 1))
     keep = np.concatenate([np.nonzero(labels)[0], neg[rng.random(len(neg)) < rate]])
     x = candidates[list(FEATURES)].to_numpy(dtype=np.float64)[keep]
     model = HistGradientBoostingClassifier(
-        max_iter=150, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100, l2_regularization=1.0,
+        max_iter=params.blend_max_iter, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100,
+        l2_regularization=1.0, max_bins=params.blend_max_bins,
         monotonic_cst=[1] * len(SOURCES) + [0] * len(CONTEXT), random_state=seed)
-    model.fit(x, labels[keep])
-    return Blend(model, weights, positives, len(labels), rate)
+    with _thread_limit(params.threads):
+        model.fit(x, labels[keep])
+    return Blend(model, weights, positives, len(labels), rate, params.threads)
 
 
 def attribute_sources(frame: pd.DataFrame, blend: Blend) -> np.ndarray:

@@ -97,7 +97,8 @@ def params_from(settings: Settings) -> rec.RecommenderParams:
         sequence_min_lift=r.sequence_min_lift, candidates=r.candidates_per_source,
         max_product_share=r.max_product_share,
         fixed_weights=(r.weight_rules, r.weight_sequence, r.weight_item, r.weight_category, r.weight_popularity),
-        min_fit_positives=r.min_fit_positives)
+        min_fit_positives=r.min_fit_positives, fit_max_rows=r.blend_fit_max_rows, blend_max_iter=r.blend_max_iter,
+        blend_max_bins=r.blend_max_bins, threads=r.threads)
 
 
 @dataclass

@@ -179,6 +179,17 @@ class RecommenderSettings:
     # purchases in it as labels); with fewer than min_fit_positives purchases the weights above are used.
     blend_days: int = 60
     min_fit_positives: int = 30
+    # Cost of the fitted blend (HistGradientBoostingClassifier): it is fitted on at most blend_fit_max_rows
+    # candidates (every purchase kept, the other candidates subsampled at random, the probabilities
+    # corrected for it), with at most blend_max_iter boosting iterations (early stopping on a 10% validation
+    # split above 10,000 rows) and blend_max_bins histogram bins per score.
+    blend_fit_max_rows: int = 400_000
+    blend_max_iter: int = 150
+    blend_max_bins: int = 255
+    # OpenMP threads of the blend's fit and predictions (0 = the library's default, one per core). One
+    # thread is the default: on a small machine shared with other jobs the boosting's per-tree
+    # barriers wait for descheduled threads (the fit took 15x its CPU time in wall time on 2 busy cores).
+    threads: int = 1
     # Diversity: no product takes more than this share of all offers (0 = no cap); customers the cap
     # leaves short take their next best products regardless.
     max_product_share: float = 0.06
