@@ -614,9 +614,11 @@ def popularity_fill(audience: Audience, chosen: pd.DataFrame, params: Recommende
     return pd.concat([chosen, pd.DataFrame(extra)], ignore_index=True)
 
 
-def recommend(signals: Signals, audience: Audience, blend: Blend, params: RecommenderParams) -> pd.DataFrame:
-    """Offers for every customer of ``audience``: row, item, rank, score, source and evidence."""
-    cand = candidate_features(signals, audience, params)
+def recommend(signals: Signals, audience: Audience, blend: Blend, params: RecommenderParams,
+              candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Offers for every customer of ``audience``: row, item, rank, score, source and evidence
+    (``candidates``: ``candidate_features`` of the same signals and audience, when already computed)."""
+    cand = candidate_features(signals, audience, params) if candidates is None else candidates
     chosen = select_offers(cand, blend.predict(cand), len(audience.customers), params)
     chosen["source"] = attribute_sources(chosen, blend) if len(chosen) else np.zeros(0, dtype=np.int64)
     offers = popularity_fill(audience, chosen, params)
