@@ -344,70 +344,70 @@ def _rule_scores(audience: Audience, rules: pd.DataFrame) -> tuple[sp.csr_matrix
     return score, which
 
 
-def _sparse_rowmax_product(x: sp.csr_matrix, m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """For dense output: max over i in row of x of m[i, j], and the arg i (dense arrays rows x cols;
-    arg -1 where no i reaches j). Ties go to the smaller i."""
+def _sparse_rowmax_product(x: sp.csr_matrix, m: sp.csr_matrix) -> np.ndarray:
+    """Dense rows x cols: max over i in row of x of m[i, j] (0 where no i reaches j)."""
     rows, cols = x.shape[0], m.shape[1]
-    best = np.zeros((rows, cols), dtype=np.float32)
-    arg = np.full((rows, cols), -1, dtype=np.int64)
+    flat_best = np.zeros(rows * cols, dtype=np.float32)
     x = x.tocsr()
     mc = m.tocsr()
     r = np.repeat(np.arange(rows), np.diff(x.indptr))
     i = x.indices
     width = np.diff(mc.indptr)[i]
     if width.sum() == 0:
-        return best, arg
+        return flat_best.reshape(rows, cols)
     # every (row, held item i, neighbour j) triple, then the largest value per (row, j)
-    rr = np.repeat(r, width)
-    ii = np.repeat(i, width)
     starts = np.repeat(mc.indptr[i], width)
     offsets = np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width)
-    jj = mc.indices[starts + offsets]
-    vv = mc.data[starts + offsets]
-    key = rr * cols + jj
-    flat_best = best.ravel()
-    np.maximum.at(flat_best, key, vv.astype(np.float32))
-    top = (vv.astype(np.float32) == flat_best[key]) & (vv > 0)
-    flat_arg = np.full(rows * cols, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(flat_arg, key[top], ii[top])
-    arg = np.where(flat_arg == np.iinfo(np.int64).max, -1, flat_arg).reshape(rows, cols)
-    return flat_best.reshape(rows, cols), arg
+    key = np.repeat(r, width) * cols + mc.indices[starts + offsets]
+    np.maximum.at(flat_best, key, mc.data[starts + offsets].astype(np.float32))
+    return flat_best.reshape(rows, cols)
+
+
+def _pair_argmax(x: sp.csr_matrix, m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Per pair (rows[p], cols[p]): the i in row rows[p] of x with the largest m[i, cols[p]] > 0 (ties: the
+    smaller i; -1 when none): the evidence behind a max over x's items, for the few pairs that need it."""
+    x = x.tocsr()
+    counts = np.diff(x.indptr)[rows]
+    out = np.full(len(rows), -1, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return out
+    pair = np.repeat(np.arange(len(rows)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    held = x.indices[np.repeat(x.indptr[rows], counts) + offsets].astype(np.int64)
+    value = np.asarray(m.tocsr()[held, cols[pair]]).ravel().astype(np.float32)
+    ok = value > 0
+    pair, held, value = pair[ok], held[ok], value[ok]
+    order = np.lexsort((held, -value, pair))
+    first = order[np.r_[True, pair[order][1:] != pair[order][:-1]]] if len(order) else order
+    out[pair[first]] = held[first]
+    return out
 
 
 @dataclass
 class _Chunk:
-    features: np.ndarray  # (rows, items, 4) in SOURCES order
-    item_arg: np.ndarray  # strongest contributing held item for co_purchase
-    seq_arg: np.ndarray
-    rule_arg: np.ndarray  # 1 + rule index, 0 none
+    features: np.ndarray  # (sources, rows, items) float32, in SOURCES order
     excluded: np.ndarray  # bool (rows, items)
     history_items: np.ndarray  # products the customer bought in the look-back
 
 
 def _chunk_features(signals: Signals, audience: Audience, rows: np.ndarray, rule_score: sp.csr_matrix,
-                    rule_which: sp.csr_matrix, item_scale: float) -> _Chunk:
+                    item_scale: float) -> _Chunk:
     held = audience.held[rows]
+    feats = np.zeros((len(SOURCES), len(rows), len(signals.items)), dtype=np.float32)
+    feats[0] = rule_score[rows].toarray()
+    feats[1] = _sparse_rowmax_product(audience.recent[rows], signals.sequence)
+    item_sum = (held @ signals.similarity).toarray()
+    feats[2] = np.minimum(item_sum / max(item_scale, 1e-12), 1.0)
     weighted = audience.recency[rows] if audience.recency is not None else held
     shares = category_shares(weighted, signals.item_category, len(signals.categories))
     if shares.shape[1]:
         known = signals.item_category >= 0
-        taste = np.zeros((len(rows), len(signals.items)))
-        taste[:, known] = shares[:, signals.item_category[known]] * signals.category_popularity[known][None, :]
-    else:
-        taste = np.zeros((len(rows), len(signals.items)))
-    item_sum = (held @ signals.similarity).toarray()
-    # the held item with the largest similarity to each candidate (for the reason)
-    _, item_arg = _sparse_rowmax_product(held, signals.similarity)
-    seq_best, seq_arg = _sparse_rowmax_product(audience.recent[rows], signals.sequence)
-    rules = rule_score[rows].toarray()
-    rule_arg = rule_which[rows].toarray().astype(np.int64)
-    pop = audience.pop_table[audience.popularity[rows]]
-    pop_max = audience.pop_table.max(axis=1)[audience.popularity[rows]][:, None]
-    pop = pop / np.maximum(pop_max, 1e-12)
-    feats = np.stack([rules, seq_best, np.minimum(item_sum / max(item_scale, 1e-12), 1.0), taste, pop], axis=2)
+        feats[3][:, known] = shares[:, signals.item_category[known]] * signals.category_popularity[known][None, :]
+    pop_max = audience.pop_table.max(axis=1)
+    feats[4] = (audience.pop_table / np.maximum(pop_max, 1e-12)[:, None])[audience.popularity[rows]]
     excluded = audience.excluded[rows].toarray() > 0
-    return _Chunk(feats.astype(np.float32), item_arg, seq_arg, rule_arg, excluded,
-                  np.diff(held.indptr).astype(np.float64))
+    return _Chunk(feats, excluded, np.diff(held.indptr).astype(np.float64))
 
 
 def _chunks(n_rows: int, n_items: int) -> list[np.ndarray]:
@@ -422,36 +422,54 @@ def _item_scale(signals: Signals, audience: Audience) -> float:
 
 
 def _candidate_mask(features: np.ndarray, excluded: np.ndarray, m: int) -> np.ndarray:
-    """Per row, the top ``m`` items of each source (not excluded, score > 0)."""
-    rows, items, n_src = features.shape
+    """Per row, the top ``m`` items of each source (not excluded, score > 0); ``features`` is (sources,
+    rows, items). Rows with at most ``m`` such items take them all; only the others are partitioned."""
+    n_src, rows, items = features.shape
     mask = np.zeros((rows, items), dtype=bool)
     k = min(m, items)
     for s in range(n_src):
-        f = np.where(excluded, -1.0, features[:, :, s])
-        top = np.argpartition(-f, k - 1, axis=1)[:, :k] if k < items else np.tile(np.arange(items), (rows, 1))
-        picked = np.take_along_axis(f, top, axis=1) > 0
-        r = np.repeat(np.arange(rows), top.shape[1])
-        mask[r[picked.ravel()], top.ravel()[picked.ravel()]] = True
+        valid = (features[s] > 0) & ~excluded
+        many = np.nonzero(valid.sum(axis=1) > k)[0]
+        if len(many) == 0:
+            mask |= valid
+            continue
+        few = np.ones(rows, dtype=bool)
+        few[many] = False
+        mask[few] |= valid[few]
+        f = np.where(valid[many], features[s][many], np.float32(-1.0))
+        top = np.argpartition(-f, k - 1, axis=1)[:, :k]
+        mask[np.repeat(many, k), top.ravel()] = True
     return mask
 
 
 def candidate_features(signals: Signals, audience: Audience, params: RecommenderParams) -> pd.DataFrame:
-    """Every candidate (customer row, item) with its four source scores and the evidence behind them."""
-    rule_score, rule_which = _rule_scores(audience, signals.rules)
+    """Every candidate (customer row, item) with its five source scores and the customer's context."""
+    rule_score, _ = _rule_scores(audience, signals.rules)
     scale = _item_scale(signals, audience)
     parts = []
     for rows in _chunks(len(audience.customers), len(signals.items)):
-        ch = _chunk_features(signals, audience, rows, rule_score, rule_which, scale)
+        ch = _chunk_features(signals, audience, rows, rule_score, scale)
         mask = _candidate_mask(ch.features, ch.excluded, params.candidates)
         r, c = np.nonzero(mask)
-        f = ch.features[r, c]
         parts.append(pd.DataFrame({
-            "row": rows[r], "item": c, **{name: f[:, k] for k, name in enumerate(SOURCES)},
-            "history_items": ch.history_items[r],
-            "rule_arg": ch.rule_arg[r, c] - 1, "seq_arg": ch.seq_arg[r, c], "item_arg": ch.item_arg[r, c]}))
+            "row": rows[r], "item": c, **{name: ch.features[k, r, c] for k, name in enumerate(SOURCES)},
+            "history_items": ch.history_items[r]}))
     if not parts:
-        return pd.DataFrame(columns=["row", "item", *FEATURES, "rule_arg", "seq_arg", "item_arg"])
+        return pd.DataFrame(columns=["row", "item", *FEATURES])
     return pd.concat(parts, ignore_index=True)
+
+
+def offer_evidence(signals: Signals, audience: Audience, rows: np.ndarray, items: np.ndarray,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For offered (customer row, item) pairs: the index of the best rule behind it (-1 none), the recent
+    product whose sequence leads to it most, and the held product most similar to it (-1 none)."""
+    rows, items = np.asarray(rows, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    _, rule_which = _rule_scores(audience, signals.rules)
+    rule_arg = np.asarray(rule_which.tocsr()[rows, items]).ravel().astype(np.int64) - 1 if len(rows) else \
+        np.zeros(0, dtype=np.int64)
+    seq_arg = _pair_argmax(audience.recent, signals.sequence, rows, items)
+    item_arg = _pair_argmax(audience.held, signals.similarity, rows, items)
+    return rule_arg, seq_arg, item_arg
 
 
 CONTEXT: tuple[str, ...] = ("history_items",)  # not sources: what the ranker knows about the customer
@@ -621,6 +639,8 @@ def recommend(signals: Signals, audience: Audience, blend: Blend, params: Recomm
     cand = candidate_features(signals, audience, params) if candidates is None else candidates
     chosen = select_offers(cand, blend.predict(cand), len(audience.customers), params)
     chosen["source"] = attribute_sources(chosen, blend) if len(chosen) else np.zeros(0, dtype=np.int64)
+    chosen["rule_arg"], chosen["seq_arg"], chosen["item_arg"] = offer_evidence(
+        signals, audience, chosen["row"].to_numpy(), chosen["item"].to_numpy())
     offers = popularity_fill(audience, chosen, params)
     fill = offers["score"].isna().to_numpy()
     if fill.any():
