@@ -655,7 +655,8 @@ def labels_for(candidates: pd.DataFrame, audience: Audience, future: Purchases, 
 
 
 def top_n_baseline(audience: Audience, scores: np.ndarray | sp.spmatrix, n: int) -> dict[int, list[int]]:
-    """Top ``n`` items per customer row by ``scores`` (rows x items, or one row for everyone), excluded out."""
+    """Top ``n`` items per customer row by ``scores`` (rows x items, or one row for everyone), excluded out;
+    ties go to the smaller item index."""
     out: dict[int, list[int]] = {}
     for rows in _chunks(len(audience.customers), audience.held.shape[1]):
         if sp.issparse(scores):
@@ -665,7 +666,16 @@ def top_n_baseline(audience: Audience, scores: np.ndarray | sp.spmatrix, n: int)
         s[audience.excluded[rows].toarray() > 0] = -np.inf
         s[s <= 0] = -np.inf
         k = min(n, s.shape[1])
-        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        for r, t in zip(rows.tolist(), top, strict=True):
-            out[r] = [int(j) for j in t if np.isfinite(s[r - rows[0], j])]
+        # the k-th largest score per row bounds the top k (ties at it included), then a stable order
+        kth = -np.partition(-s, k - 1, axis=1)[:, k - 1] if k else np.full(len(rows), np.inf)
+        r, c = np.nonzero((s >= kth[:, None]) & np.isfinite(s))
+        v = s[r, c]
+        order = np.lexsort((c, -v, r))
+        r, c = r[order], c[order]
+        keep = _cumcount_by(r) < k
+        r, c = r[keep], c[keep]
+        bounds = np.searchsorted(r, np.arange(len(rows) + 1))
+        items = c.tolist()
+        for pos, row in enumerate(rows.tolist()):
+            out[row] = items[bounds[pos]:bounds[pos + 1]]
     return out
