@@ -59,11 +59,12 @@ class RecommenderParams:
     sequence_days: int = 90
     sequence_min_customers: int = 3
     sequence_min_lift: float = 1.5
-    candidates: int = 50  # per customer and source, before blending
+    candidates: int = 30  # per customer and source, before blending
     max_product_share: float = 0.05
     fixed_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.3)  # in SOURCES order
     min_fit_positives: int = 30
-    fit_max_rows: int = 400_000  # rows the blend is fitted on (every positive, negatives subsampled)
+    fit_max_rows: int = 100_000  # rows the blend is fitted on at most (both classes subsampled to fit)
+    fit_positive_share: float = 0.25  # positives kept at most this share of fit_max_rows
     blend_max_iter: int = 150  # boosting iterations at most (early stopping on large fits)
     blend_max_bins: int = 255  # histogram bins per feature
     threads: int = 1  # OpenMP threads of the blend's fit and predictions (0: the library's default)
@@ -484,8 +485,9 @@ class Blend:
     weights: dict[str, float]  # fixed weights (used when model is None)
     positives: int
     candidates: int
-    sample_rate: float = 1.0  # share of negatives kept to fit (probabilities are corrected for it)
+    sample_rate: float = 1.0  # share of negatives kept to fit / share of positives kept (corrected for)
     threads: int = 1  # OpenMP threads of the predictions (0: the library's default)
+    fitted_rows: int = 0  # candidates the model was fitted on (after the sampling)
 
     @property
     def fitted(self) -> bool:
@@ -525,8 +527,9 @@ def _thread_limit(threads: int) -> Iterator[None]:
 
 def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderParams, seed: int = 0) -> Blend:
     """A gradient-boosted ranker of the candidates (out of time), non-decreasing in every source's score;
-    fixed weights when there are too few purchases to fit. Negatives are subsampled so that the fit has
-    at most ``params.fit_max_rows`` rows (every positive kept)."""
+    fixed weights when there are too few purchases to fit. The fit has at most ``params.fit_max_rows``
+    rows: the positives up to ``fit_positive_share`` of them, negatives for the rest (each class sampled
+    at random; the predicted odds are corrected by the ratio of the two sampling rates)."""
     positives = int(labels.sum())
     weights = {s: float(w) for s, w in zip(SOURCES, params.fixed_weights, strict=True)}
     if positives < params.min_fit_positives or positives >= len(labels):
@@ -534,9 +537,13 @@ def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderP
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(seed)
-    neg = np.nonzero(~labels)[0]
-    rate = min(1.0, max(params.fit_max_rows - positives, 1) / max(len(neg), 1))
-    keep = np.concatenate([np.nonzero(labels)[0], neg[rng.random(len(neg)) < rate]])
+    pos, neg = np.nonzero(labels)[0], np.nonzero(~labels)[0]
+    pos_rate = min(1.0, max(params.fit_max_rows * params.fit_positive_share, params.min_fit_positives) / positives)
+    if pos_rate < 1.0:
+        pos = pos[rng.random(len(pos)) < pos_rate]
+    neg_rate = min(1.0, max(params.fit_max_rows - len(pos), 1) / max(len(neg), 1))
+    keep = np.concatenate([pos, neg[rng.random(len(neg)) < neg_rate]])
+    rate = neg_rate / pos_rate
     x = candidates[list(FEATURES)].to_numpy(dtype=np.float64)[keep]
     model = HistGradientBoostingClassifier(
         max_iter=params.blend_max_iter, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100,
@@ -544,7 +551,7 @@ def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderP
         monotonic_cst=[1] * len(SOURCES) + [0] * len(CONTEXT), random_state=seed)
     with _thread_limit(params.threads):
         model.fit(x, labels[keep])
-    return Blend(model, weights, positives, len(labels), rate, params.threads)
+    return Blend(model, weights, positives, len(labels), rate, params.threads, len(keep))
 
 
 def attribute_sources(frame: pd.DataFrame, blend: Blend) -> np.ndarray:

@@ -98,7 +98,8 @@ def params_from(settings: Settings) -> rec.RecommenderParams:
         sequence_min_lift=r.sequence_min_lift, candidates=r.candidates_per_source,
         max_product_share=r.max_product_share,
         fixed_weights=(r.weight_rules, r.weight_sequence, r.weight_item, r.weight_category, r.weight_popularity),
-        min_fit_positives=r.min_fit_positives, fit_max_rows=r.blend_fit_max_rows, blend_max_iter=r.blend_max_iter,
+        min_fit_positives=r.min_fit_positives, fit_max_rows=r.blend_fit_max_rows,
+        fit_positive_share=r.blend_fit_positive_share, blend_max_iter=r.blend_max_iter,
         blend_max_bins=r.blend_max_bins, threads=r.threads)
 
 
@@ -261,7 +262,7 @@ def fit_and_recommend(history: History, settings: Settings, end: dt.datetime, ru
     blend = rec.fit_blend(cand, labels, params)
     timer.lap("blend fit")
     log.info("recommender blend on %d candidates (%d bought, %d rows fitted): %s", len(cand), int(labels.sum()),
-             round(min(len(cand), labels.sum() + blend.sample_rate * (len(cand) - labels.sum()))), blend.summary())
+             blend.fitted_rows, blend.summary())
     cut = _cut(history, settings, end, rules, cache)
     timer.lap("offer cut")
     offers = rec.recommend(cut.signals, cut.audience, blend, params, cut.candidates)
