@@ -422,13 +422,36 @@ def _item_scale(signals: Signals, audience: Audience) -> float:
     return float(sums.max()) if sums.nnz else 1.0
 
 
-def _candidate_mask(features: np.ndarray, excluded: np.ndarray, m: int) -> np.ndarray:
+def _top_shared(scores: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
+    """rows x items mask of each row's top ``k`` items by one score vector shared by all the rows (not
+    excluded, score > 0; ties to the smaller item): only the first k + (most exclusions) items are read."""
+    rows, items = excluded.shape
+    mask = np.zeros((rows, items), dtype=bool)
+    if rows == 0:
+        return mask
+    width = min(items, k + int(excluded.sum(axis=1).max()))
+    order = np.argsort(-scores, kind="stable")[:width]
+    ok = ~excluded[:, order] & (scores[order] > 0)[None, :]
+    ok &= np.cumsum(ok, axis=1) <= k
+    r, c = np.nonzero(ok)
+    mask[r, order[c]] = True
+    return mask
+
+
+def _candidate_mask(features: np.ndarray, excluded: np.ndarray, m: int, group: np.ndarray | None = None,
+                    ) -> np.ndarray:
     """Per row, the top ``m`` items of each source (not excluded, score > 0); ``features`` is (sources,
-    rows, items). Rows with at most ``m`` such items take them all; only the others are partitioned."""
+    rows, items). Rows with at most ``m`` such items take them all; only the others are partitioned.
+    ``group`` (per row; rows of a group share their popularity scores) lets popularity be read once per group."""
     n_src, rows, items = features.shape
     mask = np.zeros((rows, items), dtype=bool)
     k = min(m, items)
     for s in range(n_src):
+        if s == POPULARITY and group is not None:
+            for g in np.unique(group):
+                members = np.nonzero(group == g)[0]
+                mask[members] |= _top_shared(features[s, members[0]], excluded[members], k)
+            continue
         valid = (features[s] > 0) & ~excluded
         many = np.nonzero(valid.sum(axis=1) > k)[0]
         if len(many) == 0:
@@ -450,7 +473,7 @@ def candidate_features(signals: Signals, audience: Audience, params: Recommender
     parts = []
     for rows in _chunks(len(audience.customers), len(signals.items)):
         ch = _chunk_features(signals, audience, rows, rule_score, scale)
-        mask = _candidate_mask(ch.features, ch.excluded, params.candidates)
+        mask = _candidate_mask(ch.features, ch.excluded, params.candidates, audience.popularity[rows])
         r, c = np.nonzero(mask)
         parts.append(pd.DataFrame({
             "row": rows[r], "item": c, **{name: ch.features[k, r, c] for k, name in enumerate(SOURCES)},
