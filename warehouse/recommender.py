@@ -205,7 +205,8 @@ class RecommenderCache:
     cut when holdout_days == blend_days: the card then reuses that cut's rules, signals, audience and
     candidates instead of computing them again, and the history read (both read up to the end of D).
     A cut is reused only for the same history object and the same parameters (the number of offers
-    aside: the candidates do not depend on it).
+    aside: the candidates do not depend on it); only cuts whose rules were mined again at the cut are kept
+    (the offers' own cut, with the run's rules, is never asked for again and is not held).
     """
 
     history: History | None = None
@@ -235,10 +236,8 @@ def _cut(history: History, settings: Settings, end: dt.datetime, rules: pd.DataF
     signals = _signals(history, settings, end64, rules)
     audience = _audience(history, settings, end64)
     cut = Cut(rules, signals, audience, rec.candidate_features(signals, audience, params))
-    if usable:
+    if usable and key[-1] is None:  # only cuts with their rules mined again (a blend's or a backtest's) recur
         cache.cuts[key] = cut
-        # a cut asked for with rules mined at its end is the same as one asked for with those rules given
-        cache.cuts[(*key[:-1], tuple(rules["rule_id"]))] = cut
     return cut
 
 
