@@ -36,7 +36,9 @@ short take their next best regardless.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,10 +59,15 @@ class RecommenderParams:
     sequence_days: int = 90
     sequence_min_customers: int = 3
     sequence_min_lift: float = 1.5
-    candidates: int = 50  # per customer and source, before blending
+    candidates: int = 30  # per customer and source, before blending
     max_product_share: float = 0.05
     fixed_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.3)  # in SOURCES order
     min_fit_positives: int = 30
+    fit_max_rows: int = 100_000  # rows the blend is fitted on at most (both classes subsampled to fit)
+    fit_positive_share: float = 0.25  # positives kept at most this share of fit_max_rows
+    blend_max_iter: int = 150  # boosting iterations at most (early stopping on large fits)
+    blend_max_bins: int = 255  # histogram bins per feature
+    threads: int = 1  # OpenMP threads of the blend's fit and predictions (0: the library's default)
 
 
 @dataclass
@@ -338,70 +345,70 @@ def _rule_scores(audience: Audience, rules: pd.DataFrame) -> tuple[sp.csr_matrix
     return score, which
 
 
-def _sparse_rowmax_product(x: sp.csr_matrix, m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """For dense output: max over i in row of x of m[i, j], and the arg i (dense arrays rows x cols;
-    arg -1 where no i reaches j). Ties go to the smaller i."""
+def _sparse_rowmax_product(x: sp.csr_matrix, m: sp.csr_matrix) -> np.ndarray:
+    """Dense rows x cols: max over i in row of x of m[i, j] (0 where no i reaches j)."""
     rows, cols = x.shape[0], m.shape[1]
-    best = np.zeros((rows, cols), dtype=np.float32)
-    arg = np.full((rows, cols), -1, dtype=np.int64)
+    flat_best = np.zeros(rows * cols, dtype=np.float32)
     x = x.tocsr()
     mc = m.tocsr()
     r = np.repeat(np.arange(rows), np.diff(x.indptr))
     i = x.indices
     width = np.diff(mc.indptr)[i]
     if width.sum() == 0:
-        return best, arg
+        return flat_best.reshape(rows, cols)
     # every (row, held item i, neighbour j) triple, then the largest value per (row, j)
-    rr = np.repeat(r, width)
-    ii = np.repeat(i, width)
     starts = np.repeat(mc.indptr[i], width)
     offsets = np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width)
-    jj = mc.indices[starts + offsets]
-    vv = mc.data[starts + offsets]
-    key = rr * cols + jj
-    flat_best = best.ravel()
-    np.maximum.at(flat_best, key, vv.astype(np.float32))
-    top = (vv.astype(np.float32) == flat_best[key]) & (vv > 0)
-    flat_arg = np.full(rows * cols, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(flat_arg, key[top], ii[top])
-    arg = np.where(flat_arg == np.iinfo(np.int64).max, -1, flat_arg).reshape(rows, cols)
-    return flat_best.reshape(rows, cols), arg
+    key = np.repeat(r, width) * cols + mc.indices[starts + offsets]
+    np.maximum.at(flat_best, key, mc.data[starts + offsets].astype(np.float32))
+    return flat_best.reshape(rows, cols)
+
+
+def _pair_argmax(x: sp.csr_matrix, m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Per pair (rows[p], cols[p]): the i in row rows[p] of x with the largest m[i, cols[p]] > 0 (ties: the
+    smaller i; -1 when none): the evidence behind a max over x's items, for the few pairs that need it."""
+    x = x.tocsr()
+    counts = np.diff(x.indptr)[rows]
+    out = np.full(len(rows), -1, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return out
+    pair = np.repeat(np.arange(len(rows)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    held = x.indices[np.repeat(x.indptr[rows], counts) + offsets].astype(np.int64)
+    value = np.asarray(m.tocsr()[held, cols[pair]]).ravel().astype(np.float32)
+    ok = value > 0
+    pair, held, value = pair[ok], held[ok], value[ok]
+    order = np.lexsort((held, -value, pair))
+    first = order[np.r_[True, pair[order][1:] != pair[order][:-1]]] if len(order) else order
+    out[pair[first]] = held[first]
+    return out
 
 
 @dataclass
 class _Chunk:
-    features: np.ndarray  # (rows, items, 4) in SOURCES order
-    item_arg: np.ndarray  # strongest contributing held item for co_purchase
-    seq_arg: np.ndarray
-    rule_arg: np.ndarray  # 1 + rule index, 0 none
+    features: np.ndarray  # (sources, rows, items) float32, in SOURCES order
     excluded: np.ndarray  # bool (rows, items)
     history_items: np.ndarray  # products the customer bought in the look-back
 
 
 def _chunk_features(signals: Signals, audience: Audience, rows: np.ndarray, rule_score: sp.csr_matrix,
-                    rule_which: sp.csr_matrix, item_scale: float) -> _Chunk:
+                    item_scale: float) -> _Chunk:
     held = audience.held[rows]
+    feats = np.zeros((len(SOURCES), len(rows), len(signals.items)), dtype=np.float32)
+    feats[0] = rule_score[rows].toarray()
+    feats[1] = _sparse_rowmax_product(audience.recent[rows], signals.sequence)
+    item_sum = (held @ signals.similarity).toarray()
+    feats[2] = np.minimum(item_sum / max(item_scale, 1e-12), 1.0)
     weighted = audience.recency[rows] if audience.recency is not None else held
     shares = category_shares(weighted, signals.item_category, len(signals.categories))
     if shares.shape[1]:
         known = signals.item_category >= 0
-        taste = np.zeros((len(rows), len(signals.items)))
-        taste[:, known] = shares[:, signals.item_category[known]] * signals.category_popularity[known][None, :]
-    else:
-        taste = np.zeros((len(rows), len(signals.items)))
-    item_sum = (held @ signals.similarity).toarray()
-    # the held item with the largest similarity to each candidate (for the reason)
-    _, item_arg = _sparse_rowmax_product(held, signals.similarity)
-    seq_best, seq_arg = _sparse_rowmax_product(audience.recent[rows], signals.sequence)
-    rules = rule_score[rows].toarray()
-    rule_arg = rule_which[rows].toarray().astype(np.int64)
-    pop = audience.pop_table[audience.popularity[rows]]
-    pop_max = audience.pop_table.max(axis=1)[audience.popularity[rows]][:, None]
-    pop = pop / np.maximum(pop_max, 1e-12)
-    feats = np.stack([rules, seq_best, np.minimum(item_sum / max(item_scale, 1e-12), 1.0), taste, pop], axis=2)
+        feats[3][:, known] = shares[:, signals.item_category[known]] * signals.category_popularity[known][None, :]
+    pop_max = audience.pop_table.max(axis=1)
+    feats[4] = (audience.pop_table / np.maximum(pop_max, 1e-12)[:, None])[audience.popularity[rows]]
     excluded = audience.excluded[rows].toarray() > 0
-    return _Chunk(feats.astype(np.float32), item_arg, seq_arg, rule_arg, excluded,
-                  np.diff(held.indptr).astype(np.float64))
+    return _Chunk(feats, excluded, np.diff(held.indptr).astype(np.float64))
 
 
 def _chunks(n_rows: int, n_items: int) -> list[np.ndarray]:
@@ -415,37 +422,78 @@ def _item_scale(signals: Signals, audience: Audience) -> float:
     return float(sums.max()) if sums.nnz else 1.0
 
 
-def _candidate_mask(features: np.ndarray, excluded: np.ndarray, m: int) -> np.ndarray:
-    """Per row, the top ``m`` items of each source (not excluded, score > 0)."""
-    rows, items, n_src = features.shape
+def _top_shared(scores: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
+    """rows x items mask of each row's top ``k`` items by one score vector shared by all the rows (not
+    excluded, score > 0; ties to the smaller item): only the first k + (most exclusions) items are read."""
+    rows, items = excluded.shape
+    mask = np.zeros((rows, items), dtype=bool)
+    if rows == 0:
+        return mask
+    width = min(items, k + int(excluded.sum(axis=1).max()))
+    order = np.argsort(-scores, kind="stable")[:width]
+    ok = ~excluded[:, order] & (scores[order] > 0)[None, :]
+    ok &= np.cumsum(ok, axis=1) <= k
+    r, c = np.nonzero(ok)
+    mask[r, order[c]] = True
+    return mask
+
+
+def _candidate_mask(features: np.ndarray, excluded: np.ndarray, m: int, group: np.ndarray | None = None,
+                    ) -> np.ndarray:
+    """Per row, the top ``m`` items of each source (not excluded, score > 0); ``features`` is (sources,
+    rows, items). Rows with at most ``m`` such items take them all; only the others are partitioned.
+    ``group`` (per row; rows of a group share their popularity scores) lets popularity be read once per group."""
+    n_src, rows, items = features.shape
     mask = np.zeros((rows, items), dtype=bool)
     k = min(m, items)
     for s in range(n_src):
-        f = np.where(excluded, -1.0, features[:, :, s])
-        top = np.argpartition(-f, k - 1, axis=1)[:, :k] if k < items else np.tile(np.arange(items), (rows, 1))
-        picked = np.take_along_axis(f, top, axis=1) > 0
-        r = np.repeat(np.arange(rows), top.shape[1])
-        mask[r[picked.ravel()], top.ravel()[picked.ravel()]] = True
+        if s == POPULARITY and group is not None:
+            for g in np.unique(group):
+                members = np.nonzero(group == g)[0]
+                mask[members] |= _top_shared(features[s, members[0]], excluded[members], k)
+            continue
+        valid = (features[s] > 0) & ~excluded
+        many = np.nonzero(valid.sum(axis=1) > k)[0]
+        if len(many) == 0:
+            mask |= valid
+            continue
+        few = np.ones(rows, dtype=bool)
+        few[many] = False
+        mask[few] |= valid[few]
+        f = np.where(valid[many], features[s][many], np.float32(-1.0))
+        top = np.argpartition(-f, k - 1, axis=1)[:, :k]
+        mask[np.repeat(many, k), top.ravel()] = True
     return mask
 
 
 def candidate_features(signals: Signals, audience: Audience, params: RecommenderParams) -> pd.DataFrame:
-    """Every candidate (customer row, item) with its four source scores and the evidence behind them."""
-    rule_score, rule_which = _rule_scores(audience, signals.rules)
+    """Every candidate (customer row, item) with its five source scores and the customer's context."""
+    rule_score, _ = _rule_scores(audience, signals.rules)
     scale = _item_scale(signals, audience)
     parts = []
     for rows in _chunks(len(audience.customers), len(signals.items)):
-        ch = _chunk_features(signals, audience, rows, rule_score, rule_which, scale)
-        mask = _candidate_mask(ch.features, ch.excluded, params.candidates)
+        ch = _chunk_features(signals, audience, rows, rule_score, scale)
+        mask = _candidate_mask(ch.features, ch.excluded, params.candidates, audience.popularity[rows])
         r, c = np.nonzero(mask)
-        f = ch.features[r, c]
         parts.append(pd.DataFrame({
-            "row": rows[r], "item": c, **{name: f[:, k] for k, name in enumerate(SOURCES)},
-            "history_items": ch.history_items[r],
-            "rule_arg": ch.rule_arg[r, c] - 1, "seq_arg": ch.seq_arg[r, c], "item_arg": ch.item_arg[r, c]}))
+            "row": rows[r], "item": c, **{name: ch.features[k, r, c] for k, name in enumerate(SOURCES)},
+            "history_items": ch.history_items[r]}))
     if not parts:
-        return pd.DataFrame(columns=["row", "item", *FEATURES, "rule_arg", "seq_arg", "item_arg"])
+        return pd.DataFrame(columns=["row", "item", *FEATURES])
     return pd.concat(parts, ignore_index=True)
+
+
+def offer_evidence(signals: Signals, audience: Audience, rows: np.ndarray, items: np.ndarray,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For offered (customer row, item) pairs: the index of the best rule behind it (-1 none), the recent
+    product whose sequence leads to it most, and the held product most similar to it (-1 none)."""
+    rows, items = np.asarray(rows, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    _, rule_which = _rule_scores(audience, signals.rules)
+    rule_arg = np.asarray(rule_which.tocsr()[rows, items]).ravel().astype(np.int64) - 1 if len(rows) else \
+        np.zeros(0, dtype=np.int64)
+    seq_arg = _pair_argmax(audience.recent, signals.sequence, rows, items)
+    item_arg = _pair_argmax(audience.held, signals.similarity, rows, items)
+    return rule_arg, seq_arg, item_arg
 
 
 CONTEXT: tuple[str, ...] = ("history_items",)  # not sources: what the ranker knows about the customer
@@ -460,7 +508,9 @@ class Blend:
     weights: dict[str, float]  # fixed weights (used when model is None)
     positives: int
     candidates: int
-    sample_rate: float = 1.0  # share of negatives kept to fit (probabilities are corrected for it)
+    sample_rate: float = 1.0  # share of negatives kept to fit / share of positives kept (corrected for)
+    threads: int = 1  # OpenMP threads of the predictions (0: the library's default)
+    fitted_rows: int = 0  # candidates the model was fitted on (after the sampling)
 
     @property
     def fitted(self) -> bool:
@@ -479,31 +529,52 @@ class Blend:
             w = np.array([self.weights[f] for f in SOURCES])
             x = frame[list(SOURCES)].to_numpy(dtype=np.float64)
             return np.clip(x @ w / max(float(np.abs(w).sum()), 1e-12), 0.0, 1.0)
-        p = self.model.predict_proba(frame[list(FEATURES)].to_numpy(dtype=np.float64))[:, 1]
+        with _thread_limit(self.threads):
+            p = self.model.predict_proba(frame[list(FEATURES)].to_numpy(dtype=np.float64))[:, 1]
         # undo the negative subsampling: the odds scale by the sampling rate
         return p * self.sample_rate / (p * self.sample_rate + (1.0 - p))
 
 
-def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderParams,
-              max_rows: int = 400_000, seed: int = 0) -> Blend:
+@contextlib.contextmanager
+def _thread_limit(threads: int) -> Iterator[None]:
+    """At most ``threads`` OpenMP/BLAS threads inside (no limit for 0): on a small shared machine the
+    boosting's per-tree barriers stall whenever one of its threads is descheduled."""
+    if threads <= 0:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def fit_blend(candidates: pd.DataFrame, labels: np.ndarray, params: RecommenderParams, seed: int = 0) -> Blend:
     """A gradient-boosted ranker of the candidates (out of time), non-decreasing in every source's score;
-    fixed weights when there are too few purchases to fit. Negatives are subsampled to ``max_rows``."""
+    fixed weights when there are too few purchases to fit. The fit has at most ``params.fit_max_rows``
+    rows: the positives up to ``fit_positive_share`` of them, negatives for the rest (each class sampled
+    at random; the predicted odds are corrected by the ratio of the two sampling rates)."""
     positives = int(labels.sum())
     weights = {s: float(w) for s, w in zip(SOURCES, params.fixed_weights, strict=True)}
     if positives < params.min_fit_positives or positives >= len(labels):
-        return Blend(None, weights, positives, len(labels))
+        return Blend(None, weights, positives, len(labels), threads=params.threads)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(seed)
-    neg = np.nonzero(~labels)[0]
-    rate = min(1.0, max(max_rows - positives, 1) / max(len(neg), 1))
-    keep = np.concatenate([np.nonzero(labels)[0], neg[rng.random(len(neg)) < rate]])
+    pos, neg = np.nonzero(labels)[0], np.nonzero(~labels)[0]
+    pos_rate = min(1.0, max(params.fit_max_rows * params.fit_positive_share, params.min_fit_positives) / positives)
+    if pos_rate < 1.0:
+        pos = pos[rng.random(len(pos)) < pos_rate]
+    neg_rate = min(1.0, max(params.fit_max_rows - len(pos), 1) / max(len(neg), 1))
+    keep = np.concatenate([pos, neg[rng.random(len(neg)) < neg_rate]])
+    rate = neg_rate / pos_rate
     x = candidates[list(FEATURES)].to_numpy(dtype=np.float64)[keep]
     model = HistGradientBoostingClassifier(
-        max_iter=150, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100, l2_regularization=1.0,
+        max_iter=params.blend_max_iter, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100,
+        l2_regularization=1.0, max_bins=params.blend_max_bins,
         monotonic_cst=[1] * len(SOURCES) + [0] * len(CONTEXT), random_state=seed)
-    model.fit(x, labels[keep])
-    return Blend(model, weights, positives, len(labels), rate)
+    with _thread_limit(params.threads):
+        model.fit(x, labels[keep])
+    return Blend(model, weights, positives, len(labels), rate, params.threads, len(keep))
 
 
 def attribute_sources(frame: pd.DataFrame, blend: Blend) -> np.ndarray:
@@ -591,11 +662,15 @@ def popularity_fill(audience: Audience, chosen: pd.DataFrame, params: Recommende
     return pd.concat([chosen, pd.DataFrame(extra)], ignore_index=True)
 
 
-def recommend(signals: Signals, audience: Audience, blend: Blend, params: RecommenderParams) -> pd.DataFrame:
-    """Offers for every customer of ``audience``: row, item, rank, score, source and evidence."""
-    cand = candidate_features(signals, audience, params)
+def recommend(signals: Signals, audience: Audience, blend: Blend, params: RecommenderParams,
+              candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Offers for every customer of ``audience``: row, item, rank, score, source and evidence
+    (``candidates``: ``candidate_features`` of the same signals and audience, when already computed)."""
+    cand = candidate_features(signals, audience, params) if candidates is None else candidates
     chosen = select_offers(cand, blend.predict(cand), len(audience.customers), params)
     chosen["source"] = attribute_sources(chosen, blend) if len(chosen) else np.zeros(0, dtype=np.int64)
+    chosen["rule_arg"], chosen["seq_arg"], chosen["item_arg"] = offer_evidence(
+        signals, audience, chosen["row"].to_numpy(), chosen["item"].to_numpy())
     offers = popularity_fill(audience, chosen, params)
     fill = offers["score"].isna().to_numpy()
     if fill.any():
@@ -610,7 +685,8 @@ def labels_for(candidates: pd.DataFrame, audience: Audience, future: Purchases, 
 
 
 def top_n_baseline(audience: Audience, scores: np.ndarray | sp.spmatrix, n: int) -> dict[int, list[int]]:
-    """Top ``n`` items per customer row by ``scores`` (rows x items, or one row for everyone), excluded out."""
+    """Top ``n`` items per customer row by ``scores`` (rows x items, or one row for everyone), excluded out;
+    ties go to the smaller item index."""
     out: dict[int, list[int]] = {}
     for rows in _chunks(len(audience.customers), audience.held.shape[1]):
         if sp.issparse(scores):
@@ -620,7 +696,16 @@ def top_n_baseline(audience: Audience, scores: np.ndarray | sp.spmatrix, n: int)
         s[audience.excluded[rows].toarray() > 0] = -np.inf
         s[s <= 0] = -np.inf
         k = min(n, s.shape[1])
-        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        for r, t in zip(rows.tolist(), top, strict=True):
-            out[r] = [int(j) for j in t if np.isfinite(s[r - rows[0], j])]
+        # the k-th largest score per row bounds the top k (ties at it included), then a stable order
+        kth = -np.partition(-s, k - 1, axis=1)[:, k - 1] if k else np.full(len(rows), np.inf)
+        r, c = np.nonzero((s >= kth[:, None]) & np.isfinite(s))
+        v = s[r, c]
+        order = np.lexsort((c, -v, r))
+        r, c = r[order], c[order]
+        keep = _cumcount_by(r) < k
+        r, c = r[keep], c[keep]
+        bounds = np.searchsorted(r, np.arange(len(rows) + 1))
+        items = c.tolist()
+        for pos, row in enumerate(rows.tolist()):
+            out[row] = items[bounds[pos]:bounds[pos + 1]]
     return out

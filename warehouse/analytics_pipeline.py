@@ -37,11 +37,12 @@ def mine(settings: Settings, as_of: dt.date) -> dict[str, int]:
     """Association rules and the cross-sell marts (``warehouse.mining.run_mining``), then the recommender
     card: the same recommender backtested with the last ``recommender.holdout_days`` held out."""
     from warehouse.mining import run_mining
-    from warehouse.recommender import refresh_card
+    from warehouse.recommender import RecommenderCache, refresh_card
 
+    cache = RecommenderCache()  # the offers' history and blend cut are the card's when the cuts coincide
     with warehouse_writer(settings) as con:
-        counts = {k: int(v) for k, v in run_mining(con, settings, as_of).items()}
-        counts["marts.recommender_card"] = refresh_card(con, settings, as_of)
+        counts = {k: int(v) for k, v in run_mining(con, settings, as_of, recommender_cache=cache).items()}
+        counts["marts.recommender_card"] = refresh_card(con, settings, as_of, cache)
         return counts
 
 

@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -39,6 +39,9 @@ from transforms.association import (
 from transforms.baskets import BasketSet, baskets_from_sales_lines
 from warehouse.db import read_sql, transaction
 from warehouse.settings import MiningSettings, Settings
+
+if TYPE_CHECKING:  # warehouse.recommender imports this module lazily
+    from warehouse.recommender import RecommenderCache
 
 log = logging.getLogger(__name__)
 
@@ -433,8 +436,10 @@ def basket_attributes(lines: pd.DataFrame, baskets: BasketSet, dimensions: tuple
     return first.reindex(pd.Index(baskets.basket_ids, name="order_id")).reset_index(drop=True)
 
 
-def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | dt.datetime | str) -> dict[str, int]:
-    """Mine the warehouse as of a date and replace the mining tables and marts. Returns row counts."""
+def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | dt.datetime | str,
+               recommender_cache: RecommenderCache | None = None) -> dict[str, int]:
+    """Mine the warehouse as of a date and replace the mining tables and marts. Returns row counts.
+    ``recommender_cache`` keeps what the offers computed for a backtest of the same run to reuse."""
     mining = settings.mining
     as_of_date, as_of_end = _end_of_day(as_of)
     lines = load_sales_lines(con, as_of_end)
@@ -522,7 +527,8 @@ def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.dat
         counts["marts.product_affinity"] = _write(con, "marts.product_affinity", affinity, lists)
         for table in TABLE_DOCS:
             document(con, table)
-        counts["marts.cross_sell_recommendations"], offers = _recommendations(con, settings, as_of_end, named)
+        counts["marts.cross_sell_recommendations"], offers = _recommendations(con, settings, as_of_end, named,
+                                                                              recommender_cache)
     stats.update({k: int(v) for k, v in offers.items() if isinstance(v, (int, np.integer))})
     if adaptation is not None:
         stats.update(min_count_configured=adaptation.configured_count, min_count_used=adaptation.used_count,
@@ -538,13 +544,13 @@ def _product_name_arrays(con: duckdb.DuckDBPyConnection) -> tuple[list[str], lis
 
 
 def _recommendations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of_end: dt.datetime,
-                     rules: pd.DataFrame) -> tuple[int, dict[str, Any]]:
+                     rules: pd.DataFrame, cache: RecommenderCache | None = None) -> tuple[int, dict[str, Any]]:
     """marts.cross_sell_recommendations from the hybrid recommender (``warehouse.recommender``)."""
     from warehouse.recommender import write_recommendations
 
     overall = rules[(rules["segment_dimension"] == ALL) & (rules["window_name"] == ALL)
                     & (rules["item_level"] == "product")] if len(rules) else rules
-    return write_recommendations(con, settings, as_of_end, overall)
+    return write_recommendations(con, settings, as_of_end, overall, cache)
 
 
 def rule_drift(previous: pd.DataFrame | None, current: pd.DataFrame | None, lift_change: float) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +98,9 @@ def params_from(settings: Settings) -> rec.RecommenderParams:
         sequence_min_lift=r.sequence_min_lift, candidates=r.candidates_per_source,
         max_product_share=r.max_product_share,
         fixed_weights=(r.weight_rules, r.weight_sequence, r.weight_item, r.weight_category, r.weight_popularity),
-        min_fit_positives=r.min_fit_positives)
+        min_fit_positives=r.min_fit_positives, fit_max_rows=r.blend_fit_max_rows,
+        fit_positive_share=r.blend_fit_positive_share, blend_max_iter=r.blend_max_iter,
+        blend_max_bins=r.blend_max_bins, threads=r.threads)
 
 
 @dataclass
@@ -183,26 +186,105 @@ class Fitted:
     offers: pd.DataFrame  # transforms.recommender.recommend output
 
 
-def fit_and_recommend(history: History, settings: Settings, end: dt.datetime, rules: pd.DataFrame,
-                      rules_before_blend: pd.DataFrame | None = None) -> Fitted:
-    """Fit the blend out of time (signals at end - blend_days, labels in the blend_days after), then offer."""
+@dataclass
+class Cut:
+    """Everything the recommender derives at one cut (data before ``end``): what a fit's labels and an
+    offer run both start from."""
+
+    rules: pd.DataFrame
+    signals: rec.Signals
+    audience: rec.Audience
+    candidates: pd.DataFrame  # transforms.recommender.candidate_features
+
+
+@dataclass
+class RecommenderCache:
+    """Shares the history read and the cuts between the runs of one analytics run.
+
+    The offers as of D fit their blend at the cut D - blend_days, which is the backtest card's training
+    cut when holdout_days == blend_days: the card then reuses that cut's rules, signals, audience and
+    candidates instead of computing them again, and the history read (both read up to the end of D).
+    A cut is reused only for the same history object and the same parameters (the number of offers
+    aside: the candidates do not depend on it); only cuts whose rules were mined again at the cut are kept
+    (the offers' own cut, with the run's rules, is never asked for again and is not held).
+    """
+
+    history: History | None = None
+    history_end: dt.datetime | None = None
+    cuts: dict[tuple[Any, ...], Cut] = dataclasses.field(default_factory=dict)
+    hits: int = 0
+
+    def read_history(self, con: duckdb.DuckDBPyConnection, settings: Settings, end: dt.datetime) -> History:
+        if self.history is None or self.history_end != end:
+            self.history, self.history_end, self.cuts = read_history(con, settings, end), end, {}
+        return self.history
+
+
+def _cut(history: History, settings: Settings, end: dt.datetime, rules: pd.DataFrame | None,
+         cache: RecommenderCache | None) -> Cut:
+    """The cut at ``end`` (rules mined again at ``end`` when ``rules`` is None), from the cache when it has it."""
+    params = params_from(settings)
+    key = (end, settings.mining, dataclasses.replace(settings.recommender, offers_per_customer=0),
+           None if rules is None else tuple(rules["rule_id"]))
+    usable = cache is not None and cache.history is history
+    if usable and key in cache.cuts:
+        cache.hits += 1
+        return cache.cuts[key]
+    end64 = np.datetime64(end, "us")
+    if rules is None:
+        rules = offerable_rules_at(history, settings, end)
+    signals = _signals(history, settings, end64, rules)
+    audience = _audience(history, settings, end64)
+    cut = Cut(rules, signals, audience, rec.candidate_features(signals, audience, params))
+    if usable and key[-1] is None:  # only cuts with their rules mined again (a blend's or a backtest's) recur
+        cache.cuts[key] = cut
+    return cut
+
+
+def fit_and_recommend(history: History, settings: Settings, end: dt.datetime, rules: pd.DataFrame | None,
+                      rules_before_blend: pd.DataFrame | None = None,
+                      cache: RecommenderCache | None = None) -> Fitted:
+    """Fit the blend out of time (signals at end - blend_days, labels in the blend_days after), then offer.
+
+    ``rules``: the offerable rules at ``end`` (None: mined again at ``end``); ``rules_before_blend`` the
+    same at the blend's cut (None: mined again there)."""
     params = params_from(settings)
     r = settings.recommender
+    timer = _Timer()
     end64 = np.datetime64(end, "us")
     fit_end = end - dt.timedelta(days=r.blend_days)
     fit64 = np.datetime64(fit_end, "us")
-    if rules_before_blend is None:
-        rules_before_blend = offerable_rules_at(history, settings, fit_end)
-    fit_signals = _signals(history, settings, fit64, rules_before_blend)
-    fit_audience = _audience(history, settings, fit64)
-    cand = rec.candidate_features(fit_signals, fit_audience, params)
-    labels = rec.labels_for(cand, fit_audience, history.purchases.between(fit64, end64), history.items)
+    fit_cut = _cut(history, settings, fit_end, rules_before_blend, cache)
+    timer.lap("fit cut")
+    cand = fit_cut.candidates
+    labels = rec.labels_for(cand, fit_cut.audience, history.purchases.between(fit64, end64), history.items)
     blend = rec.fit_blend(cand, labels, params)
-    log.info("recommender blend on %d candidates (%d bought): %s", len(cand), int(labels.sum()), blend.summary())
-    signals = _signals(history, settings, end64, rules)
-    audience = _audience(history, settings, end64)
-    offers = rec.recommend(signals, audience, blend, params)
-    return Fitted(signals, audience, blend, rules, offers)
+    timer.lap("blend fit")
+    log.info("recommender blend on %d candidates (%d bought, %d rows fitted): %s", len(cand), int(labels.sum()),
+             blend.fitted_rows, blend.summary())
+    cut = _cut(history, settings, end, rules, cache)
+    timer.lap("offer cut")
+    offers = rec.recommend(cut.signals, cut.audience, blend, params, cut.candidates)
+    timer.lap("offers")
+    log.info("recommender at %s: %d customers, %d candidates; %s", end.date(), len(cut.audience.customers),
+             len(cut.candidates), timer.summary())
+    return Fitted(cut.signals, cut.audience, blend, cut.rules, offers)
+
+
+class _Timer:
+    """Wall and CPU seconds per stage, for the log."""
+
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float, float]] = []
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.laps.append((name, wall - self._wall, cpu - self._cpu))
+        self._wall, self._cpu = wall, cpu
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {w:.1f} s ({c:.1f} s CPU)" for n, w, c in self.laps)
 
 
 def _names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -283,14 +365,16 @@ def _write_table(con: duckdb.DuckDBPyConnection, table: str, types: str, frame: 
 
 
 def write_recommendations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of_end: dt.datetime,
-                          rules: pd.DataFrame) -> tuple[int, dict[str, Any]]:
-    """Replace marts.cross_sell_recommendations; returns its rows and a summary (blend, shares)."""
-    history = read_history(con, settings, as_of_end)
+                          rules: pd.DataFrame, cache: RecommenderCache | None = None) -> tuple[int, dict[str, Any]]:
+    """Replace marts.cross_sell_recommendations; returns its rows and a summary (blend, shares).
+    ``cache`` keeps the history and the cuts for a backtest of the same run (``refresh_card``)."""
+    history = cache.read_history(con, settings, as_of_end) if cache is not None else \
+        read_history(con, settings, as_of_end)
     if len(history.purchases.item) == 0:
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in RECOMMENDATION_COLUMNS})
         return _write_table(con, "marts.cross_sell_recommendations", RECOMMENDATION_TYPES, frame,
                             RECOMMENDATION_DOCS), {}
-    fitted = fit_and_recommend(history, settings, as_of_end, offer_rules_frame(rules))
+    fitted = fit_and_recommend(history, settings, as_of_end, offer_rules_frame(rules), cache=cache)
     frame = recommendations_frame(fitted, _names(con), settings, as_of_end)
     n = _write_table(con, "marts.cross_sell_recommendations", RECOMMENDATION_TYPES, frame, RECOMMENDATION_DOCS)
     summary = offer_summary(frame, len(fitted.audience.customers))
@@ -316,17 +400,19 @@ def _relevant(history: History, audience: rec.Audience, start: np.datetime64, en
 
 
 def evaluate_recommender(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date,
-                         holdout_days: int, k: int | None = None) -> pd.DataFrame:
-    """The backtest card: hybrid, popularity and co-purchase on the same customers (see the module doc)."""
+                         holdout_days: int, k: int | None = None,
+                         cache: RecommenderCache | None = None) -> pd.DataFrame:
+    """The backtest card: hybrid, popularity and co-purchase on the same customers (see the module doc).
+    ``cache``: the offers run's history and cuts, reused where they are the same (``RecommenderCache``)."""
     r = settings.recommender
     k = k or r.eval_k
     train_end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
     holdout_end = train_end + dt.timedelta(days=holdout_days)
-    history = read_history(con, settings, holdout_end)
+    history = cache.read_history(con, settings, holdout_end) if cache is not None else \
+        read_history(con, settings, holdout_end)
     end64, hold64 = np.datetime64(train_end, "us"), np.datetime64(holdout_end, "us")
-    rules = offerable_rules_at(history, settings, train_end)
     k_settings = dataclasses.replace(settings, recommender=dataclasses.replace(r, offers_per_customer=k))
-    fitted = fit_and_recommend(history, k_settings, train_end, rules)
+    fitted = fit_and_recommend(history, k_settings, train_end, None, cache=cache)
     audience = fitted.audience
     relevant = _relevant(history, audience, end64, hold64)
     evaluated = np.array([len(s) > 0 for s in relevant])
@@ -386,7 +472,12 @@ def default_backtest_as_of(con: duckdb.DuckDBPyConnection, holdout_days: int) ->
     return latest.date() - dt.timedelta(days=holdout_days)
 
 
-def refresh_card(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -> int:
-    """The analytics run's card: the ``holdout_days`` before the end of ``as_of`` held out."""
+def refresh_card(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date,
+                 cache: RecommenderCache | None = None) -> int:
+    """The analytics run's card: the ``holdout_days`` before the end of ``as_of`` held out (``cache``: the
+    offers run's, see ``RecommenderCache``)."""
     holdout = settings.recommender.holdout_days
-    return write_card(con, evaluate_recommender(con, settings, as_of - dt.timedelta(days=holdout), holdout))
+    card = evaluate_recommender(con, settings, as_of - dt.timedelta(days=holdout), holdout, cache=cache)
+    if cache is not None:
+        log.info("recommender card as of %s: %d cut(s) reused from the offers run", as_of, cache.hits)
+    return write_card(con, card)

@@ -186,12 +186,28 @@ class RecommenderSettings:
     # Category taste: share of the customer's products (history_days) per category, each product weighted by
     # 0.5 ** (days since bought / taste_half_life_days), times the product's share within its category.
     taste_half_life_days: float = 180.0
-    # Candidates per customer and source before blending.
-    candidates_per_source: int = 50
+    # Candidates per customer and source before blending: each source's best candidates_per_source products
+    # (not excluded, score > 0), the union scored by the blend. 30 (was 50) leaves about 60 candidates per
+    # customer instead of 100 and the same hit rate (BENCHMARKS.md, recommender cost).
+    candidates_per_source: int = 30
     # Blend: fitted out of time on the last blend_days before the as-of date (signals as of its start,
     # purchases in it as labels); with fewer than min_fit_positives purchases the weights above are used.
     blend_days: int = 60
     min_fit_positives: int = 30
+    # Cost of the fitted blend (HistGradientBoostingClassifier): it is fitted on at most blend_fit_max_rows
+    # candidates, of which purchases at most blend_fit_positive_share (purchases and other candidates each
+    # sampled at random beyond that, the probabilities corrected for both rates), with at most
+    # blend_max_iter boosting iterations (early stopping on a 10% validation split above 10,000 rows) and
+    # blend_max_bins histogram bins per score. 100,000 rows (was 400,000 negatives) keeps every purchase of
+    # the medium demo and the same hit rate at a third of the fit's CPU.
+    blend_fit_max_rows: int = 100_000
+    blend_fit_positive_share: float = 0.25
+    blend_max_iter: int = 150
+    blend_max_bins: int = 255
+    # OpenMP threads of the blend's fit and predictions (0 = the library's default, one per core). One
+    # thread is the default: on a small machine shared with other jobs the boosting's per-tree
+    # barriers wait for descheduled threads (the fit took 15x its CPU time in wall time on 2 busy cores).
+    threads: int = 1
     # Diversity: no product takes more than this share of all offers (0 = no cap); customers the cap
     # leaves short take their next best products regardless.
     max_product_share: float = 0.06

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from mining_support import AS_OF, build_star
 
@@ -104,3 +105,25 @@ def test_backtest_scores_only_what_was_new_to_the_customer(star_template: Path, 
         where not exists (select 1 from before b where b.customer_id = a.customer_id and b.product_id = a.product_id)
     """, [train_end] * 6).fetchall()[0][0]
     assert card.loc["hybrid", "customers_evaluated"] == new_buyers > 0
+
+
+def test_analytics_run_reuses_the_offers_cut_for_the_card(star_template: Path, tmp_path: Path,
+                                                          data_dir: Path) -> None:
+    """The card the analytics run writes with the offers' cache is the card computed on its own, and the
+    offers' blend cut (as_of_end - blend_days, the card's training cut when holdout_days == blend_days)
+    is reused rather than computed again."""
+    from warehouse.recommender import RecommenderCache, refresh_card
+
+    path = tmp_path / "star.duckdb"
+    shutil.copy(star_template, path)
+    con = duckdb.connect(str(path))
+    settings = load_settings(mining=MINING, recommender={**RECOMMENDER, "holdout_days": 30, "blend_days": 30})
+    cache = RecommenderCache()
+    run_mining(con, settings, AS_OF, recommender_cache=cache)
+    refresh_card(con, settings, AS_OF, cache)
+    assert cache.hits == 1
+    shared = con.execute("select * exclude (blend) from marts.recommender_card order by recommender").df()
+    refresh_card(con, settings, AS_OF)
+    alone = con.execute("select * exclude (blend) from marts.recommender_card order by recommender").df()
+    pd.testing.assert_frame_equal(shared, alone)
+    assert (alone["customers_evaluated"] > 0).all()

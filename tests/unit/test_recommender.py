@@ -113,3 +113,36 @@ def test_bootstrap_interval_brackets_the_mean_and_is_paired() -> None:
     # a baseline identical to the model: the paired ratio has no spread at all
     assert bootstrap_ci([hits, hits], lambda a, b: a.mean() / b.mean(), 200, seed=1) == (1.0, 1.0)
     assert all(np.isnan(v) for v in bootstrap_ci([np.array([])], np.mean, 10))
+
+
+def test_offers_name_the_evidence_behind_them() -> None:
+    signals, audience, params = _audience_and_signals()
+    blend = rec.Blend(None, dict(zip(rec.SOURCES, params.fixed_weights, strict=True)), 0, 0)
+    offers = rec.recommend(signals, audience, blend, params)
+    row = int(np.nonzero(audience.customers == "c20")[0][0])
+    first = offers[(offers["row"] == row) & (offers["rank"] == 1)].iloc[0]
+    items = list(signals.items)
+    # c20 holds X only: Y is offered for its co-purchase with X, and X is the product named
+    assert items[int(first["item"])] == "Y" and rec.SOURCES[int(first["source"])] == "co_purchase"
+    assert items[int(first["item_arg"])] == "X" and first["rule_arg"] == -1 and first["seq_arg"] == -1
+    # ties go to the smaller held product: two held products equally similar to the candidate
+    x = rec.sp.csr_matrix(np.array([[1, 1, 0]], dtype=np.float32))
+    m = rec.sp.csr_matrix(np.array([[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]], dtype=np.float32))
+    assert rec._pair_argmax(x, m, np.array([0, 0]), np.array([2, 0])).tolist() == [0, -1]
+
+
+def test_blend_fitted_on_a_sample_keeps_its_probabilities_calibrated() -> None:
+    rng = np.random.default_rng(3)
+    n = 40_000
+    frame = pd.DataFrame({name: rng.random(n) for name in rec.FEATURES})
+    p_true = 0.02 + 0.4 * frame["co_purchase"].to_numpy() ** 2
+    labels = rng.random(n) < p_true
+    params = rec.RecommenderParams(fit_max_rows=4_000, fit_positive_share=0.25, blend_max_iter=50)
+    blend = rec.fit_blend(frame, labels, params)
+    assert blend.fitted and blend.fitted_rows <= params.fit_max_rows * 1.1
+    # both classes were sampled (positives beyond a quarter of the rows), and the odds corrected for it
+    assert blend.sample_rate < 1.0
+    pred = blend.predict(frame)
+    assert pred.mean() == pytest.approx(labels.mean(), rel=0.15)
+    top = pred >= np.quantile(pred, 0.9)
+    assert labels[top].mean() > 2 * labels.mean()
