@@ -87,7 +87,7 @@ CARD_DOCS: tuple[str, dict[str, str]] = (
      "ratio_ci_low": "2.5% end of the paired bootstrap interval of hit_rate_vs_popularity",
      "ratio_ci_high": "97.5% end of the paired bootstrap interval of hit_rate_vs_popularity",
      "offers": "offer rows made", "bootstrap_samples": "bootstrap resamples behind the intervals",
-     "blend": "the hybrid's fitted blend (logistic-regression weight per source) as JSON"})
+     "blend": "the hybrid's blend as JSON: the model (gradient boosting, or fixed weights per source when too few purchases to fit), its fit rows and purchases"})
 
 
 def params_from(settings: Settings) -> rec.RecommenderParams:
