@@ -53,21 +53,24 @@ CHUNK_CELLS = 8_000_000
 
 @dataclass(frozen=True)
 class RecommenderParams:
-    offers: int = 5
-    item_neighbours: int = 50
-    min_co_customers: int = 3
-    sequence_days: int = 90
-    sequence_min_customers: int = 3
-    sequence_min_lift: float = 1.5
-    candidates: int = 30  # per customer and source, before blending
-    max_product_share: float = 0.05
-    fixed_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.3)  # in SOURCES order
-    min_fit_positives: int = 30
-    fit_max_rows: int = 100_000  # rows the blend is fitted on at most (both classes subsampled to fit)
-    fit_positive_share: float = 0.25  # positives kept at most this share of fit_max_rows
-    blend_max_iter: int = 150  # boosting iterations at most (early stopping on large fits)
-    blend_max_bins: int = 255  # histogram bins per feature
-    threads: int = 1  # OpenMP threads of the blend's fit and predictions (0: the library's default)
+    """The recommender's parameters, always given: the defaults have one home, ``settings.recommender``
+    (``RecommenderSettings``), mapped once by ``warehouse.recommender.params_from``."""
+
+    offers: int
+    item_neighbours: int
+    min_co_customers: int
+    sequence_days: int
+    sequence_min_customers: int
+    sequence_min_lift: float
+    candidates: int  # per customer and source, before blending
+    max_product_share: float
+    fixed_weights: tuple[float, ...]  # in SOURCES order
+    min_fit_positives: int
+    fit_max_rows: int  # rows the blend is fitted on at most (both classes subsampled to fit)
+    fit_positive_share: float  # positives kept at most this share of fit_max_rows
+    blend_max_iter: int  # boosting iterations at most (early stopping on large fits)
+    blend_max_bins: int  # histogram bins per feature
+    threads: int  # OpenMP threads of the blend's fit and predictions (0: the library's default)
 
 
 @dataclass

@@ -3,14 +3,23 @@ the per-product cap, and the backtest's metrics and bootstrap intervals worked o
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from transforms import recommender as rec
 from transforms.evaluation import bootstrap_ci, ranking_metrics
+from warehouse.recommender import params_from
+from warehouse.settings import Settings
 
 END = np.datetime64("2025-06-01T00:00:00", "us")
+
+
+def _params(**changes) -> rec.RecommenderParams:
+    """The product's defaults (settings.recommender) with the test's changes."""
+    return dataclasses.replace(params_from(Settings()), **changes)
 
 
 def _purchases(rows: list[tuple[str, str, str, str]]) -> rec.Purchases:
@@ -44,7 +53,7 @@ def _audience_and_signals(returned: list[tuple[str, str]] | None = None):
     rows += [("c20", "q20", "2025-04-02", "X"), ("c21", "q21", "2025-04-02", "W")]
     history = _purchases(rows)
     items = np.array(["W", "X", "Y", "Z"], dtype=object)
-    params = rec.RecommenderParams(offers=2, min_co_customers=2, candidates=4, max_product_share=0.0)
+    params = _params(offers=2, min_co_customers=2, candidates=4, max_product_share=0.0)
     signals = rec.fit_signals(history, pd.DataFrame(columns=["antecedent", "consequent", "confidence", "rule_id"]),
                               params, items)
     ret = pd.DataFrame(returned or [], columns=["customer_id", "product_id"])
@@ -85,13 +94,13 @@ def test_co_purchase_partner_is_offered_first_when_nothing_is_excluded() -> None
 def test_the_per_product_cap_spreads_offers_and_short_customers_still_get_n() -> None:
     cand = pd.DataFrame({"row": [0, 0, 1, 1, 2, 2], "item": [0, 1, 0, 1, 0, 1]})
     score = np.array([0.9, 0.1, 0.8, 0.2, 0.7, 0.3])
-    params = rec.RecommenderParams(offers=1, max_product_share=0.3)  # room: ceil(0.3 * 3 * 1) = 1 per product
+    params = _params(offers=1, max_product_share=0.3)  # room: ceil(0.3 * 3 * 1) = 1 per product
     chosen = rec.select_offers(cand, score, 3, params)
     got = dict(zip(chosen["row"], chosen["item"], strict=True))
     # round 1: everyone wants item 0, the highest score (row 0) gets it; round 2: rows 1 and 2 want item 1,
     # row 2 scores it higher; row 1 finds both full and takes its best regardless of the cap
     assert got == {0: 0, 1: 0, 2: 1}
-    assert rec.select_offers(cand, score, 3, rec.RecommenderParams(offers=1, max_product_share=0.0))[
+    assert rec.select_offers(cand, score, 3, _params(offers=1, max_product_share=0.0))[
         "item"].tolist() == [0, 0, 0]
 
 
@@ -137,7 +146,7 @@ def test_blend_fitted_on_a_sample_keeps_its_probabilities_calibrated() -> None:
     frame = pd.DataFrame({name: rng.random(n) for name in rec.FEATURES})
     p_true = 0.02 + 0.4 * frame["co_purchase"].to_numpy() ** 2
     labels = rng.random(n) < p_true
-    params = rec.RecommenderParams(fit_max_rows=4_000, fit_positive_share=0.25, blend_max_iter=50)
+    params = _params(fit_max_rows=4_000, fit_positive_share=0.25, blend_max_iter=50)
     blend = rec.fit_blend(frame, labels, params)
     assert blend.fitted and blend.fitted_rows <= params.fit_max_rows * 1.1
     # both classes were sampled (positives beyond a quarter of the rows), and the odds corrected for it
