@@ -53,6 +53,34 @@ def test_every_subcommand_says_what_it_does_with_an_example() -> None:
         assert "examples:" in text and f"crmwh {path}" in text.split("examples:", 1)[1], path
 
 
+def test_every_example_in_the_help_parses() -> None:
+    """Each example line of every help page (and of the HELP table) is a command the parser accepts."""
+    import shlex
+
+    from warehouse.commands.help_texts import HELP
+
+    parser = build_parser()
+    lines = [ex for _, examples in HELP.values() for ex in examples]
+    for _, sub in subcommands(parser):
+        text = sub.format_help()
+        if "examples:" in text:
+            lines += [line.strip() for line in text.split("examples:", 1)[1].splitlines()
+                      if line.strip().startswith("crmwh ")]
+    checked = 0
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        cut = [i for i, w in enumerate(words) if w in (">", ">>", "<", "|", "&&", "2>")]
+        words = words[:cut[0]] if cut else words  # the shell's redirections and pipes are not crmwh's
+        if not words or words[0] != "crmwh" or "$(" in line or words[1:2] == ["airflow"]:
+            continue  # shell around the command, or Airflow's own CLI after `crmwh airflow`
+        try:
+            parser.parse_args(words[1:])
+        except SystemExit as exc:  # argparse's way of refusing
+            raise AssertionError(f"help example does not parse: {line!r}") from exc
+        checked += 1
+    assert checked > 30
+
+
 def test_ingest_help_lists_the_profiles() -> None:
     from warehouse.profiles import available_profiles
 

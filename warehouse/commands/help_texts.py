@@ -61,7 +61,7 @@ HELP: dict[str, tuple[str, tuple[str, ...]]] = {
              "crmwh profile infer exports/sales_eu.csv --name sales_eu --out layouts/sales_eu.toml --force")),
     "profile list": ("", ("crmwh profile list",)),
     "profile show": ("", ("crmwh profile show online_retail", "crmwh profile show layouts/sales_eu.toml")),
-    "pipeline": ("", ("crmwh pipeline", "crmwh pipeline --as-of 2025-12-31", "crmwh pipeline --no-report")),
+    "pipeline": ("", ("crmwh pipeline", "crmwh pipeline --as-of 2025-12-31", "crmwh pipeline --skip report")),
     "quarantine": (
         "", ("crmwh quarantine list", "crmwh quarantine replay --table stg_crm__order_lines")),
     "quarantine list": (
