@@ -52,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CRMWH_VALIDATION__DATA_DOCS_ENABLED"] = "false"
     from warehouse.analytics_pipeline import resolve_as_of
     from warehouse.db import warehouse_writer
-    from warehouse.demo.config import PROFILES
     from warehouse.demo.generator import GenerateOptions, generate
     from warehouse.demo.reference_rates import declare_demo_rates
     from warehouse.pipeline import Interval, run
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     result = generate(settings.source_url, settings.ground_truth_path,
                       GenerateOptions(scale=args.scale, seed=args.seed, profile="services"), force=True)
-    declare_demo_rates(settings, PROFILES["services"].currency)  # as `crmwh demo generate` does: CNY lines convert
+    declare_demo_rates(settings, "services")  # as `crmwh demo generate` does: CNY lines convert
     timings["generate"] = time.perf_counter() - t
     truth = json.loads(settings.ground_truth_path.read_text(encoding="utf-8"))["services"]
     t = time.perf_counter()

@@ -154,16 +154,22 @@ def duckdb_failure(exc: BaseException, path: Path | str | None, role: str = "war
     return CrmwhError(f"DuckDB failed on {what}: {detail}" if path else f"DuckDB failed: {detail}")
 
 
+# operating-system failures that mean "the disk refused": full, or not writable
+NO_SPACE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
+NO_WRITE_ERRNOS = frozenset((errno.EACCES, errno.EPERM, errno.EROFS))
+STORAGE_ERRNOS = NO_SPACE_ERRNOS | NO_WRITE_ERRNOS
+
+
 def os_failure(exc: OSError) -> CrmwhError:
     """A one-line, actionable error for an operating-system failure (disk full, read-only, ...)."""
     if exc.errno is None:  # raised by our own code with a message of its own
         return StorageError(str(exc))
     where = exc.filename or "a file"
     reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    if exc.errno in NO_SPACE_ERRNOS:
         return StorageError(f"no space left to write {where} ({reason}); free disk space and run the command "
                             "again")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno in NO_WRITE_ERRNOS:
         return StorageError(f"cannot write {where} ({reason}); run, ingest, pipeline and publish need a writable "
                             "data directory (status and query only read it)")
     if exc.errno in (errno.ENOTDIR, errno.EEXIST) and exc.filename:

@@ -122,12 +122,13 @@ class RunningStack:
 
 
 def _group_alive(pgid: int) -> bool:
+    """True while any process of the group exists (one we may not signal counts as alive)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

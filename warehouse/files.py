@@ -26,7 +26,6 @@ copies still in progress) and unsupported types are skipped and reported (``audi
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import logging
 import os
@@ -40,6 +39,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from warehouse.db import STORAGE_ERRNOS, os_failure
 from warehouse.errors import CrmwhError, RejectedBatchError, SourceError
 from warehouse.extract import new_batch_id
 from warehouse.file_formats import DateOrderDecision, decide_date_order
@@ -274,8 +274,6 @@ def place_in_landing(settings: Settings, path: Path, profile: str | None, *,
     _atomic_copy(path, target, sha)
     return target
 
-STORAGE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM))
-
 
 def _atomic_copy(source: Path, target: Path, sha: str) -> None:
     partial = target.with_name(f"{PARTIAL_PREFIX}{uuid.uuid4().hex[:12]}-{target.name}")
@@ -292,8 +290,6 @@ def _atomic_copy(source: Path, target: Path, sha: str) -> None:
         os.replace(partial, target)
     except OSError as exc:
         if exc.errno in STORAGE_ERRNOS:  # full or read-only disk: the same words as every other command
-            from warehouse.db import os_failure
-
             named = exc if exc.filename else OSError(exc.errno, exc.strerror, str(partial))
             raise LandingCopyError(f"{os_failure(named)}; {source} was not copied into the landing folder, "
                                    "nothing was registered") from exc

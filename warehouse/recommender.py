@@ -220,6 +220,12 @@ class RecommenderCache:
         return self.history
 
 
+def _history(con: duckdb.DuckDBPyConnection, settings: Settings, end: dt.datetime,
+             cache: RecommenderCache | None) -> History:
+    """The history up to ``end``, through the cache when there is one."""
+    return cache.read_history(con, settings, end) if cache is not None else read_history(con, settings, end)
+
+
 def _cut(history: History, settings: Settings, end: dt.datetime, rules: pd.DataFrame | None,
          cache: RecommenderCache | None) -> Cut:
     """The cut at ``end`` (rules mined again at ``end`` when ``rules`` is None), from the cache when it has it."""
@@ -368,8 +374,7 @@ def write_recommendations(con: duckdb.DuckDBPyConnection, settings: Settings, as
                           rules: pd.DataFrame, cache: RecommenderCache | None = None) -> tuple[int, dict[str, Any]]:
     """Replace marts.cross_sell_recommendations; returns its rows and a summary (blend, shares).
     ``cache`` keeps the history and the cuts for a backtest of the same run (``refresh_card``)."""
-    history = cache.read_history(con, settings, as_of_end) if cache is not None else \
-        read_history(con, settings, as_of_end)
+    history = _history(con, settings, as_of_end, cache)
     if len(history.purchases.item) == 0:
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in RECOMMENDATION_COLUMNS})
         return _write_table(con, "marts.cross_sell_recommendations", RECOMMENDATION_TYPES, frame,
@@ -408,8 +413,7 @@ def evaluate_recommender(con: duckdb.DuckDBPyConnection, settings: Settings, as_
     k = k or r.eval_k
     train_end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
     holdout_end = train_end + dt.timedelta(days=holdout_days)
-    history = cache.read_history(con, settings, holdout_end) if cache is not None else \
-        read_history(con, settings, holdout_end)
+    history = _history(con, settings, holdout_end, cache)
     end64, hold64 = np.datetime64(train_end, "us"), np.datetime64(holdout_end, "us")
     k_settings = dataclasses.replace(settings, recommender=dataclasses.replace(r, offers_per_customer=k))
     fitted = fit_and_recommend(history, k_settings, train_end, None, cache=cache)

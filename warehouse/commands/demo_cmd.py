@@ -59,7 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from warehouse.demo.config import PROFILES
     from warehouse.demo.generator import generate, options_from_settings
     from warehouse.demo.reference_rates import declare_demo_rates
 
@@ -73,10 +72,10 @@ def _generate(args: argparse.Namespace) -> int:
     for table, count in result.counts.items():
         print(f"  {table:<16} {count:>12,}")
     print(f"ground truth: {result.ground_truth_path}")
-    rates = declare_demo_rates(settings, PROFILES[opts.profile].currency)
+    rates = declare_demo_rates(settings, opts.profile)
     if rates is not None:
-        print(f"exchange rates: {rates} (the {opts.profile} demo bills in {PROFILES[opts.profile].currency}, "
-              f"the marts report in {settings.currency.reporting_currency})")
+        print(f"exchange rates: {rates} (the {opts.profile} demo's currency into the reporting currency "
+              f"{settings.currency.reporting_currency})")
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from warehouse import airflow_env
-from warehouse.demo.config import PROFILES, DemoError, parse_date
+from warehouse.demo.config import DemoError, parse_date
 from warehouse.demo.generator import generate, options_from_settings, source_exists
 from warehouse.demo.reference_rates import declare_demo_rates
 from warehouse.demo.state import read_state
@@ -116,9 +116,9 @@ def run_demo(settings: Settings, *, scale: str | None = None, seed: int | None =
         say(f"demo: generating the {opts.profile} source, scale {opts.scale}, seed {opts.seed} -> {safe_url}")
         result = generate(url, settings.ground_truth_path, opts)
         generated = True
-        rates = declare_demo_rates(settings, PROFILES[opts.profile].currency)
+        rates = declare_demo_rates(settings, opts.profile)
         if rates is not None:
-            say(f"demo: exchange rates declared in {rates} ({PROFILES[opts.profile].currency} into "
+            say(f"demo: exchange rates declared in {rates} (the {opts.profile} demo's currency into "
                 f"{settings.currency.reporting_currency})")
         say(f"demo: generated in {result.seconds:.1f}s: "
             + ", ".join(f"{k} {v:,}" for k, v in result.counts.items()))

@@ -10,15 +10,22 @@ or brings their own rates file keeps their choice.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from warehouse.demo.config import get_profile
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 # Reporting-currency units per unit of the demo's currency: an illustrative 2025 level (about 9.6 CNY to
 # the pound), good enough for a demo, not for accounting.
 DEMO_RATES: dict[tuple[str, str], str] = {("CNY", "GBP"): "0.104", ("GBP", "CNY"): "9.6"}
 
 
-def declare_demo_rates(settings: Any, currency: str) -> Path | None:
-    """Write the rates file for ``currency`` when it needs one and none exists; the path written, or None."""
+def declare_demo_rates(settings: Settings, profile: str) -> Path | None:
+    """Write the rates file for the demo ``profile``'s currency when it needs one and none exists; the path
+    written, or None."""
+    currency = get_profile(profile).currency
     reporting = settings.currency.reporting_currency
     if currency == reporting:
         return None

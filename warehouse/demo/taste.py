@@ -206,10 +206,9 @@ def _services_chain(catalog: Catalog, sellable: np.ndarray) -> list[dict[str, An
         steps = [f"{stem}-{variant}" for stem in SERVICES_CHAIN]
         steps[-1] = f"{SERVICES_CHAIN[-1]}-{variant[0]}L"  # trademarks come for limited companies only
         steps = [step for step in steps if step in code_to_idx]
-        for a, b in zip(steps[:-1], steps[1:], strict=False):
-            if a in code_to_idx and b in code_to_idx:
-                out.append({"a": code_to_idx[a], "b": code_to_idx[b], "within_days": SERVICES_CHAIN_WITHIN_DAYS,
-                            "probability": SERVICES_CHAIN_PROBABILITY})
+        for a, b in zip(steps[:-1], steps[1:], strict=True):
+            out.append({"a": code_to_idx[a], "b": code_to_idx[b], "within_days": SERVICES_CHAIN_WITHIN_DAYS,
+                        "probability": SERVICES_CHAIN_PROBABILITY})
     return out
 
 
