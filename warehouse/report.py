@@ -13,7 +13,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from warehouse.errors import CrmwhError
 from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE, quote_ident
+from warehouse.report_marts import Marts, MissingData, Panel, layout
 from warehouse.report_services import SERVICES_TABLES, services_charts
 from warehouse.settings import Settings
 
@@ -38,108 +38,8 @@ OVERALL_VALUES: tuple[str, ...] = ("all", "overall", "total", "")
 # Which split of marts.churn_by_segment the churn-trend chart shows, first present wins.
 CHURN_DIMENSION_PREFERENCE: tuple[str, ...] = ("rfm_segment", "segment", "customer_segment")
 
-# Candidate column names per role, first match wins (case-insensitive).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "support": ("support",),
-    "confidence": ("confidence",),
-    "lift": ("lift",),
-    "antecedent": ("antecedent_names", "antecedent_name", "antecedents_names", "antecedent_items",
-                   "antecedents", "antecedent"),
-    "consequent": ("consequent_names", "consequent_name", "consequents_names", "consequent_items",
-                   "consequents", "consequent"),
-    "rule_segment_dimension": ("segment_dimension",),
-    "rule_segment": ("segment_value", "segment", "segment_name"),
-    "rule_window": ("window_name", "window", "window_label"),
-    "recommended": ("recommended_product_name", "recommended_name", "product_name", "recommended_product",
-                    "recommended_product_id", "product_id", "item"),
-    "customer": ("customer_id",),
-    "cohort": ("cohort_month", "acquisition_month", "cohort", "first_purchase_month"),
-    "period": ("months_since_first_purchase", "months_since_acquisition", "months_since_first",
-               "month_number", "months_since", "period", "month_offset"),
-    "retention": ("retention_rate", "retention", "retained_share", "retention_pct"),
-    "rfm_segment": ("rfm_segment", "segment_name", "segment"),
-    "risk": ("risk_score", "churn_risk", "churn_probability", "churn_score", "score"),
-    "risk_band": ("risk_band", "churn_risk_band", "band"),
-    "lifecycle": ("lifecycle_stage", "lifecycle", "stage"),
-    "churn_month": ("month", "snapshot_month", "as_of_month", "period_month", "as_of"),
-    "churn_dimension": ("dimension", "segment_type", "breakdown", "group_by"),
-    "churn_value": ("dimension_value", "segment_value", "value", "segment", "group_value"),
-    "churn_rate": ("churn_rate", "churn_pct", "rate"),
-    "value_at_risk": ("value_at_risk",),
-    "retention_rank": ("retention_rank",),
-    "action": ("recommended_action",),
-    "offer": ("retention_offer",),
-    "card_model": ("model",),
-    "card_scope": ("scope",),
-    "card_role": ("role",),
-    "card_auc": ("roc_auc",),
-    "card_auc_low": ("roc_auc_ci_low",),
-    "card_auc_high": ("roc_auc_ci_high",),
-    "card_diff": ("roc_auc_diff_vs_published",),
-    "card_diff_low": ("roc_auc_diff_ci_low",),
-    "card_diff_high": ("roc_auc_diff_ci_high",),
-    "card_brier": ("brier",),
-    "card_lift": ("top_decile_lift",),
-}
-
-
 class ReportError(CrmwhError):
     """The report could not be written."""
-
-
-class MissingData(Exception):
-    """What a chart needs is not published yet (the message says what)."""
-
-
-@dataclass(frozen=True)
-class Panel:
-    key: str
-    title: str
-    description: str
-    figure: go.Figure | None = None
-    missing: str | None = None
-    table: tuple[tuple[str, ...], list[tuple[Any, ...]]] | None = None  # (header, rows) under the chart
-
-
-class Marts:
-    """Column lookup over the published file's tables."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection | None) -> None:
-        self.con = con
-        self._columns: dict[str, dict[str, str]] = {}
-        if con is not None:
-            for table, column in con.execute(
-                "select table_name, column_name from duckdb_columns() "
-                "where database_name = current_database() and schema_name = 'main' order by column_index"
-            ).fetchall():
-                self._columns.setdefault(table, {})[column.lower()] = column
-
-    def require(self, table: str, *roles: str) -> dict[str, str]:
-        """Actual column names for each role, or MissingData naming what is absent."""
-        if table not in self._columns:
-            raise MissingData(f"marts.{table} is not published yet")
-        found = self.optional(table, *roles)
-        missing = [r for r in roles if r not in found]
-        if missing:
-            wanted = "; ".join(f"{r} (one of {', '.join(COLUMNS[r])})" for r in missing)
-            raise MissingData(f"marts.{table} has no column for {wanted}")
-        return found
-
-    def optional(self, table: str, *roles: str) -> dict[str, str]:
-        cols = self._columns.get(table, {})
-        found = {}
-        for role in roles:
-            match = next((cols[c] for c in COLUMNS[role] if c in cols), None)
-            if match is not None:
-                found[role] = match
-        return found
-
-    def rows(self, table: str, sql: str) -> list[tuple[Any, ...]]:
-        assert self.con is not None
-        rows = self.con.execute(sql).fetchall()
-        if not rows:
-            raise MissingData(f"marts.{table} has no rows in this published version")
-        return rows
 
 
 def _q(name: str) -> str:
@@ -172,11 +72,6 @@ def _unit(values: Sequence[float]) -> list[float]:
     return [min(1.0, max(0.0, v / top)) for v in values]
 
 
-def _layout(fig: go.Figure, *, height: int = 420, **kwargs: Any) -> go.Figure:
-    fig.update_layout(margin={"l": 60, "r": 30, "t": 30, "b": 60}, height=height, template="plotly_white", **kwargs)
-    return fig
-
-
 # Charts -----------------------------------------------------------------------------------------
 
 def chart_rules(marts: Marts, settings: Settings) -> go.Figure:
@@ -198,7 +93,7 @@ def chart_rules(marts: Marts, settings: Settings) -> go.Figure:
         marker={"color": [float(r[2]) for r in rows], "colorscale": "Viridis", "showscale": True,
                 "colorbar": {"title": {"text": "lift"}}, "size": 9, "opacity": 0.8},
     ))
-    return _layout(fig, xaxis_title="support (share of baskets)", yaxis_title="confidence")
+    return layout(fig, xaxis_title="support (share of baskets)", yaxis_title="confidence")
 
 
 def chart_recommendations(marts: Marts, settings: Settings) -> go.Figure:
@@ -213,7 +108,7 @@ def chart_recommendations(marts: Marts, settings: Settings) -> go.Figure:
     rows = list(reversed(rows))
     fig = go.Figure(go.Bar(x=[r[1] for r in rows], y=[_label(r[0]) for r in rows], orientation="h",
                            marker_color="#2a6f97"))
-    return _layout(fig, xaxis_title="customers offered", yaxis_title=None, height=max(420, 22 * len(rows) + 120))
+    return layout(fig, xaxis_title="customers offered", yaxis_title=None, height=max(420, 22 * len(rows) + 120))
 
 
 def chart_cohorts(marts: Marts, settings: Settings) -> go.Figure:
@@ -232,7 +127,7 @@ def chart_cohorts(marts: Marts, settings: Settings) -> go.Figure:
         z=z, x=periods, y=cohorts, colorscale="Blues", zmin=0, zmax=100, colorbar={"title": {"text": "% retained"}},
         hovertemplate="cohort %{y}<br>month %{x}<br>%{z:.1f}% retained<extra></extra>",
     ))
-    return _layout(fig, xaxis_title="months since first purchase", yaxis_title="cohort (first purchase month)",
+    return layout(fig, xaxis_title="months since first purchase", yaxis_title="cohort (first purchase month)",
                    yaxis={"autorange": "reversed", "type": "category"}, height=max(420, 18 * len(cohorts) + 140))
 
 
@@ -248,7 +143,7 @@ def chart_risk_by_segment(marts: Marts, settings: Settings) -> go.Figure:
         marker_color=sample_colorscale("Reds", [0.25 + 0.75 * v for v in _unit([float(r[1]) for r in rows])]),
         hovertemplate="%{x}<br>mean risk %{y:.2f}<br>%{customdata} customers<extra></extra>",
     ))
-    return _layout(fig, xaxis_title="RFM segment", yaxis_title="mean churn risk score")
+    return layout(fig, xaxis_title="RFM segment", yaxis_title="mean churn risk score")
 
 
 def chart_churn_trend(marts: Marts, settings: Settings) -> go.Figure:
@@ -277,7 +172,7 @@ def chart_churn_trend(marts: Marts, settings: Settings) -> go.Figure:
         points = [r for r in rows if r[0] == name]
         fig.add_trace(go.Scatter(x=[p[1] for p in points], y=[None if p[2] is None else float(p[2]) * scale for p in points],
                                  mode="lines+markers", name=_label(name)))
-    return _layout(fig, xaxis_title="month", yaxis_title="churn rate (%)", legend={"orientation": "h", "y": -0.25})
+    return layout(fig, xaxis_title="month", yaxis_title="churn rate (%)", legend={"orientation": "h", "y": -0.25})
 
 
 def chart_rfm_sizes(marts: Marts, settings: Settings) -> go.Figure:
@@ -290,7 +185,7 @@ def chart_rfm_sizes(marts: Marts, settings: Settings) -> go.Figure:
     rows.sort(key=lambda r: (order.get(r[0], len(order)), str(r[0])))
     fig = go.Figure(go.Bar(x=[_label(r[0]) for r in rows], y=[r[1] for r in rows], marker_color="#468faf",
                            text=[r[1] for r in rows], textposition="outside"))
-    return _layout(fig, xaxis_title="RFM segment", yaxis_title="customers")
+    return layout(fig, xaxis_title="RFM segment", yaxis_title="customers")
 
 
 def chart_lifecycle(marts: Marts, settings: Settings) -> go.Figure:
@@ -306,7 +201,7 @@ def chart_lifecycle(marts: Marts, settings: Settings) -> go.Figure:
     ordered = sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
     fig = go.Figure(go.Funnel(y=[_label(v[0]) for _, v in ordered], x=[v[1] for _, v in ordered],
                               textinfo="value+percent total", marker={"color": "#01497c"}))
-    return _layout(fig)
+    return layout(fig)
 
 
 RECOMMENDER_CARD_COLUMNS: tuple[str, ...] = (
@@ -339,7 +234,7 @@ def chart_recommender_card(marts: Marts, settings: Settings) -> go.Figure:
         text=[f"{h:.1%}" for h in hit], textposition="inside", insidetextanchor="middle",
         hovertemplate="%{x}: hit rate %{y:.3f}<extra></extra>"))
     k = rows[0][10]
-    return _layout(fig, yaxis_title=f"hit rate@{k} (95% bootstrap interval)", yaxis_tickformat=".0%")
+    return layout(fig, yaxis_title=f"hit rate@{k} (95% bootstrap interval)", yaxis_tickformat=".0%")
 
 
 def table_recommender_card(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
@@ -371,7 +266,7 @@ def chart_model_card(marts: Marts, settings: Settings) -> go.Figure:
             error_y={"type": "data", "symmetric": False, "array": [float(r[4]) - float(r[2]) for r in part],
                      "arrayminus": [float(r[2]) - float(r[3]) for r in part]},
             hovertemplate="%{x} at %{fullData.name}<br>ROC AUC %{y:.3f}<extra></extra>"))
-    return _layout(fig, barmode="group", xaxis_title="model", yaxis_title="out-of-time ROC AUC (95% interval)",
+    return layout(fig, barmode="group", xaxis_title="model", yaxis_title="out-of-time ROC AUC (95% interval)",
                    yaxis_range=[0.5, 1.0], legend_title_text="test date")
 
 
@@ -413,7 +308,7 @@ def chart_retention_bands(marts: Marts, settings: Settings) -> go.Figure:
         (n,) = marts.con.execute(f"select count(*) from {_q('customer_winback')}").fetchone()  # noqa: S608
         fig.add_annotation(text=f"win-back list (lapsed, not ranked here): {n} customers", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=1.08)
-    return _layout(fig, barmode="group", xaxis_title="risk band (by rank among active customers)",
+    return layout(fig, barmode="group", xaxis_title="risk band (by rank among active customers)",
                    yaxis={"title": {"text": "active customers"}},
                    yaxis2={"title": {"text": "value at risk (12 months)"}, "overlaying": "y", "side": "right"})
 

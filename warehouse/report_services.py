@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
+from warehouse.report_marts import Marts, MissingData, layout
+
 if TYPE_CHECKING:
-    from warehouse.report import Marts
     from warehouse.settings import Settings
 
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
@@ -25,8 +26,6 @@ CARE_TABLE_ROWS = 30
 
 
 def _need(marts: Marts, table: str, *columns: str) -> None:
-    from warehouse.report import MissingData
-
     have = marts._columns.get(table)
     if have is None:
         raise MissingData(f"marts.{table} is not published yet")
@@ -35,19 +34,13 @@ def _need(marts: Marts, table: str, *columns: str) -> None:
         raise MissingData(f"marts.{table} has no column {', '.join(missing)}")
 
 
-def _layout(fig: go.Figure, **kwargs: Any) -> go.Figure:
-    from warehouse.report import _layout as layout
-
-    return layout(fig, **kwargs)
-
-
 def chart_sales_funnel(marts: Marts, settings: Settings) -> go.Figure:
     _need(marts, "sales_funnel", *(c for c, _ in FUNNEL_STEPS))
     sums = ", ".join(f"sum({c})" for c, _ in FUNNEL_STEPS)
     (row,) = marts.rows("sales_funnel", f"select {sums} from sales_funnel")  # noqa: S608 - constant columns
     fig = go.Figure(go.Funnel(y=[label for _, label in FUNNEL_STEPS], x=[int(v or 0) for v in row],
                               textinfo="value+percent initial", marker={"color": "#2a6f97"}))
-    return _layout(fig)
+    return layout(fig)
 
 
 def table_channel_conversion(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
@@ -76,7 +69,7 @@ def chart_renewals_by_week(marts: Marts, settings: Settings) -> go.Figure:
                marker_color="#e76f51", hovertemplate="week of %{x}<br>%{y:,.0f} at risk<extra></extra>"),
     ])
     fig.update_layout(barmode="stack")
-    return _layout(fig, xaxis_title="week the contracts end", yaxis_title="value at stake (a year of fees)",
+    return layout(fig, xaxis_title="week the contracts end", yaxis_title="value at stake (a year of fees)",
                    legend={"orientation": "h", "y": -0.25})
 
 
@@ -105,7 +98,7 @@ def chart_sla_attainment(marts: Marts, settings: Settings) -> go.Figure:
         x=[float(r[1] or 0) * 100 for r in rows], y=[str(r[0]) for r in rows], orientation="h",
         customdata=[int(r[2]) for r in rows], marker_color="#468faf",
         hovertemplate="%{y}<br>%{x:.1f}% on time<br>%{customdata} steps due<extra></extra>"))
-    return _layout(fig, xaxis_title="SLA attainment (% of steps done by their due time)", yaxis_title=None,
+    return layout(fig, xaxis_title="SLA attainment (% of steps done by their due time)", yaxis_title=None,
                    xaxis={"range": [0, 100]}, height=max(420, 26 * len(rows) + 120))
 
 
@@ -128,7 +121,7 @@ def chart_care_actions(marts: Marts, settings: Settings) -> go.Figure:
         counts = {r[0]: r[2] for r in rows if r[1] == action}
         fig.add_trace(go.Bar(x=owners, y=[counts.get(o, 0) for o in owners], name=action))
     fig.update_layout(barmode="stack")
-    return _layout(fig, xaxis_title="owner (employee id)", yaxis_title="actions this week",
+    return layout(fig, xaxis_title="owner (employee id)", yaxis_title="actions this week",
                    legend={"orientation": "h", "y": -0.3})
 
 
