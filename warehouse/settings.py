@@ -493,7 +493,7 @@ _PATH_DEFAULTS = {"landing_dir": ("landing",), "warehouse_path": ("warehouse", "
                   "published_dir": ("published",), "airflow_home": ("airflow",)}
 # The environment and the file one load_settings call reads (None: os.environ and the file it names).
 _LOADING: ContextVar[tuple[Mapping[str, str], Path | None] | None] = ContextVar("crmwh_settings_loading", default=None)
-_ALSO_NOT_SETTINGS = frozenset(name.lower() for name in ENV_NOT_SETTINGS)
+_NOT_SETTINGS_LOWER = frozenset(name.lower() for name in ENV_NOT_SETTINGS)
 
 
 class Settings(BaseSettings):
@@ -640,7 +640,7 @@ class _EnvSource(EnvSettingsSource):
         data = super().__call__()
         prefix = self.env_prefix.lower()
         for key, value in self.env_vars.items():
-            if not key.startswith(prefix) or key[len(prefix):] in _ALSO_NOT_SETTINGS:
+            if not key.startswith(prefix) or key[len(prefix):] in _NOT_SETTINGS_LOWER:
                 continue
             top = key[len(prefix):].split(self.env_nested_delimiter or "__", 1)[0]
             if top not in self.settings_cls.model_fields:

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from warehouse.commands.common import finite_float, parse_as_of
+from warehouse.commands.common import finite_float, get_settings, parse_as_of
 from warehouse.errors import CrmwhError
-from warehouse.settings import Settings, get_settings, replace_settings
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 if TYPE_CHECKING:  # pandas, scipy and mlxtend are imported by the handler only: `crmwh --help` stays fast
     import pandas as pd
@@ -64,6 +66,8 @@ def _settings_with_overrides(settings: Settings, args: argparse.Namespace) -> Se
         "spark_master": args.spark_master, "itemset_counter": args.counter,
     }
     changed = {k: v for k, v in overrides.items() if v is not None}
+    from warehouse.settings import replace_settings
+
     return replace_settings(settings, mining=changed)
 
 
