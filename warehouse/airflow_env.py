@@ -14,8 +14,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from warehouse.settings import DAGS_DIR, Settings
+if TYPE_CHECKING:  # `crmwh airflow --help` does not load the settings (pydantic-settings)
+    from warehouse.settings import Settings
 
 WAREHOUSE_POOL = "crmwh_warehouse"
 WAREHOUSE_POOL_SLOTS = 1
@@ -39,6 +41,8 @@ def airflow_environment(settings: Settings, base: Mapping[str, str] | None = Non
     ``CRMWH_AIRFLOW_HOME`` / ``CRMWH_DATA_DIR``), so every Airflow command of the project sees the same
     metadata database and warehouse; for any other ``AIRFLOW__*`` variable the caller's value wins.
     """
+    from warehouse.settings import DAGS_DIR
+
     base = dict(os.environ if base is None else base)
     home = Path(settings.airflow_home or settings.data_dir / "airflow")
     owned = {

@@ -24,7 +24,6 @@ import traceback
 from collections.abc import Sequence
 
 from warehouse.errors import CrmwhError, original_error
-from warehouse.settings import SettingsError
 
 # One module per area; each defines ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -111,7 +110,7 @@ def _debug_wanted(args: argparse.Namespace | None) -> bool:
 
 
 def _check_data_dir() -> None:
-    from warehouse.settings import get_settings
+    from warehouse.settings import SettingsError, get_settings
 
     settings = get_settings()
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
@@ -122,7 +121,10 @@ def _check_data_dir() -> None:
 def describe_error(exc: BaseException) -> tuple[str, int]:
     """The one line and exit code of a failure: every known kind of error, then anything else."""
     exc = original_error(exc)
-    if isinstance(exc, CrmwhError | SettingsError):
+    # the settings module (pydantic-settings) is not imported for --help: a SettingsError needs it loaded
+    settings_module = sys.modules.get("warehouse.settings")
+    known = (CrmwhError, settings_module.SettingsError) if settings_module is not None else (CrmwhError,)
+    if isinstance(exc, known):
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, EXIT_ERROR
     if isinstance(exc, OSError):
         from warehouse.db import os_failure

@@ -31,6 +31,7 @@ import pyarrow as pa
 from warehouse.errors import RejectedBatchError, SourceError
 from warehouse.settings import Settings
 from warehouse.source_contract import PRIMARY_KEYS, SOURCE_TABLES, metadata
+from warehouse.sqltext import quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,6 @@ def source_connection(url: str) -> Iterator[tuple[Any, SourceUri]]:
 
 def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
-
-
-def qi(name: str) -> str:
-    """A quoted SQL identifier (names of new source columns come from the source: never trusted)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def source_columns(cur: Any, table: str) -> list[str]:
@@ -164,7 +160,7 @@ def lower_bound(current: datetime | None, interval_start: datetime | None, overl
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, columns: list[str]) -> None:
     """Create ``raw.<t>`` (all text + lineage) or add columns the source gained since."""
-    cols = ", ".join(f"{qi(c)} varchar" for c in columns)
+    cols = ", ".join(f"{quote_ident(c)} varchar" for c in columns)
     con.execute(
         f"create table if not exists raw.{raw_table} (_batch_id varchar not null, _source varchar not null, "
         f"_source_row bigint not null, _extracted_at timestamp not null, {cols})"
@@ -174,7 +170,7 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, columns: li
         [raw_table]).fetchall()}
     for c in columns:
         if c not in existing:
-            con.execute(f"alter table raw.{raw_table} add column {qi(c)} varchar")
+            con.execute(f"alter table raw.{raw_table} add column {quote_ident(c)} varchar")
 
 
 def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con: Any, target: SourceUri,
@@ -227,9 +223,9 @@ def _extract_into_raw(con: duckdb.DuckDBPyConnection, cur: Any, target: SourceUr
     try:
         data = read_source_table(cur, target, table, lower, cutoff, batch_rows, marked=marked, columns=columns)
         con.register("_extract_src", data)
-        col_list = ", ".join(qi(c) for c in columns)
+        col_list = ", ".join(quote_ident(c) for c in columns)
         def unmark(c: str) -> str:
-            return f"""case when {qi(c)} = '' then null else substr({qi(c)}, 2) end""" if marked else qi(c)
+            return f"""case when {quote_ident(c)} = '' then null else substr({quote_ident(c)}, 2) end""" if marked else quote_ident(c)
         values = ", ".join(unmark(c) for c in columns)
         key = unmark(pk)
         con.execute(

@@ -20,10 +20,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from warehouse.errors import CrmwhError
-from warehouse.settings import Settings
+
+if TYPE_CHECKING:  # --help lists the steps without loading the settings (pydantic-settings)
+    from warehouse.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,7 @@ from __future__ import annotations
 import duckdb
 
 from warehouse.settings import PublishSettings, Settings
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+from warehouse.sqltext import quote_literal  # staging and load import it from here too
 
 
 def pii_predicates(cfg: PublishSettings, value: str) -> dict[str, str]:

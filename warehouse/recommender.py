@@ -29,7 +29,7 @@ import pyarrow as pa
 from transforms import recommender as rec
 from transforms.baskets import baskets_from_sales_lines, usable_lines
 from transforms.evaluation import bootstrap_ci, ranking_metrics
-from warehouse.settings import Settings
+from warehouse.settings import Settings, replace_settings
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def offerable_rules_at(history: History, settings: Settings, end: dt.datetime) -
     baskets = baskets_from_sales_lines(lines, settings.mining.non_merchandise_codes, "product")
     if baskets.n_baskets == 0:
         return pd.DataFrame(columns=["antecedent", "consequent", "confidence", "lift", "rule_id"])
-    product_settings = dataclasses.replace(settings, mining=dataclasses.replace(settings.mining, engine="mlxtend"))
+    product_settings = replace_settings(settings, mining={"engine": "mlxtend"})
     miner = _Miner(product_settings)
     result, _ = miner.mine_adapted(baskets)
     rules = rank_rules(result.rules, settings.mining)
@@ -230,7 +230,7 @@ def _cut(history: History, settings: Settings, end: dt.datetime, rules: pd.DataF
          cache: RecommenderCache | None) -> Cut:
     """The cut at ``end`` (rules mined again at ``end`` when ``rules`` is None), from the cache when it has it."""
     params = params_from(settings)
-    key = (end, settings.mining, dataclasses.replace(settings.recommender, offers_per_customer=0),
+    key = (end, settings.mining, settings.recommender.model_copy(update={"offers_per_customer": 0}),
            None if rules is None else tuple(rules["rule_id"]))
     usable = cache is not None and cache.history is history
     if usable and key in cache.cuts:
@@ -415,7 +415,7 @@ def evaluate_recommender(con: duckdb.DuckDBPyConnection, settings: Settings, as_
     holdout_end = train_end + dt.timedelta(days=holdout_days)
     history = _history(con, settings, holdout_end, cache)
     end64, hold64 = np.datetime64(train_end, "us"), np.datetime64(holdout_end, "us")
-    k_settings = dataclasses.replace(settings, recommender=dataclasses.replace(r, offers_per_customer=k))
+    k_settings = replace_settings(settings, recommender={"offers_per_customer": k})
     fitted = fit_and_recommend(history, k_settings, train_end, None, cache=cache)
     audience = fitted.audience
     relevant = _relevant(history, audience, end64, hold64)

@@ -15,7 +15,6 @@ the rows it loaded (re-reads of rows the original batches already counted as rea
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -25,7 +24,7 @@ import duckdb
 
 from warehouse.errors import CrmwhError
 from warehouse.quarantine import checked_identifier, ensure_quarantine_table, raw_table_of
-from warehouse.settings import Settings
+from warehouse.settings import Settings, replace_settings
 
 REPLAY_PREFIX = "replay"
 
@@ -144,7 +143,7 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
         _insert_restaged(con, table, sql, filt, replay_id, params)
     result.candidates = int(pending)
     # no Data Docs for a replay (GE would judge uniqueness without the rows already loaded)
-    quiet = dataclasses.replace(settings, validation=dataclasses.replace(settings.validation, data_docs_enabled=False))
+    quiet = replace_settings(settings, validation={"data_docs_enabled": False})
     outcome = validate_staged(con, quiet, table, replay_id, replay=True)
     # rows that still fail: refresh the original quarantine row, drop the replay copy
     con.execute(f"""update {quarantine} q set rules = n.rules, reason = n.reason

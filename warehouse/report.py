@@ -23,10 +23,11 @@ from plotly.colors import sample_colorscale
 from plotly.offline import get_plotlyjs
 
 from warehouse.errors import CrmwhError
-from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE, quote_ident
+from warehouse.publish import DICTIONARY_TABLE, MANIFEST_TABLE
 from warehouse.report_marts import Marts, MissingData, Panel, layout
 from warehouse.report_services import SERVICES_TABLES, services_charts
 from warehouse.settings import Settings
+from warehouse.sqltext import quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,6 @@ class ReportError(CrmwhError):
     """The report could not be written."""
 
 
-def _q(name: str) -> str:
-    return quote_ident(name)
-
-
 def _label(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
@@ -59,8 +56,8 @@ def _overall_filter(marts: Marts, table: str, roles: Sequence[str]) -> str:
     for role, column in marts.optional(table, *roles).items():
         del role
         values = ", ".join("'" + v + "'" for v in OVERALL_VALUES)
-        cond = f"({_q(column)} is null or lower(cast({_q(column)} as varchar)) in ({values}))"
-        (n,) = marts.con.execute(f"select count(*) from {_q(table)} where {cond}").fetchone()  # noqa: S608 - quoted identifiers
+        cond = f"({quote_ident(column)} is null or lower(cast({quote_ident(column)} as varchar)) in ({values}))"
+        (n,) = marts.con.execute(f"select count(*) from {quote_ident(table)} where {cond}").fetchone()  # noqa: S608 - quoted identifiers
         if n:
             clauses.append(cond)
     return (" where " + " and ".join(clauses)) if clauses else ""
@@ -79,11 +76,11 @@ def chart_rules(marts: Marts, settings: Settings) -> go.Figure:
     c = marts.require(table, "support", "confidence", "lift")
     names = marts.optional(table, "antecedent", "consequent")
     where = _overall_filter(marts, table, ("rule_segment_dimension", "rule_segment", "rule_window"))
-    ante = _q(names["antecedent"]) if "antecedent" in names else "null"
-    cons = _q(names["consequent"]) if "consequent" in names else "null"
+    ante = quote_ident(names["antecedent"]) if "antecedent" in names else "null"
+    cons = quote_ident(names["consequent"]) if "consequent" in names else "null"
     rows = marts.rows(table,
-        f"select {_q(c['support'])}, {_q(c['confidence'])}, {_q(c['lift'])}, {ante}, {cons} "  # noqa: S608 - quoted identifiers
-        f"from {_q(table)}{where} order by {_q(c['lift'])} desc nulls last, {_q(c['confidence'])} desc "
+        f"select {quote_ident(c['support'])}, {quote_ident(c['confidence'])}, {quote_ident(c['lift'])}, {ante}, {cons} "  # noqa: S608 - quoted identifiers
+        f"from {quote_ident(table)}{where} order by {quote_ident(c['lift'])} desc nulls last, {quote_ident(c['confidence'])} desc "
         f"limit {int(settings.publish.report_top_rules)}"
     )
     text = [f"{_label(a)} → {_label(b)}<br>lift {float(lift):.2f}" for _, _, lift, a, b in rows]
@@ -100,9 +97,9 @@ def chart_recommendations(marts: Marts, settings: Settings) -> go.Figure:
     table = "cross_sell_recommendations"
     c = marts.require(table, "recommended")
     who = marts.optional(table, "customer")
-    counted = f"count(distinct {_q(who['customer'])})" if "customer" in who else "count(*)"
+    counted = f"count(distinct {quote_ident(who['customer'])})" if "customer" in who else "count(*)"
     rows = marts.rows(table,
-        f"select cast({_q(c['recommended'])} as varchar) as item, {counted} as n from {_q(table)} "  # noqa: S608 - quoted identifiers
+        f"select cast({quote_ident(c['recommended'])} as varchar) as item, {counted} as n from {quote_ident(table)} "  # noqa: S608 - quoted identifiers
         "group by 1 order by n desc, item limit 20"
     )
     rows = list(reversed(rows))
@@ -115,8 +112,8 @@ def chart_cohorts(marts: Marts, settings: Settings) -> go.Figure:
     table = "cohort_retention"
     c = marts.require(table, "cohort", "period", "retention")
     rows = marts.rows(table,
-        f"select cast({_q(c['cohort'])} as varchar), {_q(c['period'])}, {_q(c['retention'])} "  # noqa: S608 - quoted identifiers
-        f"from {_q(table)} where {_q(c['period'])} is not null order by 1, 2"
+        f"select cast({quote_ident(c['cohort'])} as varchar), {quote_ident(c['period'])}, {quote_ident(c['retention'])} "  # noqa: S608 - quoted identifiers
+        f"from {quote_ident(table)} where {quote_ident(c['period'])} is not null order by 1, 2"
     )
     cohorts = sorted({r[0] for r in rows})
     periods = sorted({int(r[1]) for r in rows})
@@ -135,8 +132,8 @@ def chart_risk_by_segment(marts: Marts, settings: Settings) -> go.Figure:
     table = "customer_retention"
     c = marts.require(table, "rfm_segment", "risk")
     rows = marts.rows(table,
-        f"select cast({_q(c['rfm_segment'])} as varchar), avg({_q(c['risk'])}), count(*) from {_q(table)} "  # noqa: S608 - quoted identifiers
-        f"where {_q(c['risk'])} is not null group by 1 order by 2 desc"
+        f"select cast({quote_ident(c['rfm_segment'])} as varchar), avg({quote_ident(c['risk'])}), count(*) from {quote_ident(table)} "  # noqa: S608 - quoted identifiers
+        f"where {quote_ident(c['risk'])} is not null group by 1 order by 2 desc"
     )
     fig = go.Figure(go.Bar(
         x=[_label(r[0]) for r in rows], y=[float(r[1]) for r in rows], customdata=[r[2] for r in rows],
@@ -150,21 +147,21 @@ def chart_churn_trend(marts: Marts, settings: Settings) -> go.Figure:
     table = "churn_by_segment"
     c = marts.require(table, "churn_month", "churn_rate")
     extra = marts.optional(table, "churn_dimension", "churn_value")
-    series = _q(extra["churn_value"]) if "churn_value" in extra else "'all customers'"
+    series = quote_ident(extra["churn_value"]) if "churn_value" in extra else "'all customers'"
     where = ""
     if "churn_dimension" in extra:
         assert marts.con is not None
         dims = [r[0] for r in marts.con.execute(
-            f"select distinct cast({_q(extra['churn_dimension'])} as varchar) from {_q(table)} order by 1"  # noqa: S608 - quoted identifiers
+            f"select distinct cast({quote_ident(extra['churn_dimension'])} as varchar) from {quote_ident(table)} order by 1"  # noqa: S608 - quoted identifiers
         ).fetchall()]
         preferred = next((d for d in CHURN_DIMENSION_PREFERENCE if d in dims), None)
         if preferred is None:
             preferred = next((d for d in dims if d and "segment" in d.lower()), dims[0] if dims else None)
         if preferred is not None:
-            where = f" where cast({_q(extra['churn_dimension'])} as varchar) = '{preferred.replace(chr(39), chr(39) * 2)}'"
+            where = f" where cast({quote_ident(extra['churn_dimension'])} as varchar) = '{preferred.replace(chr(39), chr(39) * 2)}'"
     rows = marts.rows(table,
-        f"select cast({series} as varchar), cast({_q(c['churn_month'])} as varchar), avg({_q(c['churn_rate'])}) "  # noqa: S608 - quoted identifiers
-        f"from {_q(table)}{where} group by 1, 2 order by 1, 2"
+        f"select cast({series} as varchar), cast({quote_ident(c['churn_month'])} as varchar), avg({quote_ident(c['churn_rate'])}) "  # noqa: S608 - quoted identifiers
+        f"from {quote_ident(table)}{where} group by 1, 2 order by 1, 2"
     )
     scale = 100.0 if max(float(r[2] or 0) for r in rows) <= 1.0 else 1.0
     fig = go.Figure()
@@ -179,7 +176,7 @@ def chart_rfm_sizes(marts: Marts, settings: Settings) -> go.Figure:
     table = "customer_retention"
     c = marts.require(table, "rfm_segment")
     rows = marts.rows(table,
-        f"select cast({_q(c['rfm_segment'])} as varchar), count(*) from {_q(table)} group by 1"  # noqa: S608 - quoted identifiers
+        f"select cast({quote_ident(c['rfm_segment'])} as varchar), count(*) from {quote_ident(table)} group by 1"  # noqa: S608 - quoted identifiers
     )
     order = {name: i for i, name in enumerate(RFM_ORDER)}
     rows.sort(key=lambda r: (order.get(r[0], len(order)), str(r[0])))
@@ -192,7 +189,7 @@ def chart_lifecycle(marts: Marts, settings: Settings) -> go.Figure:
     table = "customer_retention"
     c = marts.require(table, "lifecycle")
     rows = marts.rows(table,
-        f"select cast({_q(c['lifecycle'])} as varchar), count(*) from {_q(table)} group by 1"  # noqa: S608 - quoted identifiers
+        f"select cast({quote_ident(c['lifecycle'])} as varchar), count(*) from {quote_ident(table)} group by 1"  # noqa: S608 - quoted identifiers
     )
     counts = {str(r[0]).lower(): (r[0], r[1]) for r in rows}
     for stage in LIFECYCLE_ORDER:  # every stage shows, even when no customer is in it
@@ -218,8 +215,8 @@ def _recommender_card_rows(marts: Marts) -> list[tuple[Any, ...]]:
     missing = [c for c in RECOMMENDER_CARD_COLUMNS if c not in present]
     if missing:
         raise MissingData(f"marts.{table} has no column {', '.join(missing)}")
-    cols = ", ".join(_q(present[c]) for c in RECOMMENDER_CARD_COLUMNS)
-    return marts.rows(table, f"select {cols} from {_q(table)} order by is_published desc, recommender")  # noqa: S608
+    cols = ", ".join(quote_ident(present[c]) for c in RECOMMENDER_CARD_COLUMNS)
+    return marts.rows(table, f"select {cols} from {quote_ident(table)} order by is_published desc, recommender")  # noqa: S608
 
 
 def chart_recommender_card(marts: Marts, settings: Settings) -> go.Figure:
@@ -255,9 +252,9 @@ def chart_model_card(marts: Marts, settings: Settings) -> go.Figure:
     table = "model_card"
     cols = marts.require(table, "card_model", "card_scope", "card_auc", "card_auc_low", "card_auc_high")
     rows = marts.rows(table,
-        f"select {_q(cols['card_model'])}, {_q(cols['card_scope'])}, {_q(cols['card_auc'])}, "  # noqa: S608 - quoted identifiers
-        f"{_q(cols['card_auc_low'])}, {_q(cols['card_auc_high'])} from {_q(table)} "
-        f"where {_q(cols['card_auc'])} is not null order by 2, 1")
+        f"select {quote_ident(cols['card_model'])}, {quote_ident(cols['card_scope'])}, {quote_ident(cols['card_auc'])}, "  # noqa: S608 - quoted identifiers
+        f"{quote_ident(cols['card_auc_low'])}, {quote_ident(cols['card_auc_high'])} from {quote_ident(table)} "
+        f"where {quote_ident(cols['card_auc'])} is not null order by 2, 1")
     fig = go.Figure()
     for scope in sorted({r[1] for r in rows}, key=lambda x: (x == "pooled", x)):
         part = [r for r in rows if r[1] == scope]
@@ -278,8 +275,8 @@ def table_model_card(marts: Marts, settings: Settings) -> tuple[tuple[str, ...],
     if len(cols) < 11:
         return None
     rows = marts.rows(table,
-        f"select {', '.join(_q(cols[k]) for k in ('card_model', 'card_role', 'card_auc', 'card_auc_low', 'card_auc_high', 'card_diff', 'card_diff_low', 'card_diff_high', 'card_brier', 'card_lift'))} "  # noqa: S608,E501 - quoted identifiers
-        f"from {_q(table)} where {_q(cols['card_scope'])} = 'pooled' order by {_q(cols['card_auc'])} desc nulls last")
+        f"select {', '.join(quote_ident(cols[k]) for k in ('card_model', 'card_role', 'card_auc', 'card_auc_low', 'card_auc_high', 'card_diff', 'card_diff_low', 'card_diff_high', 'card_brier', 'card_lift'))} "  # noqa: S608,E501 - quoted identifiers
+        f"from {quote_ident(table)} where {quote_ident(cols['card_scope'])} = 'pooled' order by {quote_ident(cols['card_auc'])} desc nulls last")
 
     def num(x: Any, fmt: str = "{:.3f}") -> str:
         return "" if x is None else fmt.format(float(x))
@@ -294,8 +291,8 @@ def chart_retention_bands(marts: Marts, settings: Settings) -> go.Figure:
     table = "customer_retention"
     cols = marts.require(table, "risk_band", "value_at_risk")
     rows = marts.rows(table,
-        f"select {_q(cols['risk_band'])}, count(*), sum({_q(cols['value_at_risk'])}) from {_q(table)} "  # noqa: S608 - quoted identifiers
-        f"where {_q(cols['risk_band'])} is not null group by 1")
+        f"select {quote_ident(cols['risk_band'])}, count(*), sum({quote_ident(cols['value_at_risk'])}) from {quote_ident(table)} "  # noqa: S608 - quoted identifiers
+        f"where {quote_ident(cols['risk_band'])} is not null group by 1")
     order = {"high": 0, "medium": 1, "low": 2}
     rows = sorted(rows, key=lambda r: order.get(str(r[0]), 9))
     fig = go.Figure([
@@ -305,7 +302,7 @@ def chart_retention_bands(marts: Marts, settings: Settings) -> go.Figure:
                offsetgroup=1, marker_color="#c1121f")])
     if marts.optional("customer_winback", "customer"):
         assert marts.con is not None
-        (n,) = marts.con.execute(f"select count(*) from {_q('customer_winback')}").fetchone()  # noqa: S608
+        (n,) = marts.con.execute(f"select count(*) from {quote_ident('customer_winback')}").fetchone()  # noqa: S608
         fig.add_annotation(text=f"win-back list (lapsed, not ranked here): {n} customers", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=1.08)
     return layout(fig, barmode="group", xaxis_title="risk band (by rank among active customers)",
@@ -320,8 +317,8 @@ def table_retention_top(marts: Marts, settings: Settings) -> tuple[tuple[str, ..
     if len(cols) < 7:
         return None
     rows = marts.rows(table,
-        f"select {', '.join(_q(cols[k]) for k in ('customer', 'risk', 'risk_band', 'value_at_risk', 'action', 'offer'))} "  # noqa: S608,E501 - quoted identifiers
-        f"from {_q(table)} order by {_q(cols['retention_rank'])} limit 10")
+        f"select {', '.join(quote_ident(cols[k]) for k in ('customer', 'risk', 'risk_band', 'value_at_risk', 'action', 'offer'))} "  # noqa: S608,E501 - quoted identifiers
+        f"from {quote_ident(table)} order by {quote_ident(cols['retention_rank'])} limit 10")
     return (("customer", "risk", "band", "value at risk", "action", "offer"),
             [(c, f"{float(r):.0%}" if r is not None else "", b or "", f"{float(v or 0):,.0f}", a, o or "")
              for c, r, b, v, a, o in rows])
@@ -364,9 +361,9 @@ def table_top_rules(marts: Marts, settings: Settings) -> tuple[tuple[str, ...], 
         return None
     where = _overall_filter(marts, table, ("rule_segment_dimension", "rule_segment", "rule_window"))
     rows = marts.rows(table,
-        f"select {_q(names['antecedent'])}, {_q(names['consequent'])}, {_q(c['confidence'])}, {_q(c['lift'])}, "  # noqa: S608 - quoted identifiers
-        f"{_q(c['support'])} from {_q(table)}{where} "
-        f"order by {_q(c['lift'])} desc nulls last, {_q(c['confidence'])} desc limit 10"
+        f"select {quote_ident(names['antecedent'])}, {quote_ident(names['consequent'])}, {quote_ident(c['confidence'])}, {quote_ident(c['lift'])}, "  # noqa: S608 - quoted identifiers
+        f"{quote_ident(c['support'])} from {quote_ident(table)}{where} "
+        f"order by {quote_ident(c['lift'])} desc nulls last, {quote_ident(c['confidence'])} desc limit 10"
     )
     return (("customers who buy", "are offered", "confidence", "lift", "support"),
             [(_label(a), _label(b), f"{float(conf):.0%}", f"{float(lift):.1f}", f"{float(sup):.2%}")

@@ -1,25 +1,53 @@
 """One settings object for the whole project.
 
-Values come, in increasing priority, from the defaults below, an optional TOML file and environment
-variables with the ``CRMWH_`` prefix. Nested values use a double underscore in the environment:
-``CRMWH_MINING__MIN_SUPPORT=0.01`` sets ``settings.mining.min_support``.
+Values come, in increasing priority, from the defaults below, an optional TOML file, environment
+variables with the ``CRMWH_`` prefix and the keyword overrides of ``load_settings``. Nested values use a
+double underscore in the environment: ``CRMWH_MINING__MIN_SUPPORT=0.01`` sets
+``settings.mining.min_support``; a tuple is a comma-separated list (``CRMWH_CHURN__ABC_BANDS=0.7,0.95``).
 
 The TOML file is ``$CRMWH_CONFIG`` if set, else ``crmwh.toml`` in the working directory, else
 ``crmwh.toml`` in the data directory. Every module reads paths and thresholds from here; nothing else
 hard-codes them.
+
+The loading is pydantic-settings': ``Settings`` is a ``BaseSettings`` (environment source with the
+``CRMWH_`` prefix and ``__`` nesting, a TOML source, the init keywords), each group a frozen pydantic
+model declared once with its defaults. An unknown setting (in the file or a ``CRMWH_`` variable) or a
+value of the wrong type is a ``SettingsError`` with one line naming the setting. Settings are frozen:
+``settings.model_copy(update={"mining": settings.mining.model_copy(update={"engine": "mlxtend"})})``
+derives a changed copy (``replace_settings`` does that, validated).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import datetime as dt
 import os
 import tomllib
-import types
-import typing
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings import SettingsError as _SourceError
+from pydantic_settings.sources.utils import parse_env_vars
 
 if TYPE_CHECKING:
     from transforms.association_params import MiningParams
@@ -37,8 +65,35 @@ class SettingsError(ValueError):
     """A setting is missing, unknown or of the wrong type."""
 
 
-@dataclass(frozen=True)
-class IngestSettings:
+def _comma_list(value: Any) -> Any:
+    """A tuple setting given as text (an environment variable) is a comma-separated list."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(","))
+    return value
+
+
+# Tuple settings: comma-separated in the environment (NoDecode: not JSON), arrays in TOML.
+StrTuple = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
+FloatPair = Annotated[tuple[float, float], NoDecode, BeforeValidator(_comma_list)]
+FloatTriple = Annotated[tuple[float, float, float], NoDecode, BeforeValidator(_comma_list)]
+
+
+class _Group(BaseModel):
+    """A group of settings (one TOML table, one ``CRMWH_<GROUP>__`` prefix): frozen, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True, protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates_as_text(cls, data: Any) -> Any:
+        """A TOML date or time given for a text setting (``end_date = 2025-12-31``) is its ISO text."""
+        if isinstance(data, dict):
+            return {k: str(v) if isinstance(v, dt.date | dt.time) and cls.model_fields.get(k) is not None
+                    and cls.model_fields[k].annotation in (str, "str") else v for k, v in data.items()}
+        return data
+
+
+class IngestSettings(_Group):
     """Extraction and loading."""
 
     # Watermark overlap for late commits: each incremental extract re-reads this many minutes.
@@ -54,8 +109,7 @@ class IngestSettings:
     duckdb_memory_limit: str = "2GB"
 
 
-@dataclass(frozen=True)
-class ValidationSettings:
+class ValidationSettings(_Group):
     """Data contracts."""
 
     # The business did not exist before this date: earlier dates are implausible.
@@ -86,11 +140,11 @@ class ValidationSettings:
     data_docs_keep_runs: int = 30
 
 
-@dataclass(frozen=True)
-class MiningSettings:
+class MiningSettings(_Group):
     """Association-rule mining."""
 
-    min_support: float = 0.002
+    # A fraction of the baskets in (0, 1], or a whole count of baskets (`crmwh mine --min-support 20`).
+    min_support: float | int = 0.002
     min_confidence: float = 0.2
     min_lift: float = 1.0
     max_len: int = 3
@@ -100,7 +154,7 @@ class MiningSettings:
     spark_master: str = "local[2]"
     # Spark driver heap (spark.driver.memory); in local mode the driver runs the executors too.
     spark_driver_memory: str = "2g"
-    non_merchandise_codes: tuple[str, ...] = (
+    non_merchandise_codes: StrTuple = (
         "POST",
         "DOT",
         "M",
@@ -124,7 +178,7 @@ class MiningSettings:
     itemset_counter: str = "auto"
     # Segmented mining: customer attributes mined separately (dim_customer columns, and value_tier from
     # analytics.customer_segments when that table exists); segments with fewer baskets are skipped.
-    segment_dimensions: tuple[str, ...] = ("segment", "value_tier", "region")
+    segment_dimensions: StrTuple = ("segment", "value_tier", "region")
     min_segment_baskets: int = 200
     # Floor on an itemset's basket count in every scope (a fraction of a small segment can round to 1).
     min_itemset_count: int = 5
@@ -155,8 +209,7 @@ class MiningSettings:
         return params
 
 
-@dataclass(frozen=True)
-class RecommenderSettings:
+class RecommenderSettings(_Group):
     """The hybrid cross-sell recommender (marts.cross_sell_recommendations) and its backtest."""
 
     # Customers who bought anything in the last lookback_days before as-of are active and get offers;
@@ -218,8 +271,7 @@ class RecommenderSettings:
     bootstrap_seed: int = 20251
 
 
-@dataclass(frozen=True)
-class ChurnSettings:
+class ChurnSettings(_Group):
     """Churn label, risk model and its card, bands, value, segmentations (docs/churn.md)."""
 
     # Label: an active customer (bought in the last ``lookback_days``) who makes no purchase in the next
@@ -273,20 +325,20 @@ class ChurnSettings:
     # Risk bands by capacity, among active customers ranked by risk: high = the top share, medium down
     # to the second (cumulative) share, low the rest. high_risk_per_rep > 0 instead makes "high" each
     # rep's that many riskiest customers (the calls one rep makes in a week).
-    risk_band_shares: tuple[float, float] = (0.10, 0.30)
+    risk_band_shares: FloatPair = (0.10, 0.30)
     high_risk_per_rep: int = 0
     # Offer fallback for customers without a cross-sell recommendation: the most popular product (by
     # buyers in the last offer_popularity_days) they have not bought, among the top offer_fallback_products.
     offer_popularity_days: int = 90
     offer_fallback_products: int = 20
     # ABC: customers making the first 80% of revenue are A, the next 10% B, the rest C.
-    abc_bands: tuple[float, float] = (0.8, 0.9)
+    abc_bands: FloatPair = (0.8, 0.9)
     # Customer pyramid: current value (365-day spend) and potential (predicted 12-month value) are
     # "high" at or above these quantiles of the as-of date's customers.
     pyramid_value_quantile: float = 0.7
     pyramid_potential_quantile: float = 0.7
     # RFM named segments: first matching rule wins; "name:Rlo-Rhi,Flo-Fhi,Mlo-Mhi" on 1-5 scores.
-    rfm_segment_rules: tuple[str, ...] = (
+    rfm_segment_rules: StrTuple = (
         "Champions:4-5,4-5,4-5",
         "Loyal:3-5,4-5,1-5",
         "Can't Lose:1-2,4-5,4-5",
@@ -299,8 +351,8 @@ class ChurnSettings:
     # Credit grade from payments due in the last 365 days: grade X if overdue share <= share and mean
     # days late <= days, for the first of A, B, C that fits; else D. Mean days late counts on-time
     # payments as 0, so the grades follow how late the customer pays.
-    credit_max_overdue_share: tuple[float, float, float] = (0.10, 1.0, 1.0)
-    credit_max_mean_days_late: tuple[float, float, float] = (1.0, 15.0, 45.0)
+    credit_max_overdue_share: FloatTriple = (0.10, 1.0, 1.0)
+    credit_max_mean_days_late: FloatTriple = (1.0, 15.0, 45.0)
     # Lifecycle from the customer's own history: exploration while tenure < exploration_tenure_days or
     # fewer than exploration_max_orders orders; decline when lapsed, or when the orders of the last
     # 180 days are improbably few at the customer's own earlier rate (Poisson, below decline_p_value);
@@ -311,15 +363,14 @@ class ChurnSettings:
     formation_tenure_days: int = 365
 
 
-@dataclass(frozen=True)
-class PublishSettings:
+class PublishSettings(_Group):
     """Publishing the marts, the PII guard on published columns and the marketers' report."""
 
     # Published versions kept besides the current one; older ones are pruned after each publish.
     keep_versions: int = 3
     # PII guard, by column name (regular expressions, case-insensitive, matched on the whole name;
     # channel-mix columns such as `phone_share` or `email_contacts` are not personal data).
-    pii_column_patterns: tuple[str, ...] = (
+    pii_column_patterns: StrTuple = (
         r"(customer|contact|first|last|full|middle|given|family|person|employee|agent|rep|sales_rep)_?name",
         r"name",
         r"((customer|contact|primary|work|home)_)?e_?mail(_address)?",
@@ -348,8 +399,7 @@ class PublishSettings:
     query_timeout_s: float = 120.0
 
 
-@dataclass(frozen=True)
-class DemoSettings:
+class DemoSettings(_Group):
     """The demo CRM source generator (``crmwh demo ...``)."""
 
     scale: str = "small"  # small | medium | large
@@ -362,8 +412,7 @@ class DemoSettings:
     dirt_rate: float = 0.01
 
 
-@dataclass(frozen=True)
-class ServicesSettings:
+class ServicesSettings(_Group):
     """The services agency's marts (sales funnel, contract renewals, service SLAs) and the weekly care scan."""
 
     # marts.contract_renewals: contracts ending within this many days from the as-of date.
@@ -390,8 +439,7 @@ class ServicesSettings:
     care_capacity_per_owner: int = 40
 
 
-@dataclass(frozen=True)
-class FilesSettings:
+class FilesSettings(_Group):
     """File drops (``crmwh ingest``, the landing folder) and basket files: limits checked before a file
     is read into memory, and where rejected files go."""
 
@@ -410,8 +458,7 @@ class FilesSettings:
     rejected_dir: str = ""
 
 
-@dataclass(frozen=True)
-class PiiSettings:
+class PiiSettings(_Group):
     """Personal data at the door: free-text fields of file drops and CRM staging tables (descriptions,
     names of things, ticket subjects, notes) are masked in staging, so the publish guard
     (``settings.publish``, whose e-mail and phone rules are reused here) is a last line that never fires."""
@@ -427,8 +474,7 @@ class PiiSettings:
     pseudonym_prefix: str = "pii-"
 
 
-@dataclass(frozen=True)
-class CurrencySettings:
+class CurrencySettings(_Group):
     """Money in one currency: every sales line keeps its own currency and local amount; ``net_amount``
     in the core and the marts is in the reporting currency (docs/ARCHITECTURE.md, "Currencies")."""
 
@@ -442,9 +488,19 @@ class CurrencySettings:
     rates_table: str = ""
 
 
-@dataclass(frozen=True)
-class Settings:
+_PATH_FIELDS = ("landing_dir", "warehouse_path", "published_dir", "airflow_home")
+_PATH_DEFAULTS = {"landing_dir": ("landing",), "warehouse_path": ("warehouse", "crm.duckdb"),
+                  "published_dir": ("published",), "airflow_home": ("airflow",)}
+# The environment and the file one load_settings call reads (None: os.environ and the file it names).
+_LOADING: ContextVar[tuple[Mapping[str, str], Path | None] | None] = ContextVar("crmwh_settings_loading", default=None)
+_NOT_SETTINGS_LOWER = frozenset(name.lower() for name in ENV_NOT_SETTINGS)
+
+
+class Settings(BaseSettings):
     """Everything configurable. Paths left empty are derived from ``data_dir``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True,
+                                      coerce_numbers_to_str=True, protected_namespaces=())
 
     data_dir: Path = Path("data")
     source_url: str = ""
@@ -454,32 +510,58 @@ class Settings:
     airflow_home: Path | None = None
     # How long a pipeline run waits for another run's warehouse write lock before it gives up.
     lock_timeout_s: float = 600.0
-    ingest: IngestSettings = field(default_factory=IngestSettings)
-    validation: ValidationSettings = field(default_factory=ValidationSettings)
-    mining: MiningSettings = field(default_factory=MiningSettings)
-    recommender: RecommenderSettings = field(default_factory=RecommenderSettings)
-    churn: ChurnSettings = field(default_factory=ChurnSettings)
-    publish: PublishSettings = field(default_factory=PublishSettings)
-    demo: DemoSettings = field(default_factory=DemoSettings)
-    services: ServicesSettings = field(default_factory=ServicesSettings)
-    files: FilesSettings = field(default_factory=FilesSettings)
-    currency: CurrencySettings = field(default_factory=CurrencySettings)
-    pii: PiiSettings = field(default_factory=PiiSettings)
+    # Groups: NoDecode, so ``CRMWH_MINING=...`` is refused as "must be a table" (not parsed as JSON).
+    ingest: Annotated[IngestSettings, NoDecode] = Field(default_factory=IngestSettings)
+    validation: Annotated[ValidationSettings, NoDecode] = Field(default_factory=ValidationSettings)
+    mining: Annotated[MiningSettings, NoDecode] = Field(default_factory=MiningSettings)
+    recommender: Annotated[RecommenderSettings, NoDecode] = Field(default_factory=RecommenderSettings)
+    churn: Annotated[ChurnSettings, NoDecode] = Field(default_factory=ChurnSettings)
+    publish: Annotated[PublishSettings, NoDecode] = Field(default_factory=PublishSettings)
+    demo: Annotated[DemoSettings, NoDecode] = Field(default_factory=DemoSettings)
+    services: Annotated[ServicesSettings, NoDecode] = Field(default_factory=ServicesSettings)
+    files: Annotated[FilesSettings, NoDecode] = Field(default_factory=FilesSettings)
+    currency: Annotated[CurrencySettings, NoDecode] = Field(default_factory=CurrencySettings)
+    pii: Annotated[PiiSettings, NoDecode] = Field(default_factory=PiiSettings)
 
-    def __post_init__(self) -> None:
-        data_dir = Path(self.data_dir).expanduser().resolve()
-        object.__setattr__(self, "data_dir", data_dir)
-        defaults = {
-            "landing_dir": data_dir / "landing",
-            "warehouse_path": data_dir / "warehouse" / "crm.duckdb",
-            "published_dir": data_dir / "published",
-            "airflow_home": data_dir / "airflow",
-        }
-        for name, default in defaults.items():
-            value = getattr(self, name)
-            object.__setattr__(self, name, Path(value).expanduser().resolve() if value else default)
-        if not self.source_url:
-            object.__setattr__(self, "source_url", f"sqlite:///{data_dir / 'source' / 'crm.sqlite'}")
+    @field_validator("data_dir")
+    @classmethod
+    def _resolve_data_dir(cls, value: Path) -> Path:
+        return Path(value).expanduser().resolve()
+
+    @field_validator(*_PATH_FIELDS, mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator(*_PATH_FIELDS)
+    @classmethod
+    def _derive_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value:
+            return Path(value).expanduser().resolve()
+        data_dir = info.data.get("data_dir")
+        return None if data_dir is None else data_dir.joinpath(*_PATH_DEFAULTS[info.field_name or ""])
+
+    @field_validator("source_url")
+    @classmethod
+    def _default_source(cls, value: str, info: ValidationInfo) -> str:
+        data_dir = info.data.get("data_dir")
+        if value or data_dir is None:
+            return value
+        return f"sqlite:///{data_dir / 'source' / 'crm.sqlite'}"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keywords, then ``CRMWH_`` variables, then the TOML file, then the defaults (no .env, no secrets)."""
+        loading = _LOADING.get()
+        environ, config = loading if loading is not None else (os.environ, _config_file(os.environ))
+        env = _EnvSource(settings_cls, environ)
+        if config is None:
+            return init_settings, env
+        return init_settings, env, _TomlSource(settings_cls, config)
 
     # Derived paths -----------------------------------------------------------------------------
     @property
@@ -542,79 +624,49 @@ class Settings:
                 Path(path).mkdir(parents=True, exist_ok=True)
 
 
-def _coerce(value: Any, annotation: Any, name: str) -> Any:
-    """Turn a TOML or environment value into the declared type of a field."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {**globals(), **typing.__dict__, "Path": Path})  # noqa: S307
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        non_none = [a for a in args if a is not type(None)]
-        if value in (None, ""):
-            return None
-        return _coerce(value, non_none[0], name)
-    if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else list(value)
-        item_type = args[0] if args else str
-        return tuple(_coerce(item.strip() if isinstance(item, str) else item, item_type, name) for item in items)
-    try:
-        if annotation is bool:
-            if isinstance(value, str):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
-            return bool(value)
-        if annotation is Path:
-            return Path(value)
-        if annotation in (int, float, str):
-            return annotation(value)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"setting {name}={value!r} is not a valid {annotation.__name__}") from exc
-    return value
+
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping; a ``CRMWH_`` variable naming no
+    setting is kept (under its first segment) so the model's ``extra="forbid"`` refuses it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        prefix = self.env_prefix.lower()
+        for key, value in self.env_vars.items():
+            if not key.startswith(prefix) or key[len(prefix):] in _NOT_SETTINGS_LOWER:
+                continue
+            top = key[len(prefix):].split(self.env_nested_delimiter or "__", 1)[0]
+            if top not in self.settings_cls.model_fields:
+                data.setdefault(top, value)
+        return data
 
 
-def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls, globalns={**globals(), "Path": Path})
-    kwargs: dict[str, Any] = {}
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise SettingsError(f"unknown setting(s) {', '.join(sorted(prefix + u for u in unknown))}")
-    for f in dataclasses.fields(cls):
-        if f.name not in values:
-            continue
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(values[f.name], dict):
-                raise SettingsError(f"setting {prefix}{f.name} must be a table")
-            kwargs[f.name] = _build(hint, values[f.name], f"{prefix}{f.name}.")
-        else:
-            kwargs[f.name] = _coerce(values[f.name], hint, prefix + f.name)
-    return cls(**kwargs)
+class _TomlSource(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source on the one file ``_config_file`` names, its read errors in one line."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        try:
+            return tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{file_path}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{file_path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start}); TOML files must be UTF-8: re-save it as UTF-8") from exc
+        except OSError as exc:
+            raise SettingsError(f"cannot read {file_path}: {exc.strerror}") from exc
 
 
-def _env_values(environ: typing.Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key[len(ENV_PREFIX):] in ENV_NOT_SETTINGS:
-            continue
-        path = key[len(ENV_PREFIX):].lower().split("__")
-        target = values
-        for part in path[:-1]:
-            target = target.setdefault(part, {})
-        target[path[-1]] = raw
-    return values
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _config_file(environ: typing.Mapping[str, str]) -> Path | None:
+def _config_file(environ: Mapping[str, str]) -> Path | None:
     explicit = environ.get(ENV_PREFIX + "CONFIG")
     if explicit:
         path = Path(explicit)
@@ -627,24 +679,57 @@ def _config_file(environ: typing.Mapping[str, str]) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def load_settings(environ: typing.Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Read settings from the TOML file and the environment; keyword overrides win over both."""
+# pydantic's error types, by the type name the one-line message gives.
+_TYPE_NAMES = {"int": "int", "float": "float", "bool": "bool", "string": "str", "str": "str", "path": "path",
+               "tuple": "tuple", "too": "tuple"}
+
+
+def _one_line(exc: ValidationError) -> SettingsError:
+    """The settings error of a validation failure: unknown names first, else the first mistyped value."""
+    errors = exc.errors(include_url=False)
+    unknown = sorted({".".join(str(p) for p in e["loc"] if isinstance(p, str)) for e in errors
+                      if e["type"] == "extra_forbidden"})
+    if unknown:
+        return SettingsError(f"unknown setting(s) {', '.join(unknown)}")
+    first = errors[0]
+    name = ".".join(str(p) for p in first["loc"] if isinstance(p, str))
+    if first["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return SettingsError(f"setting {name} must be a table")
+    kind = _TYPE_NAMES.get(first["type"].split("_")[0], "value")
+    if first["type"] == "missing" and any(isinstance(p, int) for p in first["loc"]):
+        kind, first["msg"] = "tuple", "too few items"
+    return SettingsError(f"setting {name}={first['input']!r} is not a valid {kind} ({first['msg'].lower()})")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from the TOML file and the environment (``os.environ`` unless given); keyword
+    overrides win over both (a group is a mapping merged key by key: ``mining={"max_len": 5}``)."""
     environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    config = _config_file(environ)
-    if config is not None:
-        try:
-            values = tomllib.loads(config.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{config}: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise SettingsError(f"{config} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                                f"{exc.start}); TOML files must be UTF-8: re-save it as UTF-8") from exc
-        except OSError as exc:
-            raise SettingsError(f"cannot read {config}: {exc.strerror}") from exc
-    values = _merge(values, _env_values(environ))
-    values = _merge(values, overrides)
-    return _build(Settings, values, "")
+    token = _LOADING.set((environ, _config_file(environ)))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise _one_line(exc) from None
+    except _SourceError as exc:
+        raise SettingsError(str(exc).splitlines()[0]) from exc
+    finally:
+        _LOADING.reset(token)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def replace_settings(obj: _Model, **changes: Any) -> _Model:
+    """A copy of a settings object (or group) with ``changes``, validated like the sources are (the
+    frozen counterpart of ``dataclasses.replace``); a group given as a mapping is merged into it."""
+    data = obj.model_dump()
+    for key, value in changes.items():
+        value = value.model_dump() if isinstance(value, BaseModel) else value
+        data[key] = {**data[key], **value} if isinstance(value, Mapping) and isinstance(data.get(key), dict) else value
+    try:
+        return type(obj).model_validate(data)
+    except ValidationError as exc:
+        raise _one_line(exc) from None
 
 
 @lru_cache(maxsize=1)

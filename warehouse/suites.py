@@ -4,7 +4,6 @@ Great Expectations run behind the Data Docs (``warehouse.data_docs``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +106,7 @@ def load_suite(table: str, path: Path | None = None) -> Suite:
 
 def suite_parameters(settings: Settings, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Values for ``{"$PARAMETER": name}`` in suites: every ValidationSettings field, plus run values."""
-    params: dict[str, Any] = dataclasses.asdict(settings.validation)
+    params: dict[str, Any] = settings.validation.model_dump()
     params.update(extra or {})
     return params
 

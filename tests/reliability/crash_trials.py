@@ -45,7 +45,7 @@ TARGETS = (
     "warehouse.validation:_record:1",           # inside validation, results partly recorded
     "warehouse.load:_payments:1",               # inside the facts transaction (sales lines written)
     "warehouse.mining:_write:2",                # inside the mining transaction
-    "warehouse.publish:_build_version:1",       # new version fully built, not yet swapped in
+    "warehouse.publish.publisher:_build_version:1",  # new version fully built, not yet swapped in
 )
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import duckdb
 import pytest
 from validation_support import ORDER_LINE_TYPES, TICKET_TYPES, good_line, good_ticket, stage
 
 from warehouse.db import migrate
 from warehouse.errors import CriticalValidationError
+from warehouse.settings import replace_settings
 from warehouse.suites import load_suite
 from warehouse.validation import validate_staged
 
@@ -17,7 +16,7 @@ from warehouse.validation import validate_staged
 @pytest.fixture
 def settings(settings):
     """Most tests check the DuckDB engine alone; test_great_expectations_* runs GE as well."""
-    return dataclasses.replace(settings, validation=dataclasses.replace(settings.validation, data_docs_enabled=False))
+    return replace_settings(settings, validation={"data_docs_enabled": False})
 
 
 @pytest.fixture
@@ -159,7 +158,7 @@ def test_totals_that_reconcile_pass(con, settings):
 
 
 def test_great_expectations_agrees_with_duckdb_and_renders_data_docs(con, settings):
-    settings = dataclasses.replace(settings, validation=dataclasses.replace(settings.validation, data_docs_enabled=True))
+    settings = replace_settings(settings, validation={"data_docs_enabled": True})
     rows = [good_line(i) for i in range(1, 40)]
     rows += [good_line(50, quantity="0"), good_line(51, quantity="x"), good_line(52, unit_price="-3"),
              good_line(53, product_code="ZZZ"), good_line(54, created_at="1990-01-01 00:00:00"),
@@ -183,8 +182,7 @@ def test_great_expectations_agrees_with_duckdb_and_renders_data_docs(con, settin
 
 
 def test_great_expectations_on_a_sampled_batch_still_counts_every_bad_row(con, settings):
-    settings = dataclasses.replace(settings, validation=dataclasses.replace(
-        settings.validation, data_docs_enabled=True, ge_max_rows=20))
+    settings = replace_settings(settings, validation={"data_docs_enabled": True, "ge_max_rows": 20})
     rows = [good_line(i) for i in range(1, 80)]
     rows += [good_line(100 + i, quantity="0") for i in range(5)] + [good_line(200, unit_price="-1"), good_line(7)]
     stage(con, "stg_crm__order_lines", ORDER_LINE_TYPES, rows)
@@ -197,8 +195,7 @@ def test_great_expectations_on_a_sampled_batch_still_counts_every_bad_row(con, s
 
 
 def test_data_docs_keep_a_bounded_history(con, settings):
-    settings = dataclasses.replace(settings, validation=dataclasses.replace(
-        settings.validation, data_docs_enabled=True, data_docs_keep_runs=2))
+    settings = replace_settings(settings, validation={"data_docs_enabled": True, "data_docs_keep_runs": 2})
     con.execute("drop table staging.stg_crm__employees")  # the fixture's reference rows
     for batch in ("b1", "b2", "b3"):
         stage(con, "stg_crm__employees", {"employee_id": "bigint", "employee_code": "varchar", "name": "varchar",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from warehouse.airflow_env import ensure_airflow_ready, run_airflow
-from warehouse.settings import get_settings
+from warehouse.commands.common import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from warehouse.commands.common import get_settings
 from warehouse.errors import CrmwhError
-from warehouse.settings import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

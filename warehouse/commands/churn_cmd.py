@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from warehouse.commands.common import parse_as_of
+from warehouse.commands.common import get_settings, parse_as_of
 from warehouse.errors import CrmwhError
-from warehouse.settings import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

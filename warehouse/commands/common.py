@@ -5,12 +5,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+from typing import TYPE_CHECKING
 
 from warehouse.errors import CrmwhError
-from warehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 # A date the analytics can compute with: windows and horizons of a few years either side must fit.
 LATEST_AS_OF = dt.date(9000, 12, 31)
+
+
+def get_settings() -> Settings:
+    """``warehouse.settings.get_settings()``, imported when a command runs: the settings module loads
+    pydantic-settings, which ``--help`` does not need."""
+    from warehouse.settings import get_settings as cached
+
+    return cached()
 
 
 def positive_int(text: str) -> int:

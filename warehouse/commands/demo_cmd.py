@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from warehouse.settings import Settings, get_settings
+from warehouse.commands.common import get_settings
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 
 def ground_truth_for(settings: Settings, url: str, explicit: str | None = None) -> Path:

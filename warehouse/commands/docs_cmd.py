@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from warehouse.settings import get_settings
+from warehouse.commands.common import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -16,8 +16,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from warehouse.commands.common import get_settings
 from warehouse.errors import CrmwhError
-from warehouse.settings import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

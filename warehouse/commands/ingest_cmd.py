@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from warehouse.commands.common import positive_int
-from warehouse.settings import Settings, get_settings
+from warehouse.commands.common import get_settings, positive_int
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 STATUS_COLUMNS = ("batch_id", "run_id", "source", "entity", "status", "step", "rows_read", "rows_loaded",
                   "rows_quarantined", "warnings", "started_at", "finished_at", "file_name", "error", "notes",

@@ -9,14 +9,15 @@ writes the mining tables and marts; ``--out`` then exports the overall rules.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from warehouse.commands.common import finite_float, parse_as_of
+from warehouse.commands.common import finite_float, get_settings, parse_as_of
 from warehouse.errors import CrmwhError
-from warehouse.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 if TYPE_CHECKING:  # pandas, scipy and mlxtend are imported by the handler only: `crmwh --help` stays fast
     import pandas as pd
@@ -65,7 +66,9 @@ def _settings_with_overrides(settings: Settings, args: argparse.Namespace) -> Se
         "spark_master": args.spark_master, "itemset_counter": args.counter,
     }
     changed = {k: v for k, v in overrides.items() if v is not None}
-    return dataclasses.replace(settings, mining=dataclasses.replace(settings.mining, **changed))
+    from warehouse.settings import replace_settings
+
+    return replace_settings(settings, mining=changed)
 
 
 def rules_csv_frame(rules: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from warehouse.settings import get_settings
+from warehouse.commands.common import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from warehouse.settings import get_settings
+from warehouse.commands.common import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from warehouse.settings import get_settings
+from warehouse.commands.common import get_settings
 
 TEXT_LIMIT = 100
 
