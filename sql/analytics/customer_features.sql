@@ -95,25 +95,21 @@ customer_products as (
     group by all
 ),
 
--- a category's first purchase is the first purchase of its earliest product
-category_firsts as (
-    select customer_id, category, min(first_bought_at) as first_bought_at
-    from customer_products
-    where category is not null
-    group by all
-),
-
 -- one row per customer per moment new products (and maybe a new category) were first bought
 breadth_steps as (
     select
         customer_id,
         first_bought_at,
-        count(*) filter (where not is_category) as new_products,
-        count(*) filter (where is_category) as new_categories
+        count(*) as new_products,
+        count(*) filter (where category_rank = 1) as new_categories
     from (
-        select customer_id, first_bought_at, false as is_category from customer_products
-        union all
-        select customer_id, first_bought_at, true as is_category from category_firsts
+        select
+            customer_id,
+            first_bought_at,
+            case when category is not null then
+                row_number() over (partition by customer_id, category order by first_bought_at, product_id)
+            end as category_rank
+        from customer_products
     )
     group by customer_id, first_bought_at
 ),
