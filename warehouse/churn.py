@@ -528,18 +528,17 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
 def _band_column(risk: np.ndarray, frame: pl.DataFrame, settings: Settings) -> list[str | None]:
     """Capacity bands per as-of date among the rows with a risk score."""
     cs = settings.churn
-    bands: list[str | None] = [None] * frame.height
+    bands = np.full(frame.height, None, dtype=object)
     as_of = frame["as_of"].to_numpy()
     ids = frame["customer_id"].to_numpy()
     reps = frame["sales_rep_id"].to_list() if "sales_rep_id" in frame.columns else None
+    scored = ~np.isnan(risk)  # rows without a risk get no band: only the scored ones are ranked
     for day in np.unique(as_of):
-        rows = np.nonzero(as_of == day)[0]
-        got = capacity_bands(risk[rows], ids[rows], tuple(cs.risk_band_shares),
-                             reps=[reps[i] for i in rows] if reps is not None else None,
-                             high_per_rep=cs.high_risk_per_rep)
-        for i, band in zip(rows.tolist(), got, strict=True):
-            bands[i] = band
-    return bands
+        rows = np.nonzero((as_of == day) & scored)[0]
+        bands[rows] = capacity_bands(risk[rows], ids[rows], tuple(cs.risk_band_shares),
+                                     reps=[reps[i] for i in rows] if reps is not None else None,
+                                     high_per_rep=cs.high_risk_per_rep)
+    return bands.tolist()
 
 
 def _scores(model: PublishedModel | None, data: pl.DataFrame, segments: pl.DataFrame, settings: Settings,
