@@ -370,6 +370,8 @@ def capacity_bands(risk: np.ndarray, tie_break: Sequence[str], shares: tuple[flo
         for pos, i in enumerate(rest):
             bands[i] = "medium" if pos < n_medium_rest else "low"
         return bands
-    for pos, i in enumerate(order.tolist()):
-        bands[i] = "high" if pos < n_high else "medium" if pos < n_medium else "low"
-    return bands
+    by_rank = np.full(risk.size, None, dtype=object)
+    by_rank[order[:n_high]] = "high"
+    by_rank[order[n_high:n_medium]] = "medium"
+    by_rank[order[n_medium:]] = "low"
+    return by_rank.tolist()

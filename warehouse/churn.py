@@ -528,18 +528,17 @@ def _fit(data: pl.DataFrame, dates: dict[str, list[dt.date]], settings: Settings
 def _band_column(risk: np.ndarray, frame: pl.DataFrame, settings: Settings) -> list[str | None]:
     """Capacity bands per as-of date among the rows with a risk score."""
     cs = settings.churn
-    bands: list[str | None] = [None] * frame.height
+    bands = np.full(frame.height, None, dtype=object)
     as_of = frame["as_of"].to_numpy()
     ids = frame["customer_id"].to_numpy()
     reps = frame["sales_rep_id"].to_list() if "sales_rep_id" in frame.columns else None
+    scored = ~np.isnan(risk)  # rows without a risk get no band: only the scored ones are ranked
     for day in np.unique(as_of):
-        rows = np.nonzero(as_of == day)[0]
-        got = capacity_bands(risk[rows], ids[rows], tuple(cs.risk_band_shares),
-                             reps=[reps[i] for i in rows] if reps is not None else None,
-                             high_per_rep=cs.high_risk_per_rep)
-        for i, band in zip(rows.tolist(), got, strict=True):
-            bands[i] = band
-    return bands
+        rows = np.nonzero((as_of == day) & scored)[0]
+        bands[rows] = capacity_bands(risk[rows], ids[rows], tuple(cs.risk_band_shares),
+                                     reps=[reps[i] for i in rows] if reps is not None else None,
+                                     high_per_rep=cs.high_risk_per_rep)
+    return bands.tolist()
 
 
 def _scores(model: PublishedModel | None, data: pl.DataFrame, segments: pl.DataFrame, settings: Settings,
@@ -598,18 +597,26 @@ def _segments(data: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     return frame.sort("_row").select(list(SEGMENT_DESCRIPTIONS))
 
 
-def _customer_attributes(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> pl.DataFrame:
-    """Region, segment, channel and rep of each customer's dim_customer version valid at each date."""
-    con.execute("create or replace temp table _churn_as_of (as_of date)")
-    con.executemany("insert into _churn_as_of values (?)", [[d] for d in dates])
+def _customer_attributes(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> pl.DataFrame:
+    """Region, segment, channel and rep of the dim_customer version valid at each (customer_id, as_of) of ``keys``.
+
+    Only the rows the marts read are asked for (every customer at the scoring date, the labelled active
+    ones at the history months): the versions of every customer at every snapshot date are not needed.
+    """
+    con.register("_churn_keys", keys.select("customer_id", "as_of").unique().to_arrow())
+    try:
+        con.execute("create or replace temp table _churn_attr_keys as select * from _churn_keys")
+    finally:
+        con.unregister("_churn_keys")
     return con.sql("""
-        select a.as_of, c.customer_id::varchar as customer_id, c.region, c.segment as customer_segment,
+        select k.as_of, k.customer_id, c.region, c.segment as customer_segment,
                c.acquisition_channel, c.sales_rep_id::varchar as sales_rep_id
-        from _churn_as_of as a
+        from _churn_attr_keys as k
         inner join core.dim_customer as c
-            on c.valid_from < a.as_of::timestamp and (c.valid_to is null or c.valid_to >= a.as_of::timestamp)
-        where c.customer_id is not null and not coalesce(c.is_deleted, false)
-        qualify row_number() over (partition by a.as_of, c.customer_id order by c.valid_from desc) = 1
+            on c.customer_id::varchar = k.customer_id and c.valid_from < k.as_of::timestamp
+            and (c.valid_to is null or c.valid_to >= k.as_of::timestamp)
+        where not coalesce(c.is_deleted, false)
+        qualify row_number() over (partition by k.as_of, k.customer_id order by c.valid_from desc) = 1
     """).pl()
 
 
@@ -665,11 +672,14 @@ def _offers(con: duckdb.DuckDBPyConnection, customers: pl.Series, as_of: dt.date
 
 def _churn_by_segment(scores: pl.DataFrame, segments: pl.DataFrame, attrs: pl.DataFrame,
                       months: list[dt.date]) -> pl.DataFrame:
-    base = (scores.filter(pl.col("as_of").is_in(months) & pl.col("churned").is_not_null())
+    in_months = pl.col("as_of").is_in(months)
+    base = (scores.filter(in_months & pl.col("churned").is_not_null())
             .select("customer_id", "as_of", "churned")
-            .join(segments.select("customer_id", "as_of", "rfm_segment", "pyramid_tier", "abc_class",
-                                  "lifecycle_stage"), on=["customer_id", "as_of"], how="left")
-            .join(attrs.select("customer_id", "as_of", "customer_segment", "region", "acquisition_channel"),
+            .join(segments.filter(in_months).select("customer_id", "as_of", "rfm_segment", "pyramid_tier",
+                                                    "abc_class", "lifecycle_stage"),
+                  on=["customer_id", "as_of"], how="left")
+            .join(attrs.filter(in_months).select("customer_id", "as_of", "customer_segment", "region",
+                                                 "acquisition_channel"),
                   on=["customer_id", "as_of"], how="left")
             .with_columns(pl.lit("all").alias("all")))
     parts = []
@@ -809,8 +819,11 @@ def _run(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, tim
         scored_rows = scores.filter((pl.col("as_of") == as_of) & pl.col("risk_score").is_not_null()).height
         for row in card:
             row["scored_rows"] = scored_rows
-        attrs = _customer_attributes(con, all_dates)
         at_date = np.nonzero((data["as_of"] == as_of).to_numpy())[0]
+        attrs = _customer_attributes(con, pl.concat([
+            data[at_date].select("customer_id", "as_of"),
+            scores.filter(pl.col("as_of").is_in(dates["history"]) & pl.col("churned").is_not_null())
+            .select("customer_id", "as_of")]))
         now = (data[at_date].select("customer_id", "as_of", "recency_days", "last_purchase_date", "orders_total",
                                     "monetary_total", "predicted_value_12m")
                .hstack(scores[at_date].drop("customer_id", "as_of", "is_active").get_columns())

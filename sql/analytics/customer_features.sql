@@ -11,7 +11,7 @@ as_of_dates as (
     from _churn_as_of
 ),
 
-sales as (
+sales as not materialized (
     select customer_id, order_id, order_ts, product_id, product_key, quantity, net_amount, is_return
     from core.fct_sales_line
     where customer_id is not null and not coalesce(is_cancelled, false)

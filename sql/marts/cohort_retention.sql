@@ -33,7 +33,8 @@ activity as (
     select
         f.cohort_month,
         date_diff('month', f.cohort_month, m.activity_month)::integer as months_since_first_purchase,
-        count(distinct m.customer_id) filter (where m.bought) as customers_active,
+        -- monthly_activity has one row per customer and month: counting rows counts customers
+        count(*) filter (where m.bought) as customers_active,
         sum(m.revenue) as revenue
     from first_purchase as f
     inner join monthly_activity as m on m.customer_id = f.customer_id and m.activity_month >= f.cohort_month
