@@ -24,11 +24,15 @@ from datetime import datetime
 
 import duckdb
 
-from warehouse.core_writes import table_exists, upsert_fact, version_lookup
+from warehouse import model_spec
+from warehouse.core_writes import table_exists, version_lookup
 from warehouse.db import read_sql
 from warehouse.file_deliveries import replace_redelivered_lines
+from warehouse.model_spec import Model
+from warehouse.models import write_models
 from warehouse.pii import quote_literal
 from warehouse.quarantine import quarantined_count
+from warehouse.run_relations import create_run_relations
 from warehouse.settings import Settings
 from warehouse.staging import drop_superseded
 
@@ -59,30 +63,8 @@ PRODUCT = Scd2Spec(
     tracked=("unit_price", "category", "is_deleted"),
     type1=("source", "name", "is_merchandise", "_src_id"),
 )
-
-
-def _set_load_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
-    """The temp relations the load SQL (``sql/core``) reads: ``_load_batches`` (the batches being
-    loaded), ``_loadable_batches`` (those plus every batch loaded before: never a failed batch, nor one
-    of a run that died before validating, whose unvalidated rows are still in staging) and
-    ``_crm_customer_ids`` (CRM source id -> customer business id) and ``_crm_contract_ids`` (CRM source id
-    -> contract number)."""
-    con.execute("create or replace temp table _load_batches as select unnest(?::varchar[]) as batch_id",
-                [batch_ids])
-    con.execute("""create or replace temp view _loadable_batches as
-                   select batch_id from _load_batches
-                   union all select batch_id from audit.load_batches where status = 'succeeded'""")
-    con.execute("""create or replace temp view _crm_customer_ids as
-                   select distinct _src_id, customer_id from core.dim_customer
-                   where source = 'crm' and _src_id is not null""")
-    # CRM contract id -> contract number (the services agency's contracts; empty where there are none)
-    contracts = ("select contract_id as _src_id, contract_number as contract_id from staging.stg_crm__contracts "
-                 "where _batch_id in (select batch_id from _loadable_batches) and contract_number is not null "
-                 "qualify row_number() over (partition by contract_id order by updated_at desc nulls last, "
-                 "_batch_id desc) = 1"
-                 if table_exists(con, "staging.stg_crm__contracts")
-                 else "select null::bigint as _src_id, null::varchar as contract_id where false")
-    con.execute(f"create or replace temp view _crm_contract_ids as {contracts}")
+# the dimension specs a model header names (``-- write: scd2 spec=customer``)
+SCD2_SPECS: dict[str, Scd2Spec] = {"customer": CUSTOMER, "product": PRODUCT}
 
 
 def _hash_expr(columns: list[str] | tuple[str, ...], alias: str = "") -> str:
@@ -285,25 +267,14 @@ def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: s
 
 def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> None:
     """Load every dimension from the batches' staged rows (caller's transaction)."""
-    _set_load_batches(con, batch_ids)
+    create_run_relations(con, "load", batch_ids)
     _ensure_unknown_customer(con)
     _load_employees(con)
     _load_code_dims(con)
     params = {"non_merchandise_codes": [c.upper() for c in settings.mining.non_merchandise_codes]}
-    for spec, crm_sql, files_sql in ((CUSTOMER, "core/dim_customer__crm.sql", "core/dim_customer__files.sql"),
-                                     (PRODUCT, "core/dim_product__crm.sql", "core/dim_product__files.sql")):
-        staged_crm = "staging.stg_crm__customers" if spec is CUSTOMER else "staging.stg_crm__products"
-        parts = []
-        if table_exists(con, staged_crm):
-            parts.append(f"select * from ({read_sql(crm_sql)})")
-        if table_exists(con, "staging.stg_files__sales_lines"):
-            parts.append(f"select * from ({read_sql(files_sql)})")
-        if not parts:
-            continue
-        sql = " union all by name ".join(parts)
-        con.execute(f"create or replace temp table _dim_incoming as {sql}",
-                    params if "$non_merchandise_codes" in sql else None)
-        if merge_scd2(con, spec, "_dim_incoming"):
+    for spec in (CUSTOMER, PRODUCT):
+        written = write_models(con, model_spec.discover_target(spec.table), params=params, stage_as="_dim_incoming")
+        if written and written.rows:
             refresh_fact_keys(con, spec.table, spec.key, spec.business_id)
     from warehouse.services_load import load_service_step_dim
 
@@ -315,52 +286,53 @@ def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch
 # --- facts -----------------------------------------------------------------------------------------
 
 def _sales_lines(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:
-    parts = []
-    if table_exists(con, "staging.stg_crm__order_lines") and table_exists(con, "staging.stg_crm__orders"):
-        # the CRM lines come with their order's keys (resolved once per order)
-        join, key = version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id",
-                                    "o.order_ts")
-        parts.append(read_sql("core/fct_sales_line__crm.sql").replace("{customer_version_join}", join)
-                     .replace("{customer_key}", key)
-                     .replace("{reporting_currency}", quote_literal(reporting_currency)))
-    if table_exists(con, "staging.stg_files__sales_lines"):
+    """The CRM lines come with their order's keys (resolved once per order, the customer version joined
+    through the model's fragments); file lines get theirs here; then both get the product version."""
+    join, key = version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id", "o.order_ts")
+    fragments = {"core/fct_sales_line__crm": {"customer_version_join": join, "customer_key": key,
+                                              "reporting_currency": quote_literal(reporting_currency)}}
+
+    def file_keys(model: Model, sql: str) -> str:
+        if model.name != "core/fct_sales_line__files":
+            return sql
         cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                                 "n.order_ts")
-        parts.append(f"""
+                                "n.order_ts")
+        return f"""
             select n.*, {ck} as customer_key, ch.channel_key, e.employee_key
-            from ({read_sql('core/fct_sales_line__files.sql')}) n {cj}
+            from ({sql}) n {cj}
             left join core.dim_channel ch on ch.channel_code = n.channel
-            left join core.dim_employee e on e._src_id = n.employee_src_id""")
-    if not parts:
-        return
-    pj, pk = version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", "n.order_ts")
-    keyed = f"""
-        select n.*, {pk} as product_key, x.is_merchandise,
-               year(n.order_ts) * 10000 + month(n.order_ts) * 100 + day(n.order_ts) as date_key
-        from ({' union all by name '.join(f'select * from ({p})' for p in parts)}) n {pj}
-        left join core.dim_product x on x.product_key = {pk}
-    """
-    upsert_fact(con, "core.fct_sales_line", "sales_line_id", keyed)
+            left join core.dim_employee e on e._src_id = n.employee_src_id"""
+
+    def product_keys(source: str) -> str:
+        pj, pk = version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", "n.order_ts")
+        return f"""
+            select n.*, {pk} as product_key, x.is_merchandise,
+                   year(n.order_ts) * 10000 + month(n.order_ts) * 100 + day(n.order_ts) as date_key
+            from {source} n {pj}
+            left join core.dim_product x on x.product_key = {pk}
+        """
+
+    write_models(con, model_spec.discover_target("core.fct_sales_line"), fragments=fragments, per_model=file_keys,
+                 conform=product_keys)
 
 
 def _tickets(con: duckdb.DuckDBPyConnection) -> None:
-    if not table_exists(con, "staging.stg_crm__service_tickets"):
-        return
-    con.execute(f"create or replace temp table _tk as {read_sql('core/fct_service_ticket.sql')}")
-    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                             "n.opened_at")
-    keyed = f"""
-        select n.*, {ck} as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
-               ts.ticket_status_key, ch.channel_key,
-               year(n.opened_at) * 10000 + month(n.opened_at) * 100 + day(n.opened_at) as opened_date_key,
-               null::boolean as sla_breached
-        from _tk n {cj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id
-        left join core.dim_ticket_type tt on tt.ticket_type_code = n.ticket_type
-        left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
-        left join core.dim_channel ch on ch.channel_code = n.channel
-    """
-    upsert_fact(con, "core.fct_service_ticket", "ticket_id", keyed, hash_exclude=("sla_breached",))
+    def keys(source: str) -> str:
+        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+                                "n.opened_at")
+        return f"""
+            select n.*, {ck} as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
+                   ts.ticket_status_key, ch.channel_key,
+                   year(n.opened_at) * 10000 + month(n.opened_at) * 100 + day(n.opened_at) as opened_date_key,
+                   null::boolean as sla_breached
+            from {source} n {cj}
+            left join core.dim_employee e on e._src_id = n.employee_src_id
+            left join core.dim_ticket_type tt on tt.ticket_type_code = n.ticket_type
+            left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
+            left join core.dim_channel ch on ch.channel_code = n.channel
+        """
+
+    write_models(con, [model_spec.load_model("core/fct_service_ticket")], conform=keys, stage_as="_tk")
 
 
 def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: datetime | None) -> None:
@@ -389,29 +361,27 @@ def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: d
 
 
 def _interactions(con: duckdb.DuckDBPyConnection) -> None:
-    if not table_exists(con, "staging.stg_crm__interactions"):
-        return
-    con.execute(f"create or replace temp table _it as {read_sql('core/fct_interaction.sql')}")
-    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                             "n.occurred_at")
-    keyed = f"""
-        select n.*, {ck} as customer_key, e.employee_key, ch.channel_key,
-               year(n.occurred_at) * 10000 + month(n.occurred_at) * 100 + day(n.occurred_at) as date_key
-        from _it n {cj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id
-        left join core.dim_channel ch on ch.channel_code = n.channel
-    """
-    upsert_fact(con, "core.fct_interaction", "interaction_id", keyed)
+    def keys(source: str) -> str:
+        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+                                "n.occurred_at")
+        return f"""
+            select n.*, {ck} as customer_key, e.employee_key, ch.channel_key,
+                   year(n.occurred_at) * 10000 + month(n.occurred_at) * 100 + day(n.occurred_at) as date_key
+            from {source} n {cj}
+            left join core.dim_employee e on e._src_id = n.employee_src_id
+            left join core.dim_channel ch on ch.channel_code = n.channel
+        """
+
+    write_models(con, [model_spec.load_model("core/fct_interaction")], conform=keys, stage_as="_it")
 
 
 def _payments(con: duckdb.DuckDBPyConnection) -> None:
-    if not table_exists(con, "staging.stg_crm__payments"):
-        return
-    con.execute(f"create or replace temp table _pm as {read_sql('core/fct_payment.sql')}")
-    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                             "n.due_date::timestamp")
-    keyed = f"select n.*, {ck} as customer_key, null::integer as days_late from _pm n {cj}"
-    upsert_fact(con, "core.fct_payment", "payment_id", keyed, hash_exclude=("days_late",))
+    def keys(source: str) -> str:
+        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
+                                "n.due_date::timestamp")
+        return f"select n.*, {ck} as customer_key, null::integer as days_late from {source} n {cj}"
+
+    write_models(con, [model_spec.load_model("core/fct_payment")], conform=keys, stage_as="_pm")
 
 
 def extend_dim_date(con: duckdb.DuckDBPyConnection) -> None:
@@ -479,7 +449,7 @@ def close_batches(con: duckdb.DuckDBPyConnection) -> None:
 def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str],
                   cutoff: datetime | None) -> None:
     """Load every fact from the batches' staged rows and close the batches (caller's transaction)."""
-    _set_load_batches(con, batch_ids)
+    create_run_relations(con, "load", batch_ids)
     _sales_lines(con, settings.currency.reporting_currency)
     replace_redelivered_lines(con)  # a file's new version replaces exactly the lines its old ones delivered
     _tickets(con)

@@ -1,8 +1,10 @@
+-- model: core.fct_contract
 -- grain: one row per contract of the customers touched by the batches loaded (every contract of theirs, so
--- the renewal chains are rebuilt whole)
+--   the renewal chains are rebuilt whole)
 -- inputs: staging.stg_crm__contracts, staging.stg_crm__opportunities, staging.stg_crm__products,
---         _load_batches, _loadable_batches, _crm_customer_ids
--- write: upsert on contract_id into core.fct_contract (keys added by warehouse/services_load.py)
+--   core.fct_contract, _load_batches, _loadable_batches, _crm_customer_ids
+-- write: upsert key=contract_id
+-- drivers: staging.stg_crm__contracts
 -- A chain starts at a contract that renews none (or one not loaded); renewed_by is the contract that
 -- names this one as renewed_from (the earliest if several); gap_days_from_previous = days between the
 -- previous contract's last day and this one's first day, minus one (0 = seamless).

@@ -1,4 +1,7 @@
+-- model: core.fct_interaction
 -- grain: one row per customer contact (interaction) staged in the batches loaded (latest version)
+-- inputs: staging.stg_crm__interactions, _load_batches, _crm_customer_ids
+-- write: upsert key=interaction_id
 with interactions as (
     select * from staging.stg_crm__interactions
     where _batch_id in (select batch_id from _load_batches) and interaction_id is not null

@@ -1,6 +1,9 @@
+-- model: core.fct_lead
 -- grain: one row per lead touched by the batches loaded (its latest version; won = its opportunity was won)
--- inputs: staging.stg_crm__leads, staging.stg_crm__opportunities, _load_batches, _loadable_batches, _crm_customer_ids
--- write: upsert on lead_id into core.fct_lead (warehouse/services_load.py adds the customer and owner keys)
+-- inputs: staging.stg_crm__leads, staging.stg_crm__opportunities, core.fct_lead, _load_batches,
+--   _loadable_batches, _crm_customer_ids
+-- write: upsert key=lead_id
+-- drivers: staging.stg_crm__leads, staging.stg_crm__opportunities
 with touched as (
     select lead_id from staging.stg_crm__leads where _batch_id in (select batch_id from _load_batches)
     union

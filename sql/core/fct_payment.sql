@@ -1,4 +1,9 @@
+-- model: core.fct_payment
 -- grain: one row per payment due staged in the batches loaded (latest version)
+-- inputs: staging.stg_crm__payments, staging.stg_crm__orders, _load_batches, _loadable_batches,
+--   _crm_customer_ids, _crm_contract_ids
+-- write: upsert key=payment_id hash_exclude=days_late
+-- requires: staging.stg_crm__payments
 with payments as (
     select * from staging.stg_crm__payments
     where _batch_id in (select batch_id from _load_batches) and payment_id is not null

@@ -1,6 +1,12 @@
--- grain: one row per CRM order line of the orders touched by the batches loaded (line or order changed),
--- with the order's keys: customer version as of the order time, channel, sales rep (resolved once per
--- order, not once per line)
+-- model: core.fct_sales_line
+-- grain: one row per CRM order line of the orders touched by the batches loaded (line or order changed), with
+--   the order's keys: customer version as of the order time, channel, sales rep (resolved once per
+--   order, not once per line)
+-- inputs: staging.stg_crm__order_lines, staging.stg_crm__orders, core.dim_channel, core.dim_employee,
+--   core.dim_customer (the fragments), _load_batches, _loadable_batches, _crm_customer_ids
+-- write: upsert key=sales_line_id
+-- fragments: customer_version_join, customer_key (warehouse.core_writes.version_lookup), reporting_currency
+--   (a quoted literal)
 with batch_lines as (
     select order_id from staging.stg_crm__order_lines where _batch_id in (select batch_id from _load_batches)
 ),

@@ -1,4 +1,7 @@
+-- model: core.fct_sales_line
 -- grain: one row per file-drop sales line of the batches loaded
+-- inputs: staging.stg_files__sales_lines, _load_batches
+-- write: upsert key=sales_line_id
 -- money: local_net_amount in the line's own currency, net_amount in the reporting currency (fx_rate
 -- attached in staging; a line without a rate never gets here: validation quarantines it)
 with lines as (

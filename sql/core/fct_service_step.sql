@@ -1,9 +1,11 @@
--- grain: one row per service process step touched by the batches loaded (steps of the service orders staged too)
+-- model: core.fct_service_step
+-- grain: one row per service process step touched by the batches loaded (steps of the service orders staged
+--   too)
 -- inputs: staging.stg_crm__service_steps, staging.stg_crm__service_orders, staging.stg_crm__orders,
---         staging.stg_crm__contracts, staging.stg_crm__products, core.dim_service_step, _load_batches,
---         _loadable_batches, _crm_customer_ids
--- write: upsert on step_id into core.fct_service_step (keys added, sla_met / days_late set at the cut-off by
--- warehouse/services_load.py)
+--   staging.stg_crm__contracts, staging.stg_crm__products, core.dim_service_step,
+--   core.fct_service_step, _load_batches, _loadable_batches, _crm_customer_ids
+-- write: upsert key=step_id hash_exclude=sla_met,days_late
+-- drivers: staging.stg_crm__service_steps, staging.stg_crm__service_orders
 with touched as (
     select step_id from staging.stg_crm__service_steps where _batch_id in (select batch_id from _load_batches)
     union

@@ -1,4 +1,9 @@
+-- model: core.fct_service_ticket
 -- grain: one row per service ticket staged in the batches loaded (latest version)
+-- inputs: staging.stg_crm__service_tickets, staging.stg_crm__orders, _load_batches, _loadable_batches,
+--   _crm_customer_ids
+-- write: upsert key=ticket_id hash_exclude=sla_breached
+-- requires: staging.stg_crm__service_tickets
 with tickets as (
     select * from staging.stg_crm__service_tickets
     where _batch_id in (select batch_id from _load_batches) and ticket_number is not null
