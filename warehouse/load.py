@@ -29,7 +29,7 @@ from warehouse.core_writes import table_exists, version_lookup
 from warehouse.db import read_sql
 from warehouse.file_deliveries import replace_redelivered_lines
 from warehouse.model_spec import Model
-from warehouse.models import write_models
+from warehouse.models import write_models, write_plain_models
 from warehouse.pii import quote_literal
 from warehouse.quarantine import quarantined_count
 from warehouse.run_relations import create_run_relations
@@ -458,6 +458,9 @@ def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
     from warehouse import services_load
 
     services_load.load_services_facts(con)
+    # a fact whose model is the whole table (one SQL file, its keys joined in the SQL): the generic writer
+    write_plain_models(con, "core", handled={*FACT_TIME, CUSTOMER.table, PRODUCT.table,
+                                             *(f"core.{t}" for t in services_load.SERVICES_FACTS)})
     # file-only loads have no cut-off and touch no tickets or payments: open items keep their as-of
     if cutoff is not None:
         refresh_open_items(con, settings.validation.first_response_sla_hours, cutoff)

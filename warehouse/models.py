@@ -21,12 +21,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from warehouse.core_writes import table_exists, upsert_fact
-from warehouse.model_spec import Model, ModelHeaderError
+from warehouse.model_spec import SQL_DIR, Model, ModelHeaderError, discover
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,35 @@ def write_models(con: duckdb.DuckDBPyConnection, models: Sequence[Model], *,
     return result
 
 
+def write_plain_models(con: duckdb.DuckDBPyConnection, folder: str, handled: set[str],
+                       sql_dir: Path = SQL_DIR) -> list[WriteResult]:
+    """Write every model of ``folder`` whose table no loader of its own writes (``handled``): a model whose
+    SQL is the whole table, conformed keys included (a new fact is one SQL file). Returns the writes."""
+    results = []
+    by_target: dict[str, list[Model]] = {}
+    for model in discover(folder, sql_dir):
+        if model.target not in handled and model.write.strategy != "custom":
+            by_target.setdefault(model.target, []).append(model)
+    for models in by_target.values():
+        if (result := write_models(con, models)) is not None:
+            results.append(result)
+    return results
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model, select: str, params: dict[str, Any] | None) -> None:
+    """A model whose table no DDL declares gets one shaped like its rows (plus the content hash of an upsert)."""
+    if table_exists(con, model.target):
+        return
+    extra = ", null::varchar as _hash" if model.write.strategy == "upsert" else ""
+    con.execute(f"create table {model.target} as select *{extra} from ({select}) limit 0", params)
+    log.info("model %s: created %s from its columns (no DDL declares it)", model.name, model.target)
+
+
 def _write(con: duckdb.DuckDBPyConnection, model: Model, select: str, params: dict[str, Any] | None,
            staged: str | None) -> int:
     write = model.write
+    if write.strategy in ("upsert", "append"):
+        _ensure_table(con, model, select, params)
     if write.strategy == "upsert":
         if params:
             raise ModelHeaderError(f"{model.path}: an upsert model binds its params when staged (stage_as)")

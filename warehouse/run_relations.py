@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.core_writes import table_exists
+from warehouse.core_writes import table_exists, versions_sql
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,15 @@ RUN_RELATIONS: tuple[RunRelation, ...] = (
         "_batch_id desc) = 1",
         requires="staging.stg_crm__contracts",
         fallback="select null::bigint as _src_id, null::varchar as contract_id where false"),
+    RunRelation(
+        "_customer_versions", "load", "view",
+        "customer versions as ranges: a fact's customer_key is the one whose [_valid_from, _valid_to) holds its "
+        "event time (coalesce(key, 0): the unknown member); what warehouse.core_writes.version_lookup joins",
+        versions_sql("core.dim_customer", "customer_key", "customer_id")),
+    RunRelation(
+        "_product_versions", "load", "view",
+        "product versions as ranges, like _customer_versions (no unknown member: NULL)",
+        versions_sql("core.dim_product", "product_key", "product_id")),
 )
 BY_NAME: dict[str, RunRelation] = {r.name: r for r in RUN_RELATIONS}
 

@@ -2,7 +2,7 @@
 -- grain: one row per contract of the customers touched by the batches loaded (every contract of theirs, so
 --   the renewal chains are rebuilt whole)
 -- inputs: staging.stg_crm__contracts, staging.stg_crm__opportunities, staging.stg_crm__products,
---   core.fct_contract, _load_batches, _loadable_batches, _crm_customer_ids
+--   _load_batches, _loadable_batches, _crm_customer_ids
 -- write: upsert key=contract_id
 -- drivers: staging.stg_crm__contracts
 -- A chain starts at a contract that renews none (or one not loaded); renewed_by is the contract that

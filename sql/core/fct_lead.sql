@@ -1,6 +1,6 @@
 -- model: core.fct_lead
 -- grain: one row per lead touched by the batches loaded (its latest version; won = its opportunity was won)
--- inputs: staging.stg_crm__leads, staging.stg_crm__opportunities, core.fct_lead, _load_batches,
+-- inputs: staging.stg_crm__leads, staging.stg_crm__opportunities, _load_batches,
 --   _loadable_batches, _crm_customer_ids
 -- write: upsert key=lead_id
 -- drivers: staging.stg_crm__leads, staging.stg_crm__opportunities

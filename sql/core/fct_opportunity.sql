@@ -1,7 +1,7 @@
 -- model: core.fct_opportunity
 -- grain: one row per opportunity touched by the batches loaded (accumulating snapshot over its stage history)
 -- inputs: staging.stg_crm__opportunities, staging.stg_crm__opportunity_stage_history, staging.stg_crm__leads,
---   core.fct_opportunity, _load_batches, _loadable_batches, _crm_customer_ids
+--   _load_batches, _loadable_batches, _crm_customer_ids
 -- write: upsert key=opportunity_id
 -- drivers: staging.stg_crm__opportunities, staging.stg_crm__opportunity_stage_history, staging.stg_crm__leads
 -- <stage>_at is the first time the opportunity entered that stage: NULL when it skipped it (or has not got

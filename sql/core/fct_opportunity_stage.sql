@@ -1,7 +1,7 @@
 -- model: core.fct_opportunity_stage
 -- grain: one row per stage change of the opportunities touched by the batches loaded (every change of theirs)
 -- inputs: staging.stg_crm__opportunity_stage_history, staging.stg_crm__opportunities, staging.stg_crm__leads,
---   core.fct_opportunity_stage, _load_batches, _loadable_batches, _crm_customer_ids
+--   _load_batches, _loadable_batches, _crm_customer_ids
 -- write: upsert key=stage_change_id
 -- drivers: staging.stg_crm__opportunity_stage_history, staging.stg_crm__opportunities
 -- Stage order: new 1, qualified 2, proposal 3, negotiation 4, won 5, lost 5 (a close). A change to a lower

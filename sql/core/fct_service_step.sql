@@ -3,7 +3,7 @@
 --   too)
 -- inputs: staging.stg_crm__service_steps, staging.stg_crm__service_orders, staging.stg_crm__orders,
 --   staging.stg_crm__contracts, staging.stg_crm__products, core.dim_service_step,
---   core.fct_service_step, _load_batches, _loadable_batches, _crm_customer_ids
+--   _load_batches, _loadable_batches, _crm_customer_ids
 -- write: upsert key=step_id hash_exclude=sla_met,days_late
 -- drivers: staging.stg_crm__service_steps, staging.stg_crm__service_orders
 with touched as (
