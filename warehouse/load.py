@@ -234,6 +234,9 @@ def _ensure_unknown_customer(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+# the core tables with a loader of their own here (the rest: write_plain_models)
+OWN_LOADERS = frozenset({"core.fct_sales_line", "core.dim_customer", "core.dim_product"})
+
 FACT_TIME = {
     "core.fct_sales_line": ("sales_line_id", "order_ts"),
     "core.fct_service_ticket": ("ticket_id", "opened_at"),
@@ -316,25 +319,6 @@ def _sales_lines(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> Non
                  conform=product_keys)
 
 
-def _tickets(con: duckdb.DuckDBPyConnection) -> None:
-    def keys(source: str) -> str:
-        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                                "n.opened_at")
-        return f"""
-            select n.*, {ck} as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
-                   ts.ticket_status_key, ch.channel_key,
-                   year(n.opened_at) * 10000 + month(n.opened_at) * 100 + day(n.opened_at) as opened_date_key,
-                   null::boolean as sla_breached
-            from {source} n {cj}
-            left join core.dim_employee e on e._src_id = n.employee_src_id
-            left join core.dim_ticket_type tt on tt.ticket_type_code = n.ticket_type
-            left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
-            left join core.dim_channel ch on ch.channel_code = n.channel
-        """
-
-    write_models(con, [model_spec.load_model("core/fct_service_ticket")], conform=keys, stage_as="_tk")
-
-
 def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: datetime | None) -> None:
     """SLA breach (first response over the SLA, or none yet and open longer) and days late of unpaid
     payments depend on the as-of time: recomputed at each load's cut-off."""
@@ -358,30 +342,6 @@ def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: d
             from core.fct_payment where paid_at is null or days_late is null
         ) r where payment_id = r.pid and days_late is distinct from r.new_value
     """, params)
-
-
-def _interactions(con: duckdb.DuckDBPyConnection) -> None:
-    def keys(source: str) -> str:
-        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                                "n.occurred_at")
-        return f"""
-            select n.*, {ck} as customer_key, e.employee_key, ch.channel_key,
-                   year(n.occurred_at) * 10000 + month(n.occurred_at) * 100 + day(n.occurred_at) as date_key
-            from {source} n {cj}
-            left join core.dim_employee e on e._src_id = n.employee_src_id
-            left join core.dim_channel ch on ch.channel_code = n.channel
-        """
-
-    write_models(con, [model_spec.load_model("core/fct_interaction")], conform=keys, stage_as="_it")
-
-
-def _payments(con: duckdb.DuckDBPyConnection) -> None:
-    def keys(source: str) -> str:
-        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                                "n.due_date::timestamp")
-        return f"select n.*, {ck} as customer_key, null::integer as days_late from {source} n {cj}"
-
-    write_models(con, [model_spec.load_model("core/fct_payment")], conform=keys, stage_as="_pm")
 
 
 def extend_dim_date(con: duckdb.DuckDBPyConnection) -> None:
@@ -452,15 +412,11 @@ def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids:
     create_run_relations(con, "load", batch_ids)
     _sales_lines(con, settings.currency.reporting_currency)
     replace_redelivered_lines(con)  # a file's new version replaces exactly the lines its old ones delivered
-    _tickets(con)
-    _interactions(con)
-    _payments(con)
+    # every other fact's model is the whole table, its keys joined in the SQL (tickets, interactions,
+    # payments, the services agency's facts, any new one): the generic writer
+    write_plain_models(con, "core", handled=OWN_LOADERS)
     from warehouse import services_load
 
-    services_load.load_services_facts(con)
-    # a fact whose model is the whole table (one SQL file, its keys joined in the SQL): the generic writer
-    write_plain_models(con, "core", handled={*FACT_TIME, CUSTOMER.table, PRODUCT.table,
-                                             *(f"core.{t}" for t in services_load.SERVICES_FACTS)})
     # file-only loads have no cut-off and touch no tickets or payments: open items keep their as-of
     if cutoff is not None:
         refresh_open_items(con, settings.validation.first_response_sla_hours, cutoff)

@@ -1,7 +1,7 @@
 -- model: core.fct_opportunity_stage
 -- grain: one row per stage change of the opportunities touched by the batches loaded (every change of theirs)
 -- inputs: staging.stg_crm__opportunity_stage_history, staging.stg_crm__opportunities, staging.stg_crm__leads,
---   _load_batches, _loadable_batches, _crm_customer_ids
+--   _load_batches, _loadable_batches, _crm_customer_ids, _customer_versions, core.dim_employee
 -- write: upsert key=stage_change_id
 -- drivers: staging.stg_crm__opportunity_stage_history, staging.stg_crm__opportunities
 -- Stage order: new 1, qualified 2, proposal 3, negotiation 4, won 5, lost 5 (a close). A change to a lower
@@ -78,6 +78,22 @@ final as (
     left join opportunities o on o.opportunity_id = h.opportunity_id
     left join leads l on l.lead_id = o.lead_id
     left join _crm_customer_ids c on c._src_id = o.customer_id
+),
+
+-- conformed keys: the customer version at changed_at
+-- (customer 0 = unknown), the employees, the date keys
+keyed as (
+    select n.*,
+           coalesce(c.customer_key, 0) as customer_key,
+           e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+           e1.employee_key as changed_by_key, e1.employee_id as changed_by_id,
+           (year(n.changed_at) * 10000 + month(n.changed_at) * 100 + day(n.changed_at))::integer as date_key
+    from final n
+    left join _customer_versions c on c.customer_id = n.customer_id
+        and coalesce(n.changed_at::timestamp, '-infinity'::timestamp) >= c._valid_from
+        and coalesce(n.changed_at::timestamp, '-infinity'::timestamp) < c._valid_to
+    left join core.dim_employee e0 on e0._src_id = n.employee_src_id
+    left join core.dim_employee e1 on e1._src_id = n.changed_by_src_id
 )
 
-select * from final
+select * from keyed

@@ -1,7 +1,7 @@
 -- model: core.fct_payment
 -- grain: one row per payment due staged in the batches loaded (latest version)
 -- inputs: staging.stg_crm__payments, staging.stg_crm__orders, _load_batches, _loadable_batches,
---   _crm_customer_ids, _crm_contract_ids
+--   _crm_customer_ids, _crm_contract_ids, _customer_versions
 -- write: upsert key=payment_id hash_exclude=days_late
 -- requires: staging.stg_crm__payments
 with payments as (
@@ -26,6 +26,15 @@ final as (
     left join orders o on o.order_id = p.order_id
     left join _crm_customer_ids c on c._src_id = coalesce(p.customer_id, o.customer_id)
     left join _crm_contract_ids k on k._src_id = p.contract_id
+),
+
+-- conformed key: the customer version at the due date (0 = unknown); days_late is set at each cut-off
+keyed as (
+    select n.*, coalesce(c.customer_key, 0) as customer_key, null::integer as days_late
+    from final n
+    left join _customer_versions c on c.customer_id = n.customer_id
+        and coalesce(n.due_date::timestamp, '-infinity'::timestamp) >= c._valid_from
+        and coalesce(n.due_date::timestamp, '-infinity'::timestamp) < c._valid_to
 )
 
-select * from final
+select * from keyed
