@@ -76,27 +76,21 @@ final as (
     left join opportunities op on op.opportunity_id = k.opportunity_id
     left join products p on p.product_code = k.product_code
     left join _crm_customer_ids cu on cu._src_id = k.customer_id
-),
+)
 
 -- conformed keys: the customer and product versions at start_date
 -- (customer 0 = unknown), the employees, the date keys
-keyed as (
-    select n.*,
-           coalesce(c.customer_key, 0) as customer_key,
-           p.product_key,
-           e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
-           e1.employee_key as agent_key, e1.employee_id as agent_id,
-           (year(n.start_date) * 10000 + month(n.start_date) * 100 + day(n.start_date))::integer as start_date_key,
-           (year(n.end_date) * 10000 + month(n.end_date) * 100 + day(n.end_date))::integer as end_date_key
-    from final n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.start_date::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.start_date::timestamp, '-infinity'::timestamp) < c._valid_to
-    left join _product_versions p on p.product_id = n.product_id
-        and coalesce(n.start_date::timestamp, '-infinity'::timestamp) >= p._valid_from
-        and coalesce(n.start_date::timestamp, '-infinity'::timestamp) < p._valid_to
-    left join core.dim_employee e0 on e0._src_id = n.employee_src_id
-    left join core.dim_employee e1 on e1._src_id = n.agent_src_id
-)
-
-select * from keyed
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       p.product_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       e1.employee_key as agent_key, e1.employee_id as agent_id,
+       core.date_key(n.start_date) as start_date_key,
+       core.date_key(n.end_date) as end_date_key
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.start_date, c._valid_from, c._valid_to)
+left join _product_versions p on p.product_id = n.product_id
+    and core.valid_at(n.start_date, p._valid_from, p._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id
+left join core.dim_employee e1 on e1._src_id = n.agent_src_id

@@ -16,18 +16,13 @@ final as (
         i.updated_at as _updated_at, i._batch_id
     from interactions i
     left join _crm_customer_ids c on c._src_id = i.customer_id
-),
-
--- conformed keys: the customer version at the contact time (0 = unknown), the employee, the channel
-keyed as (
-    select n.*, coalesce(c.customer_key, 0) as customer_key, e.employee_key, ch.channel_key,
-           year(n.occurred_at) * 10000 + month(n.occurred_at) * 100 + day(n.occurred_at) as date_key
-    from final n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.occurred_at::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.occurred_at::timestamp, '-infinity'::timestamp) < c._valid_to
-    left join core.dim_employee e on e._src_id = n.employee_src_id
-    left join core.dim_channel ch on ch.channel_code = n.channel
 )
 
-select * from keyed
+-- conformed keys: the customer version at the contact time (0 = unknown), the employee, the channel
+select n.*, coalesce(c.customer_key, 0) as customer_key, e.employee_key, ch.channel_key,
+       year(n.occurred_at) * 10000 + month(n.occurred_at) * 100 + day(n.occurred_at) as date_key
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.occurred_at, c._valid_from, c._valid_to)
+left join core.dim_employee e on e._src_id = n.employee_src_id
+left join core.dim_channel ch on ch.channel_code = n.channel

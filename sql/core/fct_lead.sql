@@ -47,20 +47,15 @@ final as (
     from leads l
     left join lead_outcome o on o.lead_id = l.lead_id
     left join _crm_customer_ids c on c._src_id = l.customer_id
-),
+)
 
 -- conformed keys: the customer version at created_at
 -- (customer 0 = unknown), the employees, the date keys
-keyed as (
-    select n.*,
-           coalesce(c.customer_key, 0) as customer_key,
-           e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
-           (year(n.created_at) * 10000 + month(n.created_at) * 100 + day(n.created_at))::integer as created_date_key
-    from final n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.created_at::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.created_at::timestamp, '-infinity'::timestamp) < c._valid_to
-    left join core.dim_employee e0 on e0._src_id = n.employee_src_id
-)
-
-select * from keyed
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       core.date_key(n.created_at) as created_date_key
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.created_at, c._valid_from, c._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id

@@ -98,25 +98,19 @@ final as (
 with_days as (
     select *, date_diff('second', created_at, closed_at) / 86400.0 as days_to_close
     from final
-),
+)
 
 -- conformed keys: the customer and product versions at created_at
 -- (customer 0 = unknown), the employees, the date keys
-keyed as (
-    select n.*,
-           coalesce(c.customer_key, 0) as customer_key,
-           p.product_key,
-           e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
-           (year(n.created_at) * 10000 + month(n.created_at) * 100 + day(n.created_at))::integer as created_date_key,
-           (year(n.closed_at) * 10000 + month(n.closed_at) * 100 + day(n.closed_at))::integer as closed_date_key
-    from with_days n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.created_at::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.created_at::timestamp, '-infinity'::timestamp) < c._valid_to
-    left join _product_versions p on p.product_id = n.product_id
-        and coalesce(n.created_at::timestamp, '-infinity'::timestamp) >= p._valid_from
-        and coalesce(n.created_at::timestamp, '-infinity'::timestamp) < p._valid_to
-    left join core.dim_employee e0 on e0._src_id = n.employee_src_id
-)
-
-select * from keyed
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       p.product_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       core.date_key(n.created_at) as created_date_key,
+       core.date_key(n.closed_at) as closed_date_key
+from with_days n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.created_at, c._valid_from, c._valid_to)
+left join _product_versions p on p.product_id = n.product_id
+    and core.valid_at(n.created_at, p._valid_from, p._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id

@@ -78,22 +78,17 @@ final as (
     left join opportunities o on o.opportunity_id = h.opportunity_id
     left join leads l on l.lead_id = o.lead_id
     left join _crm_customer_ids c on c._src_id = o.customer_id
-),
+)
 
 -- conformed keys: the customer version at changed_at
 -- (customer 0 = unknown), the employees, the date keys
-keyed as (
-    select n.*,
-           coalesce(c.customer_key, 0) as customer_key,
-           e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
-           e1.employee_key as changed_by_key, e1.employee_id as changed_by_id,
-           (year(n.changed_at) * 10000 + month(n.changed_at) * 100 + day(n.changed_at))::integer as date_key
-    from final n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.changed_at::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.changed_at::timestamp, '-infinity'::timestamp) < c._valid_to
-    left join core.dim_employee e0 on e0._src_id = n.employee_src_id
-    left join core.dim_employee e1 on e1._src_id = n.changed_by_src_id
-)
-
-select * from keyed
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       e1.employee_key as changed_by_key, e1.employee_id as changed_by_id,
+       core.date_key(n.changed_at) as date_key
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.changed_at, c._valid_from, c._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id
+left join core.dim_employee e1 on e1._src_id = n.changed_by_src_id

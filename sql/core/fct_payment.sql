@@ -26,15 +26,10 @@ final as (
     left join orders o on o.order_id = p.order_id
     left join _crm_customer_ids c on c._src_id = coalesce(p.customer_id, o.customer_id)
     left join _crm_contract_ids k on k._src_id = p.contract_id
-),
-
--- conformed key: the customer version at the due date (0 = unknown); days_late is set at each cut-off
-keyed as (
-    select n.*, coalesce(c.customer_key, 0) as customer_key, null::integer as days_late
-    from final n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.due_date::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.due_date::timestamp, '-infinity'::timestamp) < c._valid_to
 )
 
-select * from keyed
+-- conformed key: the customer version at the due date (0 = unknown); days_late is set at each cut-off
+select n.*, coalesce(c.customer_key, 0) as customer_key, null::integer as days_late
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.due_date, c._valid_from, c._valid_to)

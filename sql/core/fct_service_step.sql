@@ -64,27 +64,21 @@ final as (
     left join products p on p.product_code = so.product_code
     left join core.dim_service_step d on d.process = so.process and d.step_code = s.step_code
     left join _crm_customer_ids c on c._src_id = so.customer_id
-),
+)
 
 -- conformed keys: the customer and product versions at started_at
 -- (customer 0 = unknown), the employees, the date keys; sla_met / days_late are set at each cut-off
-keyed as (
-    select n.*,
-           coalesce(c.customer_key, 0) as customer_key,
-           p.product_key,
-           e0.employee_key as agent_key, e0.employee_id as agent_id,
-           (year(n.due_at) * 10000 + month(n.due_at) * 100 + day(n.due_at))::integer as due_date_key,
-           (year(n.completed_at) * 10000 + month(n.completed_at) * 100 + day(n.completed_at))::integer as completed_date_key,
-           null as sla_met,
-           null as days_late
-    from final n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.started_at::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.started_at::timestamp, '-infinity'::timestamp) < c._valid_to
-    left join _product_versions p on p.product_id = n.product_id
-        and coalesce(n.started_at::timestamp, '-infinity'::timestamp) >= p._valid_from
-        and coalesce(n.started_at::timestamp, '-infinity'::timestamp) < p._valid_to
-    left join core.dim_employee e0 on e0._src_id = n.employee_src_id
-)
-
-select * from keyed
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       p.product_key,
+       e0.employee_key as agent_key, e0.employee_id as agent_id,
+       core.date_key(n.due_at) as due_date_key,
+       core.date_key(n.completed_at) as completed_date_key,
+       null as sla_met,
+       null as days_late
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.started_at, c._valid_from, c._valid_to)
+left join _product_versions p on p.product_id = n.product_id
+    and core.valid_at(n.started_at, p._valid_from, p._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id

@@ -29,22 +29,17 @@ final as (
     from tickets t
     left join orders o on o.order_id = t.order_id
     left join _crm_customer_ids c on c._src_id = t.customer_id
-),
-
--- conformed keys: the customer version at the opening time (0 = unknown), the agent, the code dimensions
-keyed as (
-    select n.*, coalesce(c.customer_key, 0) as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
-           ts.ticket_status_key, ch.channel_key,
-           year(n.opened_at) * 10000 + month(n.opened_at) * 100 + day(n.opened_at) as opened_date_key,
-           null::boolean as sla_breached
-    from final n
-    left join _customer_versions c on c.customer_id = n.customer_id
-        and coalesce(n.opened_at::timestamp, '-infinity'::timestamp) >= c._valid_from
-        and coalesce(n.opened_at::timestamp, '-infinity'::timestamp) < c._valid_to
-    left join core.dim_employee e on e._src_id = n.employee_src_id
-    left join core.dim_ticket_type tt on tt.ticket_type_code = n.ticket_type
-    left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
-    left join core.dim_channel ch on ch.channel_code = n.channel
 )
 
-select * from keyed
+-- conformed keys: the customer version at the opening time (0 = unknown), the agent, the code dimensions
+select n.*, coalesce(c.customer_key, 0) as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
+       ts.ticket_status_key, ch.channel_key,
+       year(n.opened_at) * 10000 + month(n.opened_at) * 100 + day(n.opened_at) as opened_date_key,
+       null::boolean as sla_breached
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.opened_at, c._valid_from, c._valid_to)
+left join core.dim_employee e on e._src_id = n.employee_src_id
+left join core.dim_ticket_type tt on tt.ticket_type_code = n.ticket_type
+left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
+left join core.dim_channel ch on ch.channel_code = n.channel
