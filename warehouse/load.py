@@ -28,9 +28,7 @@ from warehouse import model_spec
 from warehouse.core_writes import table_exists, version_lookup
 from warehouse.db import read_sql
 from warehouse.file_deliveries import replace_redelivered_lines
-from warehouse.model_spec import Model
 from warehouse.models import write_models, write_plain_models
-from warehouse.pii import quote_literal
 from warehouse.quarantine import quarantined_count
 from warehouse.run_relations import create_run_relations
 from warehouse.settings import Settings
@@ -234,8 +232,9 @@ def _ensure_unknown_customer(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-# the core tables with a loader of their own here (the rest: write_plain_models)
-OWN_LOADERS = frozenset({"core.fct_sales_line", "core.dim_customer", "core.dim_product"})
+# the core tables with a loader of their own here (the type-2 merge re-points the facts; the rest of
+# the models: write_plain_models)
+OWN_LOADERS = frozenset({"core.dim_customer", "core.dim_product"})
 
 FACT_TIME = {
     "core.fct_sales_line": ("sales_line_id", "order_ts"),
@@ -270,7 +269,7 @@ def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: s
 
 def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> None:
     """Load every dimension from the batches' staged rows (caller's transaction)."""
-    create_run_relations(con, "load", batch_ids)
+    create_run_relations(con, "load", batch_ids, reporting_currency=settings.currency.reporting_currency)
     _ensure_unknown_customer(con)
     _load_employees(con)
     _load_code_dims(con)
@@ -287,37 +286,6 @@ def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch
 
 
 # --- facts -----------------------------------------------------------------------------------------
-
-def _sales_lines(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:
-    """The CRM lines come with their order's keys (resolved once per order, the customer version joined
-    through the model's fragments); file lines get theirs here; then both get the product version."""
-    join, key = version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id", "o.order_ts")
-    fragments = {"core/fct_sales_line__crm": {"customer_version_join": join, "customer_key": key,
-                                              "reporting_currency": quote_literal(reporting_currency)}}
-
-    def file_keys(model: Model, sql: str) -> str:
-        if model.name != "core/fct_sales_line__files":
-            return sql
-        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                                "n.order_ts")
-        return f"""
-            select n.*, {ck} as customer_key, ch.channel_key, e.employee_key
-            from ({sql}) n {cj}
-            left join core.dim_channel ch on ch.channel_code = n.channel
-            left join core.dim_employee e on e._src_id = n.employee_src_id"""
-
-    def product_keys(source: str) -> str:
-        pj, pk = version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", "n.order_ts")
-        return f"""
-            select n.*, {pk} as product_key, x.is_merchandise,
-                   year(n.order_ts) * 10000 + month(n.order_ts) * 100 + day(n.order_ts) as date_key
-            from {source} n {pj}
-            left join core.dim_product x on x.product_key = {pk}
-        """
-
-    write_models(con, model_spec.discover_target("core.fct_sales_line"), fragments=fragments, per_model=file_keys,
-                 conform=product_keys)
-
 
 def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: datetime | None) -> None:
     """SLA breach (first response over the SLA, or none yet and open longer) and days late of unpaid
@@ -409,12 +377,11 @@ def close_batches(con: duckdb.DuckDBPyConnection) -> None:
 def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str],
                   cutoff: datetime | None) -> None:
     """Load every fact from the batches' staged rows and close the batches (caller's transaction)."""
-    create_run_relations(con, "load", batch_ids)
-    _sales_lines(con, settings.currency.reporting_currency)
-    replace_redelivered_lines(con)  # a file's new version replaces exactly the lines its old ones delivered
-    # every other fact's model is the whole table, its keys joined in the SQL (tickets, interactions,
-    # payments, the services agency's facts, any new one): the generic writer
+    create_run_relations(con, "load", batch_ids, reporting_currency=settings.currency.reporting_currency)
+    # every fact's model is the whole table, its keys joined in the SQL (sales lines, tickets,
+    # interactions, payments, the services agency's facts, any new one): the generic writer
     write_plain_models(con, "core", handled=OWN_LOADERS)
+    replace_redelivered_lines(con)  # a file's new version replaces exactly the lines its old ones delivered
     from warehouse import services_load
 
     # file-only loads have no cut-off and touch no tickets or payments: open items keep their as-of

@@ -15,8 +15,7 @@ or more spaces after ``--`` continues the tag above it, any other comment line i
   the Python function named in the prose).
 - ``requires`` (optional): the input tables whose absence skips the model (default: every ``staging.``
   input); ``drivers`` (optional): the model runs only when one of these got rows in ``_load_batches``.
-- ``params`` (optional): the ``$name`` parameters it binds; ``fragments`` (optional): the ``{name}``
-  placeholders the caller fills with Python-built SQL (e.g. a type-2 version look-up join).
+- ``params`` (optional): the ``$name`` parameters it binds (checked against the SQL).
 
 Pure parsing, no I/O beyond reading the file: safe to import while an Airflow DAG file is parsed
 (``warehouse.assets`` declares the core Assets from these headers).
@@ -31,7 +30,7 @@ from pathlib import Path
 from warehouse.settings import SQL_DIR
 
 WRITE_STRATEGIES = ("replace", "append", "upsert", "scd2", "custom")
-TAGS = ("model", "grain", "inputs", "write", "requires", "drivers", "params", "fragments")
+TAGS = ("model", "grain", "inputs", "write", "requires", "drivers", "params")
 _TAG = re.compile(r"^--\s?([a-z_]+):\s*(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
 
@@ -63,7 +62,6 @@ class Model:
     requires: tuple[str, ...]
     drivers: tuple[str, ...]
     params: tuple[str, ...]
-    fragments: tuple[str, ...]
     sql: str
 
     @property
@@ -152,18 +150,14 @@ def parse_model(path: Path, sql_dir: Path = SQL_DIR) -> Model:
     for listed, tag in ((requires, "requires"), (drivers, "drivers")):
         if missing := [t for t in listed if t not in inputs]:
             raise ModelHeaderError(f"{where}: {tag} names tables not in inputs: {', '.join(missing)}")
-    params, fragments = _names(tags.get("params", "")), _names(tags.get("fragments", ""))
+    params = _names(tags.get("params", ""))
     used_params = set(re.findall(r"\$([a-z_]+)", text))
-    used_fragments = set(re.findall(r"\{([a-z_]+)\}", text))
     if used_params != set(params):
         raise ModelHeaderError(f"{where}: params declared {sorted(params)} but the SQL binds {sorted(used_params)}")
-    if used_fragments != set(fragments):
-        raise ModelHeaderError(
-            f"{where}: fragments declared {sorted(fragments)} but the SQL has {sorted(used_fragments)}")
     name = path.resolve().relative_to(sql_dir.resolve()).with_suffix("").as_posix()
     return Model(path=path, name=name, target=target, grain=tags["grain"], inputs=inputs,
                  write=parse_write(tags["write"], where), requires=requires, drivers=drivers, params=params,
-                 fragments=fragments, sql=text)
+                 sql=text)
 
 
 def is_model(path: Path) -> bool:

@@ -5,12 +5,11 @@ writes the rows with the declared strategy.
 - ``scd2 spec=<customer|product>``: ``warehouse.load.merge_scd2`` (type-2 merge of the incoming versions).
 - ``replace``: ``create or replace table``; ``append``: ``insert into ... by name``.
 
-A caller may pass what the SQL cannot say by itself, each declared in the header or the call: values
-of ``$params``, Python-built ``{fragments}`` (the type-2 version look-up joins of
-``warehouse.core_writes.version_lookup``), and ``conform``: a select over the model's rows adding the
-conformed keys (customer / product version at the event time, employees, code dimensions, date keys).
-Models of one table are unioned (``union all by name``) before the write. A model whose ``requires``
-tables do not exist, or none of whose ``drivers`` got rows in ``_load_batches``, is skipped.
+A model's SQL is the whole table: conformed keys are joined in it through the declared run relations
+(``warehouse.run_relations``: ``_customer_versions``, ``_product_versions``, ...); the caller binds the
+``$params`` it declares. Models of one table are unioned (``union all by name``) before the write. A
+model whose ``requires`` tables do not exist, or none of whose ``drivers`` got rows in ``_load_batches``,
+is skipped.
 
 Every write is logged (table, models, strategy, rows) and returned as a :class:`WriteResult`; the
 table's Airflow Asset is the one ``warehouse.assets`` declares from the same headers.
@@ -19,7 +18,7 @@ table's Airflow Asset is the one ``warehouse.assets`` declares from the same hea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,17 +51,6 @@ def ready(con: duckdb.DuckDBPyConnection, model: Model) -> bool:
     return bool(con.execute(f"select exists ({touched})").fetchall()[0][0])  # noqa: S608 - declared names
 
 
-def model_sql(model: Model, fragments: Mapping[str, str] | None = None) -> str:
-    """The model's select with its declared ``{fragments}`` filled in (every one must be given)."""
-    given = dict(fragments or {})
-    if missing := set(model.fragments) - set(given):
-        raise ModelHeaderError(f"{model.path}: fragments not given: {', '.join(sorted(missing))}")
-    sql = model.sql
-    for name in model.fragments:
-        sql = sql.replace("{" + name + "}", given[name])
-    return sql
-
-
 def _params(models: Sequence[Model], params: Mapping[str, Any] | None) -> dict[str, Any] | None:
     declared = {p for m in models for p in m.params}
     if missing := declared - set(params or {}):
@@ -71,17 +59,9 @@ def _params(models: Sequence[Model], params: Mapping[str, Any] | None) -> dict[s
 
 
 def write_models(con: duckdb.DuckDBPyConnection, models: Sequence[Model], *,
-                 params: Mapping[str, Any] | None = None,
-                 fragments: Mapping[str, Mapping[str, str]] | None = None,
-                 per_model: Callable[[Model, str], str] | None = None,
-                 conform: Callable[[str], str] | None = None,
-                 stage_as: str | None = None) -> WriteResult | None:
-    """Run the ready ``models`` (all of one table and strategy) and write their rows; None when none is ready.
-
-    ``fragments`` maps a model name to its fragments; ``per_model(model, sql)`` may wrap one model's
-    select before the union; ``conform(source)`` turns the relation of the (unioned) rows - the temp
-    table ``stage_as`` when given, else a subquery - into the select that is written.
-    """
+                 params: Mapping[str, Any] | None = None, stage_as: str | None = None) -> WriteResult | None:
+    """Run the ready ``models`` (all of one table and strategy) and write their rows; None when none is
+    ready. ``stage_as`` materializes the rows in that temp table first (a type-2 merge always does)."""
     if not models:
         return None
     first = models[0]
@@ -90,24 +70,16 @@ def write_models(con: duckdb.DuckDBPyConnection, models: Sequence[Model], *,
     active = [m for m in models if ready(con, m)]
     if not active:
         return None
-    selects = []
-    for m in active:
-        sql = model_sql(m, (fragments or {}).get(m.name))
-        selects.append(per_model(m, sql) if per_model else sql)
-    rows_sql = selects[0] if len(selects) == 1 else " union all by name ".join(f"select * from ({s})" for s in selects)
+    rows_sql = active[0].sql if len(active) == 1 else \
+        " union all by name ".join(f"select * from ({m.sql})" for m in active)
     bound = _params(active, params)
     if first.write.strategy == "scd2":
-        if conform:
-            raise ModelHeaderError(f"{first.path}: a type-2 model's rows are merged as they are (no conform)")
         stage_as = stage_as or "_scd2_incoming"
     if stage_as:
         con.execute(f"create or replace temp table {stage_as} as {rows_sql}", bound)
-        bound = None
-        select = conform(stage_as) if conform else f"select * from {stage_as}"
-    else:
-        select = conform(f"({rows_sql})") if conform else rows_sql
+        rows_sql, bound = f"select * from {stage_as}", None
     result = WriteResult(first.target, tuple(m.name for m in active), first.write.strategy,
-                         _write(con, first, select, bound, stage_as))
+                         _write(con, first, rows_sql, bound, stage_as))
     log.info("model %s -> %s (%s): %d rows", ", ".join(result.models), result.target, result.strategy, result.rows)
     return result
 

@@ -6,8 +6,8 @@ the connection by :func:`create_run_relations` at the start of the step. A model
 ones it reads in ``-- inputs:`` (``warehouse.model_spec``); a test checks every such name is declared
 here.
 
-Definitions bind ``$batch_ids`` (the batches of the step). A relation with ``requires`` falls back to
-its (empty) ``fallback`` when that table does not exist yet.
+Definitions bind ``$batch_ids`` (the batches of the step) and, for the load, ``$reporting_currency``. A
+relation with ``requires`` falls back to its (empty) ``fallback`` when that table does not exist yet.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ RUN_RELATIONS: tuple[RunRelation, ...] = (
         requires="staging.stg_crm__contracts",
         fallback="select null::bigint as _src_id, null::varchar as contract_id where false"),
     RunRelation(
+        "_load_settings", "load", "table",
+        "the settings the load SQL reads: reporting_currency (settings.currency.reporting_currency: a CRM "
+        "order staged without a currency is in it)",
+        "select $reporting_currency::varchar as reporting_currency"),
+    RunRelation(
         "_customer_versions", "load", "view",
         "customer versions as ranges: a fact's customer_key is the one whose [_valid_from, _valid_to) holds its "
         "event time (coalesce(key, 0): the unknown member); what warehouse.core_writes.version_lookup joins",
@@ -71,13 +76,18 @@ RUN_RELATIONS: tuple[RunRelation, ...] = (
 BY_NAME: dict[str, RunRelation] = {r.name: r for r in RUN_RELATIONS}
 
 
-def create_run_relations(con: duckdb.DuckDBPyConnection, step: str, batch_ids: list[str]) -> None:
-    """Create (or replace) every relation of ``step`` for these batches, in declared order."""
+def create_run_relations(con: duckdb.DuckDBPyConnection, step: str, batch_ids: list[str], *,
+                         reporting_currency: str | None = None) -> None:
+    """Create (or replace) every relation of ``step`` for these batches, in declared order (the load
+    needs the reporting currency)."""
+    values = {"batch_ids": batch_ids, "reporting_currency": reporting_currency}
     for rel in RUN_RELATIONS:
         if rel.step != step:
             continue
         definition = rel.definition
         if rel.requires and not table_exists(con, rel.requires):
             definition = rel.fallback or definition
-        params = {"batch_ids": batch_ids} if "$batch_ids" in definition else None
-        con.execute(f"create or replace temp {rel.kind} {rel.name} as {definition}", params)
+        params = {k: v for k, v in values.items() if f"${k}" in definition}
+        if None in params.values():
+            raise ValueError(f"run relation {rel.name} needs {', '.join(k for k, v in params.items() if v is None)}")
+        con.execute(f"create or replace temp {rel.kind} {rel.name} as {definition}", params or None)

@@ -66,8 +66,7 @@ def test_core_model_header_matches_the_ddl(migrated: duckdb.DuckDBPyConnection, 
             assert (SQL_DIR / "staging" / f"{table.split('.')[1]}.sql").is_file(), table
         else:
             assert _columns(migrated, table), f"{model.name} reads {table}: not in sql/ddl"
-        # a table read through a Python-built fragment (a version look-up join) is not in the file
-        assert table in _body(model.sql) or model.fragments, f"{model.name} declares {table} but does not read it"
+        assert table in _body(model.sql), f"{model.name} declares {table} but does not read it"
 
 
 def test_every_relation_a_model_reads_is_in_its_header() -> None:
@@ -120,7 +119,7 @@ def _stage_notes(con: duckdb.DuckDBPyConnection, sql_dir: Path, batch: str, rows
     con.execute("create table if not exists staging.stg_crm__notes (note_id varchar, customer_id varchar, "
                 "noted_at timestamp, body varchar, is_deleted boolean, updated_at timestamp, _batch_id varchar)")
     con.executemany("insert into staging.stg_crm__notes values (?, ?, ?, ?, ?, ?, ?)", [(*r, batch) for r in rows])
-    create_run_relations(con, "load", [batch])
+    create_run_relations(con, "load", [batch], reporting_currency="GBP")
     return write_plain_models(con, "core", handled=set(), sql_dir=sql_dir)
 
 
@@ -130,7 +129,7 @@ def test_adding_a_table_is_one_sql_file(tmp_path: Path) -> None:
     models = discover_target("core.fct_note", sql_dir)
     assert models[0].grain == "one row per note (latest version)"
     assert models[0].run_relations == ("_load_batches", "_customer_versions")
-    create_run_relations(con, "load", [])
+    create_run_relations(con, "load", [], reporting_currency="GBP")
     assert write_models(con, models) is None  # its staging input does not exist yet: skipped
 
     written = _stage_notes(con, sql_dir, "b1", [("n1", "C1", "2024-06-01", "hello", False, "2025-02-01"),
@@ -162,7 +161,10 @@ def test_an_undeclared_param_or_relation_is_caught(tmp_path: Path) -> None:
 def test_run_relations_fall_back_when_their_table_is_missing() -> None:
     con = duckdb.connect()
     migrate(con)
-    create_run_relations(con, "load", ["b1", "b2"])
+    with pytest.raises(ValueError, match="_load_settings needs reporting_currency"):
+        create_run_relations(con, "load", ["b1", "b2"])
+    create_run_relations(con, "load", ["b1", "b2"], reporting_currency="EUR")
+    assert con.execute("select reporting_currency from _load_settings").fetchall() == [("EUR",)]
     assert sorted(r[0] for r in con.execute("select batch_id from _load_batches").fetchall()) == ["b1", "b2"]
     assert con.execute("select count(*) from _crm_contract_ids").fetchall() == [(0,)]
     create_run_relations(con, "stage", ["s1"])
