@@ -1,16 +1,18 @@
 """Loading ``staging`` into the ``core`` star schema: dimensions (type 2 where history matters), facts.
 
-Both steps run in one transaction each over a set of batches (temp table ``_load_batches``):
+Both steps run in one transaction each over a set of batches (the per-run relations of
+``warehouse.run_relations``: ``_load_batches``, ...); the tables are written by the SQL models of
+``sql/core`` through ``warehouse.models`` (their headers declare grain, inputs and write):
 
 - :func:`load_dimensions`: ``dim_employee`` (type 1), ``dim_customer`` and ``dim_product`` (type 2 by
   a gaps-and-islands merge of the stored versions with the staged ones, so a backfilled older version
   lands in its place in history and existing surrogate keys survive), the code dimensions, the unknown
   customer (key 0, guest sales), then re-points the facts of the customers/products whose history
   changed to the version valid at their event time.
-- :func:`load_facts`: upserts the facts (a row is rewritten only when its content hash changed, so
-  re-running an interval leaves every core table identical), removes facts of soft-deleted source
-  rows, extends ``dim_date``, then closes the batches' accounting (rows read = loaded + quarantined,
-  checked), advances the CRM watermarks and marks file drops loaded - all in the same commit.
+- :func:`load_facts`: upserts the facts, one ``sql/core/fct_*.sql`` model each (a row is rewritten only
+  when its content hash changed, so re-running an interval leaves every core table identical), removes
+  facts of soft-deleted source rows, extends ``dim_date``, then closes the batches' accounting (rows
+  read = loaded + quarantined, checked), advances the CRM watermarks and marks file drops loaded - all in the same commit.
 
 Soft deletes: a deleted customer or product gets a closing type-2 version with ``is_deleted = true``
 (it stays current so late facts still resolve); facts of a deleted order, order line, ticket,
