@@ -12,7 +12,8 @@ Both steps run in one transaction each over a set of batches (the per-run relati
 - :func:`load_facts`: upserts the facts, one ``sql/core/fct_*.sql`` model each (a row is rewritten only
   when its content hash changed, so re-running an interval leaves every core table identical), removes
   facts of soft-deleted source rows, extends ``dim_date``, then closes the batches' accounting (rows
-  read = loaded + quarantined, checked), advances the CRM watermarks and marks file drops loaded - all in the same commit.
+  read = loaded + quarantined, checked), advances the CRM watermarks and marks file drops loaded - all
+  in the same commit.
 
 Soft deletes: a deleted customer or product gets a closing type-2 version with ``is_deleted = true``
 (it stays current so late facts still resolve); facts of a deleted order, order line, ticket,
