@@ -1,9 +1,12 @@
 """Airflow Assets of the warehouse, declared once: ``crm_ingest`` emits them, ``crm_analytics`` is
-scheduled on them. Pure declarations (no I/O), safe to import while a DAG file is parsed."""
+scheduled on them. Declarations (the only I/O: reading the SQL model headers), safe to import while a DAG
+file is parsed."""
 
 from __future__ import annotations
 
 from airflow.sdk import Asset
+
+from warehouse.model_spec import model_tables
 
 ASSET_URI_PREFIX = "crmwh://warehouse/"
 
@@ -13,15 +16,13 @@ def core_asset(table: str) -> Asset:
     return Asset(name=f"core.{table}", uri=f"{ASSET_URI_PREFIX}core/{table}", group="crmwh_core")
 
 
-CORE_DIMENSIONS: tuple[str, ...] = (
-    "dim_date", "dim_customer", "dim_product", "dim_employee", "dim_channel", "dim_ticket_type",
-    "dim_ticket_status", "dim_service_step",
-)
-CORE_FACTS: tuple[str, ...] = (
-    "fct_sales_line", "fct_service_ticket", "fct_interaction", "fct_payment",
-    # the services agency's sales funnel, contracts and service delivery (warehouse/services_load.py)
-    "fct_lead", "fct_opportunity", "fct_opportunity_stage", "fct_contract", "fct_service_step",
-)
+# The core tables come from the headers of the SQL models in sql/core (``-- model: core.<table>``,
+# warehouse/model_spec.py): a new model file is a new Asset. The dimensions built in Python without a
+# model (the date spine, the code dimensions, the SLA file as a table) are listed here.
+PYTHON_DIMENSIONS: tuple[str, ...] = ("dim_date", "dim_channel", "dim_ticket_type", "dim_ticket_status",
+                                      "dim_service_step")
+CORE_DIMENSIONS: tuple[str, ...] = PYTHON_DIMENSIONS + model_tables("core", "dim_")
+CORE_FACTS: tuple[str, ...] = model_tables("core", "fct_")
 
 DIMENSION_ASSETS: dict[str, Asset] = {t: core_asset(t) for t in CORE_DIMENSIONS}
 FACT_ASSETS: dict[str, Asset] = {t: core_asset(t) for t in CORE_FACTS}

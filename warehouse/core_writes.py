@@ -14,6 +14,14 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
                             [schema, table]).fetchone()[0])
 
 
+def versions_sql(dim: str, key: str, bid: str) -> str:
+    """The versions of a type-2 dimension as contiguous ranges ``[_valid_from, _valid_to)``: the first of
+    each id widened to -infinity, the open one to +infinity (what :func:`version_lookup` joins)."""
+    return (f"select {bid}, {key}, case when row_number() over (partition by {bid} order by valid_from, {key}) = 1 "
+            f"then '-infinity'::timestamp else valid_from end as _valid_from, "
+            f"coalesce(valid_to, 'infinity'::timestamp) as _valid_to from {dim}")
+
+
 def version_lookup(dim: str, key: str, bid: str, alias: str, bid_expr: str, ts_expr: str) -> tuple[str, str]:
     """(join, key expression) resolving the dimension version valid at the row's event time; before the
     first version (or with no event time) the first one, a missing id the unknown member (0) for
@@ -23,9 +31,7 @@ def version_lookup(dim: str, key: str, bid: str, alias: str, bid_expr: str, ts_e
     widened to start at -infinity and the last to end at +infinity, and the look-up is an equi-join on
     the business id with a range condition: a hash join that carries only the matching version's key.
     (An ``asof`` join sorts the whole wide fact stream first: 10 s of the 5-million-line full load.)"""
-    versions = (f"select {bid}, {key}, case when row_number() over (partition by {bid} order by valid_from, {key}) = 1 "
-                f"then '-infinity'::timestamp else valid_from end as _valid_from, "
-                f"coalesce(valid_to, 'infinity'::timestamp) as _valid_to from {dim}")
+    versions = versions_sql(dim, key, bid)
     ts = f"coalesce(({ts_expr})::timestamp, '-infinity'::timestamp)"
     join = (f"left join ({versions}) {alias} on {alias}.{bid} = {bid_expr} "
             f"and {ts} >= {alias}._valid_from and {ts} < {alias}._valid_to")

@@ -1,16 +1,19 @@
 """Loading ``staging`` into the ``core`` star schema: dimensions (type 2 where history matters), facts.
 
-Both steps run in one transaction each over a set of batches (temp table ``_load_batches``):
+Both steps run in one transaction each over a set of batches (the per-run relations of
+``warehouse.run_relations``: ``_load_batches``, ...); the tables are written by the SQL models of
+``sql/core`` through ``warehouse.models`` (their headers declare grain, inputs and write):
 
 - :func:`load_dimensions`: ``dim_employee`` (type 1), ``dim_customer`` and ``dim_product`` (type 2 by
   a gaps-and-islands merge of the stored versions with the staged ones, so a backfilled older version
   lands in its place in history and existing surrogate keys survive), the code dimensions, the unknown
   customer (key 0, guest sales), then re-points the facts of the customers/products whose history
   changed to the version valid at their event time.
-- :func:`load_facts`: upserts the facts (a row is rewritten only when its content hash changed, so
-  re-running an interval leaves every core table identical), removes facts of soft-deleted source
-  rows, extends ``dim_date``, then closes the batches' accounting (rows read = loaded + quarantined,
-  checked), advances the CRM watermarks and marks file drops loaded - all in the same commit.
+- :func:`load_facts`: upserts the facts, one ``sql/core/fct_*.sql`` model each (a row is rewritten only
+  when its content hash changed, so re-running an interval leaves every core table identical), removes
+  facts of soft-deleted source rows, extends ``dim_date``, then closes the batches' accounting (rows
+  read = loaded + quarantined, checked), advances the CRM watermarks and marks file drops loaded - all
+  in the same commit.
 
 Soft deletes: a deleted customer or product gets a closing type-2 version with ``is_deleted = true``
 (it stays current so late facts still resolve); facts of a deleted order, order line, ticket,
@@ -24,11 +27,13 @@ from datetime import datetime
 
 import duckdb
 
-from warehouse.core_writes import table_exists, upsert_fact, version_lookup
+from warehouse import model_spec
+from warehouse.core_writes import table_exists, version_lookup
 from warehouse.db import read_sql
 from warehouse.file_deliveries import replace_redelivered_lines
-from warehouse.pii import quote_literal
+from warehouse.models import write_models, write_plain_models
 from warehouse.quarantine import quarantined_count
+from warehouse.run_relations import create_run_relations
 from warehouse.settings import Settings
 from warehouse.staging import drop_superseded
 
@@ -59,30 +64,8 @@ PRODUCT = Scd2Spec(
     tracked=("unit_price", "category", "is_deleted"),
     type1=("source", "name", "is_merchandise", "_src_id"),
 )
-
-
-def _set_load_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
-    """The temp relations the load SQL (``sql/core``) reads: ``_load_batches`` (the batches being
-    loaded), ``_loadable_batches`` (those plus every batch loaded before: never a failed batch, nor one
-    of a run that died before validating, whose unvalidated rows are still in staging) and
-    ``_crm_customer_ids`` (CRM source id -> customer business id) and ``_crm_contract_ids`` (CRM source id
-    -> contract number)."""
-    con.execute("create or replace temp table _load_batches as select unnest(?::varchar[]) as batch_id",
-                [batch_ids])
-    con.execute("""create or replace temp view _loadable_batches as
-                   select batch_id from _load_batches
-                   union all select batch_id from audit.load_batches where status = 'succeeded'""")
-    con.execute("""create or replace temp view _crm_customer_ids as
-                   select distinct _src_id, customer_id from core.dim_customer
-                   where source = 'crm' and _src_id is not null""")
-    # CRM contract id -> contract number (the services agency's contracts; empty where there are none)
-    contracts = ("select contract_id as _src_id, contract_number as contract_id from staging.stg_crm__contracts "
-                 "where _batch_id in (select batch_id from _loadable_batches) and contract_number is not null "
-                 "qualify row_number() over (partition by contract_id order by updated_at desc nulls last, "
-                 "_batch_id desc) = 1"
-                 if table_exists(con, "staging.stg_crm__contracts")
-                 else "select null::bigint as _src_id, null::varchar as contract_id where false")
-    con.execute(f"create or replace temp view _crm_contract_ids as {contracts}")
+# the dimension specs a model header names (``-- write: scd2 spec=customer``)
+SCD2_SPECS: dict[str, Scd2Spec] = {"customer": CUSTOMER, "product": PRODUCT}
 
 
 def _hash_expr(columns: list[str] | tuple[str, ...], alias: str = "") -> str:
@@ -252,6 +235,10 @@ def _ensure_unknown_customer(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+# the core tables with a loader of their own here (the type-2 merge re-points the facts; the rest of
+# the models: write_plain_models)
+OWN_LOADERS = frozenset({"core.dim_customer", "core.dim_product"})
+
 FACT_TIME = {
     "core.fct_sales_line": ("sales_line_id", "order_ts"),
     "core.fct_service_ticket": ("ticket_id", "opened_at"),
@@ -285,25 +272,14 @@ def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: s
 
 def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> None:
     """Load every dimension from the batches' staged rows (caller's transaction)."""
-    _set_load_batches(con, batch_ids)
+    create_run_relations(con, "load", batch_ids, reporting_currency=settings.currency.reporting_currency)
     _ensure_unknown_customer(con)
     _load_employees(con)
     _load_code_dims(con)
     params = {"non_merchandise_codes": [c.upper() for c in settings.mining.non_merchandise_codes]}
-    for spec, crm_sql, files_sql in ((CUSTOMER, "core/dim_customer__crm.sql", "core/dim_customer__files.sql"),
-                                     (PRODUCT, "core/dim_product__crm.sql", "core/dim_product__files.sql")):
-        staged_crm = "staging.stg_crm__customers" if spec is CUSTOMER else "staging.stg_crm__products"
-        parts = []
-        if table_exists(con, staged_crm):
-            parts.append(f"select * from ({read_sql(crm_sql)})")
-        if table_exists(con, "staging.stg_files__sales_lines"):
-            parts.append(f"select * from ({read_sql(files_sql)})")
-        if not parts:
-            continue
-        sql = " union all by name ".join(parts)
-        con.execute(f"create or replace temp table _dim_incoming as {sql}",
-                    params if "$non_merchandise_codes" in sql else None)
-        if merge_scd2(con, spec, "_dim_incoming"):
+    for spec in (CUSTOMER, PRODUCT):
+        written = write_models(con, model_spec.discover_target(spec.table), params=params, stage_as="_dim_incoming")
+        if written and written.rows:
             refresh_fact_keys(con, spec.table, spec.key, spec.business_id)
     from warehouse.services_load import load_service_step_dim
 
@@ -313,55 +289,6 @@ def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch
 
 
 # --- facts -----------------------------------------------------------------------------------------
-
-def _sales_lines(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:
-    parts = []
-    if table_exists(con, "staging.stg_crm__order_lines") and table_exists(con, "staging.stg_crm__orders"):
-        # the CRM lines come with their order's keys (resolved once per order)
-        join, key = version_lookup("core.dim_customer", "customer_key", "customer_id", "cv", "c.customer_id",
-                                    "o.order_ts")
-        parts.append(read_sql("core/fct_sales_line__crm.sql").replace("{customer_version_join}", join)
-                     .replace("{customer_key}", key)
-                     .replace("{reporting_currency}", quote_literal(reporting_currency)))
-    if table_exists(con, "staging.stg_files__sales_lines"):
-        cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                                 "n.order_ts")
-        parts.append(f"""
-            select n.*, {ck} as customer_key, ch.channel_key, e.employee_key
-            from ({read_sql('core/fct_sales_line__files.sql')}) n {cj}
-            left join core.dim_channel ch on ch.channel_code = n.channel
-            left join core.dim_employee e on e._src_id = n.employee_src_id""")
-    if not parts:
-        return
-    pj, pk = version_lookup("core.dim_product", "product_key", "product_id", "p", "n.product_id", "n.order_ts")
-    keyed = f"""
-        select n.*, {pk} as product_key, x.is_merchandise,
-               year(n.order_ts) * 10000 + month(n.order_ts) * 100 + day(n.order_ts) as date_key
-        from ({' union all by name '.join(f'select * from ({p})' for p in parts)}) n {pj}
-        left join core.dim_product x on x.product_key = {pk}
-    """
-    upsert_fact(con, "core.fct_sales_line", "sales_line_id", keyed)
-
-
-def _tickets(con: duckdb.DuckDBPyConnection) -> None:
-    if not table_exists(con, "staging.stg_crm__service_tickets"):
-        return
-    con.execute(f"create or replace temp table _tk as {read_sql('core/fct_service_ticket.sql')}")
-    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                             "n.opened_at")
-    keyed = f"""
-        select n.*, {ck} as customer_key, e.employee_key as agent_key, tt.ticket_type_key,
-               ts.ticket_status_key, ch.channel_key,
-               year(n.opened_at) * 10000 + month(n.opened_at) * 100 + day(n.opened_at) as opened_date_key,
-               null::boolean as sla_breached
-        from _tk n {cj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id
-        left join core.dim_ticket_type tt on tt.ticket_type_code = n.ticket_type
-        left join core.dim_ticket_status ts on ts.ticket_status_code = n.status
-        left join core.dim_channel ch on ch.channel_code = n.channel
-    """
-    upsert_fact(con, "core.fct_service_ticket", "ticket_id", keyed, hash_exclude=("sla_breached",))
-
 
 def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: datetime | None) -> None:
     """SLA breach (first response over the SLA, or none yet and open longer) and days late of unpaid
@@ -386,32 +313,6 @@ def refresh_open_items(con: duckdb.DuckDBPyConnection, sla_hours: int, cutoff: d
             from core.fct_payment where paid_at is null or days_late is null
         ) r where payment_id = r.pid and days_late is distinct from r.new_value
     """, params)
-
-
-def _interactions(con: duckdb.DuckDBPyConnection) -> None:
-    if not table_exists(con, "staging.stg_crm__interactions"):
-        return
-    con.execute(f"create or replace temp table _it as {read_sql('core/fct_interaction.sql')}")
-    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                             "n.occurred_at")
-    keyed = f"""
-        select n.*, {ck} as customer_key, e.employee_key, ch.channel_key,
-               year(n.occurred_at) * 10000 + month(n.occurred_at) * 100 + day(n.occurred_at) as date_key
-        from _it n {cj}
-        left join core.dim_employee e on e._src_id = n.employee_src_id
-        left join core.dim_channel ch on ch.channel_code = n.channel
-    """
-    upsert_fact(con, "core.fct_interaction", "interaction_id", keyed)
-
-
-def _payments(con: duckdb.DuckDBPyConnection) -> None:
-    if not table_exists(con, "staging.stg_crm__payments"):
-        return
-    con.execute(f"create or replace temp table _pm as {read_sql('core/fct_payment.sql')}")
-    cj, ck = version_lookup("core.dim_customer", "customer_key", "customer_id", "c", "n.customer_id",
-                             "n.due_date::timestamp")
-    keyed = f"select n.*, {ck} as customer_key, null::integer as days_late from _pm n {cj}"
-    upsert_fact(con, "core.fct_payment", "payment_id", keyed, hash_exclude=("days_late",))
 
 
 def extend_dim_date(con: duckdb.DuckDBPyConnection) -> None:
@@ -479,15 +380,13 @@ def close_batches(con: duckdb.DuckDBPyConnection) -> None:
 def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str],
                   cutoff: datetime | None) -> None:
     """Load every fact from the batches' staged rows and close the batches (caller's transaction)."""
-    _set_load_batches(con, batch_ids)
-    _sales_lines(con, settings.currency.reporting_currency)
+    create_run_relations(con, "load", batch_ids, reporting_currency=settings.currency.reporting_currency)
+    # every fact's model is the whole table, its keys joined in the SQL (sales lines, tickets,
+    # interactions, payments, the services agency's facts, any new one): the generic writer
+    write_plain_models(con, "core", handled=OWN_LOADERS)
     replace_redelivered_lines(con)  # a file's new version replaces exactly the lines its old ones delivered
-    _tickets(con)
-    _interactions(con)
-    _payments(con)
     from warehouse import services_load
 
-    services_load.load_services_facts(con)
     # file-only loads have no cut-off and touch no tickets or payments: open items keep their as-of
     if cutoff is not None:
         refresh_open_items(con, settings.validation.first_response_sla_hours, cutoff)

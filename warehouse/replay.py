@@ -24,6 +24,7 @@ import duckdb
 
 from warehouse.errors import CrmwhError
 from warehouse.quarantine import checked_identifier, ensure_quarantine_table, raw_table_of
+from warehouse.run_relations import create_run_relations
 from warehouse.settings import Settings, replace_settings
 
 REPLAY_PREFIX = "replay"
@@ -136,7 +137,8 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
         "order by column_index", [table]).fetchall()]
     if not staging_cols:
         raise CrmwhError(f"staging.{table} does not exist: run the pipeline once before replaying")
-    con.execute("create or replace temp table _stage_batches as select distinct orig_batch as batch_id from _replay_map")
+    create_run_relations(con, "stage", [r[0] for r in con.execute(
+        "select distinct orig_batch from _replay_map order by 1").fetchall()])
     for profile in profiles:
         sql, params = _staged_sql(con, settings, table, raw_table, profile)
         filt = "" if profile is None else "where _batch_id = " + "'" + profile.replace("'", "''") + "'"

@@ -21,6 +21,8 @@ import polars as pl
 
 from transforms import renewal_model
 from warehouse.db import read_sql, transaction
+from warehouse.model_spec import load_model
+from warehouse.models import write_models
 from warehouse.settings import Settings
 
 SALES_FUNNEL = "marts.sales_funnel"
@@ -274,8 +276,11 @@ def build_services_marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_
     renewals, card = renewal_marts(con, settings, as_of)
     counts: dict[str, int] = {}
     with transaction(con):
-        counts[SALES_FUNNEL] = replace_mart(con, SALES_FUNNEL, read_sql("marts/sales_funnel.sql"), {"as_of": as_of})
-        counts[SERVICE_SLA] = replace_mart(con, SERVICE_SLA, read_sql("marts/service_sla.sql"), sla)
+        for name, params in (("marts/sales_funnel", {"as_of": as_of}), ("marts/service_sla", sla)):
+            written = write_models(con, [load_model(name)], params=params)
+            assert written is not None  # a mart model reads core tables only: always ready
+            apply_comments(con, written.target, COLUMN_COMMENTS[written.target], TABLE_COMMENTS[written.target])
+            counts[written.target] = written.rows
         counts[CONTRACT_RENEWALS] = replace_mart(con, CONTRACT_RENEWALS, renewals)
         counts[RENEWAL_MODEL_CARD] = replace_mart(con, RENEWAL_MODEL_CARD, card)
     return counts

@@ -25,6 +25,7 @@ from warehouse.db import read_sql
 from warehouse.errors import CrmwhError
 from warehouse.pii import install_pii_macros, quote_literal
 from warehouse.quarantine import checked_identifier, raw_columns, raw_record_sql
+from warehouse.run_relations import create_run_relations
 from warehouse.settings import Settings
 from warehouse.source_contract import PRIMARY_KEYS, metadata
 
@@ -115,8 +116,7 @@ def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity:
     """Stage the CRM batches of one entity (caller's transaction)."""
     table = f"stg_crm__{entity}"
     assert entity in metadata.tables
-    con.execute("create or replace temp table _stage_batches as select unnest(?::varchar[]) as batch_id",
-                [batch_ids])
+    create_run_relations(con, "stage", batch_ids)
     empty = not con.execute(f"select exists (select 1 from raw.crm__{checked_identifier(entity)} "  # noqa: S608
                             "where _batch_id in (select batch_id from _stage_batches))").fetchall()[0][0]
     _write_staging(con, table, crm_staging_sql(con, settings, entity), empty=empty)
@@ -153,7 +153,7 @@ def stage_file_batch(con: duckdb.DuckDBPyConnection, settings: Settings, batch: 
     from warehouse.file_staging import file_staging_sql
 
     sql, params = file_staging_sql(con, settings, batch.batch_id, batch.profile)
-    con.execute("create or replace temp table _stage_batches as select ?::varchar as batch_id", [batch.batch_id])
+    create_run_relations(con, "stage", [batch.batch_id])
     _write_staging(con, "stg_files__sales_lines", sql, params)
     con.execute("delete from staging.stg_files__line_keys where _batch_id = ?", [batch.batch_id])
     con.execute("insert into staging.stg_files__line_keys select _batch_id, _source_row, sales_line_id "

@@ -1,4 +1,7 @@
+-- model: core.dim_customer
 -- grain: one row per CRM customer version staged in the batches loaded (input of the type-2 merge)
+-- inputs: staging.stg_crm__customers, core.dim_employee, _load_batches
+-- write: scd2 spec=customer
 with customers as (
     select * from staging.stg_crm__customers
     where _batch_id in (select batch_id from _load_batches)

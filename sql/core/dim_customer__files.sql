@@ -1,4 +1,7 @@
+-- model: core.dim_customer
 -- grain: one row per file-drop customer not yet in dim_customer (first sighting; files carry no history)
+-- inputs: staging.stg_files__sales_lines, core.dim_customer, _load_batches
+-- write: scd2 spec=customer
 with lines as (
     select * from staging.stg_files__sales_lines
     where _batch_id in (select batch_id from _load_batches) and customer_id is not null and order_ts is not null

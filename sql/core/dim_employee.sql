@@ -1,4 +1,7 @@
+-- model: core.dim_employee
 -- grain: one row per employee (type 1: the latest staged version of each employee in the batches loaded)
+-- inputs: staging.stg_crm__employees, _load_batches
+-- write: custom
 with employees as (
     select * from staging.stg_crm__employees
     where _batch_id in (select batch_id from _load_batches) and employee_code is not null

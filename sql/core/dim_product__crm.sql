@@ -1,4 +1,7 @@
+-- model: core.dim_product
 -- grain: one row per CRM product version staged in the batches loaded (input of the type-2 merge)
+-- inputs: staging.stg_crm__products, _load_batches
+-- write: scd2 spec=product
 with products as (
     select * from staging.stg_crm__products
     where _batch_id in (select batch_id from _load_batches)

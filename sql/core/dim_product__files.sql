@@ -1,5 +1,9 @@
+-- model: core.dim_product
 -- grain: one row per file-drop product not yet in dim_product (first sighting; a line's price is a
--- transaction price, so files never version an existing product)
+--   transaction price, so files never version an existing product)
+-- inputs: staging.stg_files__sales_lines, core.dim_product, _load_batches
+-- write: scd2 spec=product
+-- params: non_merchandise_codes
 with lines as (
     select * from staging.stg_files__sales_lines
     where _batch_id in (select batch_id from _load_batches) and product_code is not null and order_ts is not null

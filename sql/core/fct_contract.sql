@@ -1,8 +1,10 @@
+-- model: core.fct_contract
 -- grain: one row per contract of the customers touched by the batches loaded (every contract of theirs, so
--- the renewal chains are rebuilt whole)
+--   the renewal chains are rebuilt whole)
 -- inputs: staging.stg_crm__contracts, staging.stg_crm__opportunities, staging.stg_crm__products,
---         _load_batches, _loadable_batches, _crm_customer_ids
--- write: upsert on contract_id into core.fct_contract (keys added by warehouse/services_load.py)
+--   _load_batches, _loadable_batches, _crm_customer_ids, _customer_versions, _product_versions, core.dim_employee
+-- write: upsert key=contract_id
+-- drivers: staging.stg_crm__contracts
 -- A chain starts at a contract that renews none (or one not loaded); renewed_by is the contract that
 -- names this one as renewed_from (the earliest if several); gap_days_from_previous = days between the
 -- previous contract's last day and this one's first day, minus one (0 = seamless).
@@ -76,4 +78,19 @@ final as (
     left join _crm_customer_ids cu on cu._src_id = k.customer_id
 )
 
-select * from final
+-- conformed keys: the customer and product versions at start_date
+-- (customer 0 = unknown), the employees, the date keys
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       p.product_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       e1.employee_key as agent_key, e1.employee_id as agent_id,
+       core.date_key(n.start_date) as start_date_key,
+       core.date_key(n.end_date) as end_date_key
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.start_date, c._valid_from, c._valid_to)
+left join _product_versions p on p.product_id = n.product_id
+    and core.valid_at(n.start_date, p._valid_from, p._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id
+left join core.dim_employee e1 on e1._src_id = n.agent_src_id

@@ -1,6 +1,9 @@
+-- model: core.fct_lead
 -- grain: one row per lead touched by the batches loaded (its latest version; won = its opportunity was won)
--- inputs: staging.stg_crm__leads, staging.stg_crm__opportunities, _load_batches, _loadable_batches, _crm_customer_ids
--- write: upsert on lead_id into core.fct_lead (warehouse/services_load.py adds the customer and owner keys)
+-- inputs: staging.stg_crm__leads, staging.stg_crm__opportunities, _load_batches,
+--   _loadable_batches, _crm_customer_ids, _customer_versions, core.dim_employee
+-- write: upsert key=lead_id
+-- drivers: staging.stg_crm__leads, staging.stg_crm__opportunities
 with touched as (
     select lead_id from staging.stg_crm__leads where _batch_id in (select batch_id from _load_batches)
     union
@@ -46,4 +49,13 @@ final as (
     left join _crm_customer_ids c on c._src_id = l.customer_id
 )
 
-select * from final
+-- conformed keys: the customer version at created_at
+-- (customer 0 = unknown), the employees, the date keys
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       core.date_key(n.created_at) as created_date_key
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.created_at, c._valid_from, c._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id

@@ -1,7 +1,9 @@
+-- model: core.fct_opportunity
 -- grain: one row per opportunity touched by the batches loaded (accumulating snapshot over its stage history)
 -- inputs: staging.stg_crm__opportunities, staging.stg_crm__opportunity_stage_history, staging.stg_crm__leads,
---         _load_batches, _loadable_batches, _crm_customer_ids
--- write: upsert on opportunity_id into core.fct_opportunity (keys added by warehouse/services_load.py)
+--   _load_batches, _loadable_batches, _crm_customer_ids, _customer_versions, _product_versions, core.dim_employee
+-- write: upsert key=opportunity_id
+-- drivers: staging.stg_crm__opportunities, staging.stg_crm__opportunity_stage_history, staging.stg_crm__leads
 -- <stage>_at is the first time the opportunity entered that stage: NULL when it skipped it (or has not got
 -- there). furthest_stage is the highest open stage it entered (won when won): the funnel counts an
 -- opportunity as having reached every stage up to it, skipped ones included.
@@ -91,9 +93,24 @@ final as (
     left join snapshot s on s.opportunity_id = o.opportunity_id
     left join leads l on l.lead_id = o.lead_id
     left join _crm_customer_ids c on c._src_id = o.customer_id
+),
+
+with_days as (
+    select *, date_diff('second', created_at, closed_at) / 86400.0 as days_to_close
+    from final
 )
 
-select
-    *,
-    date_diff('second', created_at, closed_at) / 86400.0 as days_to_close
-from final
+-- conformed keys: the customer and product versions at created_at
+-- (customer 0 = unknown), the employees, the date keys
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       p.product_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       core.date_key(n.created_at) as created_date_key,
+       core.date_key(n.closed_at) as closed_date_key
+from with_days n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.created_at, c._valid_from, c._valid_to)
+left join _product_versions p on p.product_id = n.product_id
+    and core.valid_at(n.created_at, p._valid_from, p._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id

@@ -1,7 +1,9 @@
+-- model: core.fct_opportunity_stage
 -- grain: one row per stage change of the opportunities touched by the batches loaded (every change of theirs)
 -- inputs: staging.stg_crm__opportunity_stage_history, staging.stg_crm__opportunities, staging.stg_crm__leads,
---         _load_batches, _loadable_batches, _crm_customer_ids
--- write: upsert on stage_change_id into core.fct_opportunity_stage (keys added by warehouse/services_load.py)
+--   _load_batches, _loadable_batches, _crm_customer_ids, _customer_versions, core.dim_employee
+-- write: upsert key=stage_change_id
+-- drivers: staging.stg_crm__opportunity_stage_history, staging.stg_crm__opportunities
 -- Stage order: new 1, qualified 2, proposal 3, negotiation 4, won 5, lost 5 (a close). A change to a lower
 -- order is a move back; a forward jump over a stage (new -> proposal; a first change past new) is a skip;
 -- a close never skips. The changes of a deleted opportunity are removed with it.
@@ -78,4 +80,15 @@ final as (
     left join _crm_customer_ids c on c._src_id = o.customer_id
 )
 
-select * from final
+-- conformed keys: the customer version at changed_at
+-- (customer 0 = unknown), the employees, the date keys
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       e0.employee_key as owner_key, e0.employee_id as owner_rep_id,
+       e1.employee_key as changed_by_key, e1.employee_id as changed_by_id,
+       core.date_key(n.changed_at) as date_key
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.changed_at, c._valid_from, c._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id
+left join core.dim_employee e1 on e1._src_id = n.changed_by_src_id

@@ -1,4 +1,9 @@
+-- model: core.fct_payment
 -- grain: one row per payment due staged in the batches loaded (latest version)
+-- inputs: staging.stg_crm__payments, staging.stg_crm__orders, _load_batches, _loadable_batches,
+--   _crm_customer_ids, _crm_contract_ids, _customer_versions
+-- write: upsert key=payment_id hash_exclude=days_late
+-- requires: staging.stg_crm__payments
 with payments as (
     select * from staging.stg_crm__payments
     where _batch_id in (select batch_id from _load_batches) and payment_id is not null
@@ -23,4 +28,8 @@ final as (
     left join _crm_contract_ids k on k._src_id = p.contract_id
 )
 
-select * from final
+-- conformed key: the customer version at the due date (0 = unknown); days_late is set at each cut-off
+select n.*, coalesce(c.customer_key, 0) as customer_key, null::integer as days_late
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.due_date, c._valid_from, c._valid_to)

@@ -1,6 +1,11 @@
--- grain: one row per CRM order line of the orders touched by the batches loaded (line or order changed),
--- with the order's keys: customer version as of the order time, channel, sales rep (resolved once per
--- order, not once per line)
+-- model: core.fct_sales_line
+-- grain: one row per CRM order line of the orders touched by the batches loaded (line or order changed), with
+--   the order's keys: customer version as of the order time, channel, sales rep (resolved once per
+--   order, not once per line)
+-- inputs: staging.stg_crm__order_lines, staging.stg_crm__orders, core.dim_channel, core.dim_employee,
+--   core.dim_product, _load_batches, _loadable_batches, _crm_customer_ids, _customer_versions,
+--   _product_versions, _load_settings
+-- write: upsert key=sales_line_id
 with batch_lines as (
     select order_id from staging.stg_crm__order_lines where _batch_id in (select batch_id from _load_batches)
 ),
@@ -43,10 +48,12 @@ orders as (
 ),
 
 keyed_orders as (
-    select o.*, c.customer_id as customer_code, {customer_key} as customer_key, ch.channel_key, e.employee_key
+    select o.*, c.customer_id as customer_code, coalesce(cv.customer_key, 0) as customer_key, ch.channel_key,
+           e.employee_key
     from orders o
     left join _crm_customer_ids c on c._src_id = o.customer_id
-    {customer_version_join}
+    left join _customer_versions cv on cv.customer_id = c.customer_id
+        and core.valid_at(o.order_ts, cv._valid_from, cv._valid_to)
     left join core.dim_channel ch on ch.channel_code = o.channel
     left join core.dim_employee e on e._src_id = o.sales_rep_id
 ),
@@ -77,7 +84,7 @@ final as (
         coalesce(l.quantity < 0, false) as is_return,
         coalesce(o.status = 'cancelled', false) as is_cancelled,
         'crm' as source,
-        coalesce(o.currency, {reporting_currency}) as currency,
+        coalesce(o.currency, (select reporting_currency from _load_settings)) as currency,
         l.is_deleted or coalesce(o.is_deleted, false) as is_deleted,
         greatest(l.updated_at, o.updated_at) as _updated_at,
         l._batch_id
@@ -85,4 +92,9 @@ final as (
     left join keyed_orders o on o.order_id = l.order_id
 )
 
-select * from final
+-- the product version at the order time (its merchandise flag) and the date key
+select n.*, p.product_key, x.is_merchandise,
+       year(n.order_ts) * 10000 + month(n.order_ts) * 100 + day(n.order_ts) as date_key
+from final n
+left join _product_versions p on p.product_id = n.product_id and core.valid_at(n.order_ts, p._valid_from, p._valid_to)
+left join core.dim_product x on x.product_key = p.product_key

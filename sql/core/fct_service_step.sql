@@ -1,9 +1,11 @@
--- grain: one row per service process step touched by the batches loaded (steps of the service orders staged too)
+-- model: core.fct_service_step
+-- grain: one row per service process step touched by the batches loaded (steps of the service orders staged
+--   too)
 -- inputs: staging.stg_crm__service_steps, staging.stg_crm__service_orders, staging.stg_crm__orders,
---         staging.stg_crm__contracts, staging.stg_crm__products, core.dim_service_step, _load_batches,
---         _loadable_batches, _crm_customer_ids
--- write: upsert on step_id into core.fct_service_step (keys added, sla_met / days_late set at the cut-off by
--- warehouse/services_load.py)
+--   staging.stg_crm__contracts, staging.stg_crm__products, core.dim_service_step,
+--   _load_batches, _loadable_batches, _crm_customer_ids, _customer_versions, _product_versions, core.dim_employee
+-- write: upsert key=step_id hash_exclude=sla_met,days_late
+-- drivers: staging.stg_crm__service_steps, staging.stg_crm__service_orders
 with touched as (
     select step_id from staging.stg_crm__service_steps where _batch_id in (select batch_id from _load_batches)
     union
@@ -64,4 +66,19 @@ final as (
     left join _crm_customer_ids c on c._src_id = so.customer_id
 )
 
-select * from final
+-- conformed keys: the customer and product versions at started_at
+-- (customer 0 = unknown), the employees, the date keys; sla_met / days_late are set at each cut-off
+select n.*,
+       coalesce(c.customer_key, 0) as customer_key,
+       p.product_key,
+       e0.employee_key as agent_key, e0.employee_id as agent_id,
+       core.date_key(n.due_at) as due_date_key,
+       core.date_key(n.completed_at) as completed_date_key,
+       null as sla_met,
+       null as days_late
+from final n
+left join _customer_versions c on c.customer_id = n.customer_id
+    and core.valid_at(n.started_at, c._valid_from, c._valid_to)
+left join _product_versions p on p.product_id = n.product_id
+    and core.valid_at(n.started_at, p._valid_from, p._valid_to)
+left join core.dim_employee e0 on e0._src_id = n.employee_src_id

@@ -1,6 +1,8 @@
+-- model: marts.sales_funnel
 -- grain: one row per lead-created month per lead channel per owner rep (leads created before $as_of)
 -- inputs: core.fct_lead, core.fct_opportunity
--- write: replace marts.sales_funnel (warehouse/services_marts.py)
+-- write: replace
+-- params: as_of
 -- A lead's cohort is the month it was created. An opportunity has reached a stage when its furthest stage is at
 -- or past it (a skipped stage counts as passed); won/lost/open are its state now. Stage-to-stage conversion =
 -- reached the next stage / reached this one. Median days between stages use the first entries into both

@@ -1,7 +1,10 @@
+-- model: marts.service_sla
 -- grain: one row per due month per service per process step per agent (steps due before $as_of), plus the
--- tickets' first-response SLA (service 'customer_service', step 'first_response') per opened month per agent
--- inputs: core.fct_service_step, core.dim_service_step, core.fct_service_ticket
--- write: replace marts.service_sla (warehouse/services_marts.py)
+--   tickets' first-response SLA (service 'customer_service', step 'first_response') per opened month per
+--   agent
+-- inputs: core.fct_service_step, core.dim_service_step, core.fct_service_ticket, core.dim_employee
+-- write: replace
+-- params: as_of, sla_hours
 -- A step is due in the month of its due date; met = done by its due time, missed = done late or still open
 -- past it (as of the latest load); attainment = met / (met + missed). A ticket's first response is due
 -- $sla_hours hours after it was opened (settings.validation.first_response_sla_hours).

@@ -215,10 +215,10 @@ def test_failure_inside_the_load_leaves_nothing_behind(pipeline_settings: Settin
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     build_source(pipeline_settings.source_url)
 
-    def boom(con) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("injected failure after the sales lines were written")
 
-    monkeypatch.setattr(load_mod, "_payments", boom)
+    monkeypatch.setattr(load_mod, "write_plain_models", boom)
     with pytest.raises(RuntimeError, match="injected"):
         pipeline.run(pipeline_settings, pipeline.Interval.parse(None, END_1))
     assert _read(pipeline_settings, "select count(*) from core.fct_sales_line")[0][0] == 0
@@ -236,10 +236,9 @@ KILL_SCRIPT = textwrap.dedent("""
     from warehouse import load, pipeline
     from warehouse.settings import load_settings
 
-    original = load._payments
-    def killed(con):
-        os.kill(os.getpid(), signal.SIGKILL)  # the process dies mid-transaction
-    load._payments = killed
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)  # the process dies mid-transaction (sales lines written)
+    load.write_plain_models = killed
     pipeline.run(load_settings(), pipeline.Interval.parse(None, "2024-06-01"))
 """)
 

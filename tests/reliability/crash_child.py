@@ -6,7 +6,7 @@ Imports everything heavy first, prints ``ready``, then waits for one line on std
 the parent's random delay falls on the pipeline's work, not on Python start-up. Each step appends
 ``<phase> <seconds since go>`` to PHASE_LOG (phases: extract, stage, validate, load, analytics,
 publish). TARGET ``module:function:N`` makes the process SIGKILL itself right after the N-th call of
-that function returns (a targeted kill point, e.g. ``warehouse.load:_payments:1`` = inside the facts
+that function returns (a targeted kill point, e.g. ``warehouse.load:write_plain_models:1`` = inside the facts
 transaction).
 """
 
