@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.core_writes import written_scope
 from warehouse.data_docs_site import render_site_if_enabled
 from warehouse.errors import CriticalValidationError, CrmwhError, RejectedBatchError
 from warehouse.quarantine import checked_identifier, ensure_quarantine_table, quarantine_from, raw_table_of
@@ -260,11 +261,12 @@ def _reference_sql(con: duckdb.DuckDBPyConnection, reference: str) -> str | None
 
 
 def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id: str | None,
-                         source_table: str | None = None) -> list[str]:
+                         source_table: str | None = None, where: str | None = None) -> list[str]:
     """Create temp table ``_validation_check``: the batch's rows plus the derived columns the suite uses.
 
     Returns the list of the check relation's column names. ``source_table`` defaults to
-    ``staging.<table>``; ``batch_id`` None takes every row (core tables: the grain holds table-wide).
+    ``staging.<table>``; ``batch_id`` None takes every row (core tables: the grain holds table-wide),
+    narrowed by ``where`` (a predicate on the source's rows, alias ``s``) when given.
     """
     staging = source_table or f"staging.{checked_identifier(suite.table)}"
     columns = _table_columns(con, staging) if "." in staging else _temp_columns(con, staging)
@@ -330,7 +332,8 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         selects.append(f"coalesce({started}, current_timestamp::timestamp) as _extracted_at")
     con.execute(
         f"create or replace temp table {CHECK_TABLE} as select {', '.join(selects)} "  # noqa: S608
-        f"from {staging} s {' '.join(joins)} where {'s._batch_id = ?' if batch_id is not None else 'true'}",
+        f"from {staging} s {' '.join(joins)} where {'s._batch_id = ?' if batch_id is not None else 'true'}"
+        f"{f' and ({where})' if where else ''}",
         [batch_id] if batch_id is not None else [],
     )
     return list(_temp_columns(con, CHECK_TABLE))
@@ -811,7 +814,8 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     suite = load_suite(table)
     label = sorted(batch_ids)[-1] if batch_ids else "core"
     with catalog_snapshot(con):
-        columns = build_check_relation(con, suite, None, source_table=f"core.{checked_identifier(table)}")
+        columns = build_check_relation(con, suite, None, source_table=f"core.{checked_identifier(table)}",
+                                       where=_written_rows(con, suite, table))
         ev = evaluate(con, settings, suite, label, columns, {"batch_ids": list(batch_ids)})
     critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
     warnings = sum(1 for r in ev.results if not r.success and r.severity != "critical")
@@ -825,6 +829,34 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
         details = "; ".join(f"{r.rule} ({r.details or r.unexpected_count})" for r in ev.results if r.rule in critical)
         raise CriticalValidationError(f"core.{table} after loading {label}: critical rule(s) failed: {details}")
     return outcome
+
+
+# the rule kinds whose outcome over the rows a load wrote is their outcome over the whole table, given
+# the table held before (a failed critical rule rolls the load back): row rules, uniqueness of the key
+# the writes are recorded by (every row holding a written key is checked), the column set, and the
+# reconciliation with staging (which reads the batches, not the check relation)
+_SCOPABLE_TYPES = frozenset({"expect_table_columns_to_match_set", "crmwh_loaded_totals_reconcile"})
+
+
+def _written_rows(con: duckdb.DuckDBPyConnection, suite: Suite, table: str) -> str | None:
+    """The rows of ``core.<table>`` worth checking after a load: those whose key the load wrote (the
+    record of :func:`warehouse.core_writes.recording_writes`) plus any without a key; None = every row
+    (no record, the table was empty before, or a rule of the suite needs the whole table).
+
+    A load changes fact rows otherwise only by re-pointing type-2 keys (``refresh_fact_keys``: always a
+    version or the unknown customer, never NULL), by the as-of columns (SLA, days late: no rule reads
+    them) and by deleting rows (which the reconciliation with staging counts)."""
+    scope = written_scope(con, table)
+    if scope is None:
+        return None
+    key, ids = scope
+    for rule in suite.rules:
+        if rule.is_row_rule or rule.expectation_type in _SCOPABLE_TYPES:
+            continue
+        if rule.expectation_type in UNIQUE_TYPES and (rule.kwargs.get("column_list") or [rule.kwargs["column"]]) == [key]:
+            continue
+        return None
+    return f"s.{_col(key)} in ({ids}) or s.{_col(key)} is null"
 
 
 MARTS_SCHEMA = "marts"
