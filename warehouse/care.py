@@ -25,7 +25,9 @@ from typing import Any
 
 import duckdb
 
+from warehouse.core_writes import table_exists
 from warehouse.db import read_sql, transaction
+from warehouse.publish import quote_ident
 from warehouse.rules import CareRule, load_care_rules, load_service_processes
 from warehouse.services_marts import apply_comments
 from warehouse.settings import Settings
@@ -100,11 +102,6 @@ def event_window(rule: CareRule, week: Week) -> tuple[dt.date, dt.date]:
     return week.start + lead, week.end + lead
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                            [schema, table]).fetchall()[0][0])
-
-
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
     return [r[0] for r in con.execute("select column_name from duckdb_columns() where schema_name = ? "
                                       "and table_name = ? order by column_index", [schema, table]).fetchall()]
@@ -112,10 +109,6 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[st
 
 def _first(candidates: tuple[str, ...], present: list[str]) -> str | None:
     return next((c for c in candidates if c in present), None)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # the per-run relations the SQL models read ------------------------------------------------------
@@ -140,7 +133,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings, week: Week, rule
           and order_ts >= $as_of - interval 365 day
         group by customer_id""", {"as_of": as_of})
     # renewal risk from marts.contract_renewals, when built
-    cols = _columns(con, "marts", "contract_renewals") if _exists(con, "marts", "contract_renewals") else []
+    cols = _columns(con, "marts", "contract_renewals") if table_exists(con, "marts.contract_renewals") else []
     if {"contract_id", "renewal_probability"} <= set(cols):
         driver = "main_driver" if "main_driver" in cols else "null::varchar"
         con.execute(f"create or replace temp view _care_renewal_risk as select contract_id, renewal_probability, "
@@ -151,13 +144,13 @@ def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings, week: Week, rule
                     "null::double as renewal_probability, null::varchar as main_driver where false")
     # offers from marts.cross_sell_recommendations (customer_id, product_id, product_name, reason)
     cols = (_columns(con, "marts", "cross_sell_recommendations")
-            if _exists(con, "marts", "cross_sell_recommendations") else [])
+            if table_exists(con, "marts.cross_sell_recommendations") else [])
     if "customer_id" in cols and ("product_id" in cols or "product_name" in cols):
-        pid = _q("product_id") if "product_id" in cols else "null"
-        pname = _q("product_name") if "product_name" in cols else pid
-        reason = _q("reason") if "reason" in cols else "null"
+        pid = quote_ident("product_id") if "product_id" in cols else "null"
+        pname = quote_ident("product_name") if "product_name" in cols else pid
+        reason = quote_ident("reason") if "reason" in cols else "null"
         rank = _first(OFFER_RANK_COLUMNS, cols)
-        order = f"{_q(rank)} nulls last, " if rank else ("score desc nulls last, " if "score" in cols else "")
+        order = f"{quote_ident(rank)} nulls last, " if rank else ("score desc nulls last, " if "score" in cols else "")
         con.execute(f"""
             create or replace temp view _care_offers as
             select customer_id::varchar as customer_id, {pid}::varchar as offer_product_id,
@@ -173,7 +166,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings, week: Week, rule
 
 def _value_at_risk_sql(con: duckdb.DuckDBPyConnection, rule: CareRule, notes: list[str]) -> str | None:
     """The value-at-risk rule's events from marts.customer_retention, by the columns it has."""
-    if not _exists(con, "marts", "customer_retention"):
+    if not table_exists(con, "marts.customer_retention"):
         notes.append(f"{rule.code}: marts.customer_retention not built: skipped")
         return None
     cols = _columns(con, "marts", "customer_retention")
@@ -183,20 +176,20 @@ def _value_at_risk_sql(con: duckdb.DuckDBPyConnection, rule: CareRule, notes: li
         notes.append(f"{rule.code}: marts.customer_retention has no customer_id / value-at-risk / risk column: skipped")
         return None
     if value is not None:
-        stake = f"r.{_q(value)}::double"
+        stake = f"r.{quote_ident(value)}::double"
     else:
-        stake = f"r.{_q(risk)}::double * coalesce(v.value_365d, 0)"
+        stake = f"r.{quote_ident(risk)}::double * coalesce(v.value_365d, 0)"
         notes.append(f"{rule.code}: no value-at-risk column in marts.customer_retention: risk score x 365-day revenue")
     bands = [str(b) for b in rule.params.get("risk_bands", ["high"])]
     if "risk_band" in cols:
         where = "r.risk_band in (" + ", ".join("'" + b.replace("'", "''") + "'" for b in bands) + ")"
     else:
-        where = f"r.{_q(risk)} >= {float(rule.params.get('min_risk', 0.6))}" if risk else "true"
-    risk_text = (f"'churn risk ' || coalesce(r.risk_band || ' ', '') || '(' || round(100 * r.{_q(risk)})::integer "
+        where = f"r.{quote_ident(risk)} >= {float(rule.params.get('min_risk', 0.6))}" if risk else "true"
+    risk_text = (f"'churn risk ' || coalesce(r.risk_band || ' ', '') || '(' || round(100 * r.{quote_ident(risk)})::integer "
                  "|| '%)'" if risk and "risk_band" in cols else
-                 f"'churn risk ' || round(100 * r.{_q(risk)})::integer || '%'" if risk else "'churn risk'")
+                 f"'churn risk ' || round(100 * r.{quote_ident(risk)})::integer || '%'" if risk else "'churn risk'")
     reason_col = _first(RETENTION_REASON_COLUMNS, cols)
-    reason = f" || coalesce('; ' || r.{_q(reason_col)}::varchar, '')" if reason_col else ""
+    reason = f" || coalesce('; ' || r.{quote_ident(reason_col)}::varchar, '')" if reason_col else ""
     top_n = int(rule.params.get("top_n", 25))
     return f"""
         select r.customer_id::varchar as customer_id, r.customer_id::varchar as subject_id,
