@@ -122,10 +122,11 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     return outcome
 
 
-# the rule kinds whose outcome over the rows a load wrote is their outcome over the whole table, given
-# the table held before (a failed critical rule rolls the load back): row rules, uniqueness of the key
-# the writes are recorded by (every row holding a written key is checked), the column set, and the
-# reconciliation with staging (which reads the batches, not the check relation)
+# The rule kinds a check of the rows a load wrote can answer: row rules, uniqueness of the key the writes
+# are recorded by (every row holding a written key is in the check relation, so it is those keys against
+# the whole table), the column set, and the reconciliation with staging (which reads the batches, not
+# the check relation). A critical rule then fails exactly when it would over the whole table (which held
+# before: a failed critical rule rolls the load back); error and warning counts are the load's own rows.
 _SCOPABLE_TYPES = frozenset({"expect_table_columns_to_match_set", "crmwh_loaded_totals_reconcile"})
 
 

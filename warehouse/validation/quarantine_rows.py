@@ -43,6 +43,8 @@ def quarantine_failures(con: duckdb.DuckDBPyConnection, table: str, batch_id: st
     any_failure = " or ".join(f"({pred})" for _, pred in ev.row_rules)
     source = candidates(ev)
     expected = con.execute(f"select count(*) filter (where {any_failure}) from {source}").fetchone()[0]  # noqa: S608
+    if not expected:  # nothing to move (the quarantine table exists already: validate_staged made it)
+        return 0
     moved = quarantine_from(con, table, batch_id, quarantine_sql(ev.row_rules, set(columns), source))
     if moved != expected:  # never lose a bad row silently (e.g. an engine bug in filtered reads)
         raise CrmwhError(f"validation of {table} batch {batch_id}: {expected} row(s) broke error rules "
