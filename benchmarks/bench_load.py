@@ -14,7 +14,7 @@ Each measured phase runs in its own subprocess (so its peak RSS is its own):
   payments, tickets, interactions, and customer/product attribute changes at 0.5% / 1%), then one run
   with the next day's cut-off.
 
-Targets: full <= 3 x copy; incremental <= 10% of full; peak RSS <= 4 GiB.
+Targets: full <= 3 x copy; incremental <= 5% of full (issue 13; 10% in issue 3); peak RSS <= 4 GiB.
 Great Expectations Data Docs rendering is switched off (``CRMWH_VALIDATION__DATA_DOCS_ENABLED=false``):
 it renders HTML, it does not load; the validation rules themselves run.
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 3.0
-TARGET_INCREMENTAL_SHARE = 0.10
+TARGET_INCREMENTAL_SHARE = 0.05  # issue 13 (issue 3 asked for 10%)
 TARGET_PEAK_GIB = 4.0
 
 

@@ -20,12 +20,9 @@ from warehouse.file_formats import ORDER_NAMES, number_pattern, swapped_formats
 from warehouse.pii import install_pii_macros
 from warehouse.profiles import SourceProfile, batch_profile, formats_for_order
 from warehouse.settings import Settings
+from warehouse.sqltext import quote_literal
 
 NEVER_MATCHES = "%Y#crmwh-no-format#"  # try_strptime needs a non-empty list of formats
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _text(column: str) -> str:
@@ -36,16 +33,16 @@ def _text(column: str) -> str:
 def _normalised(column: str, profile: SourceProfile) -> str:
     expr = _text(column)
     if profile.thousands_separator:
-        expr = f"replace({expr}, {_q(profile.thousands_separator)}, '')"
+        expr = f"replace({expr}, {quote_literal(profile.thousands_separator)}, '')"
     if profile.decimal_separator != ".":
-        expr = f"replace({expr}, {_q(profile.decimal_separator)}, '.')"
+        expr = f"replace({expr}, {quote_literal(profile.decimal_separator)}, '.')"
     return expr
 
 
 def _matches(column: str, profile: SourceProfile, *, integer: bool, grouped: bool = True) -> str:
     pattern = number_pattern(profile.decimal_separator, profile.thousands_separator if grouped else "",
                              integer=integer)
-    return f"regexp_full_match({_text(column)}, {_q(pattern)})"
+    return f"regexp_full_match({_text(column)}, {quote_literal(pattern)})"
 
 
 def _decimal(column: str, profile: SourceProfile) -> str:
@@ -56,7 +53,7 @@ def _decimal(column: str, profile: SourceProfile) -> str:
 def _underflow(column: str, typed: str, profile: SourceProfile) -> str:
     """A non-zero amount that the typed value (``typed``, a DECIMAL(18, 4)) turned into 0."""
     return (f"case when {typed} = 0 and try_cast({_normalised(column, profile)} as double) <> 0 "
-            f"then {_q(column + ' ' + chr(39))} || {_text(column)} || {_q(chr(39))} end")
+            f"then {quote_literal(column + ' ' + chr(39))} || {_text(column)} || {quote_literal(chr(39))} end")
 
 
 def number_expressions(profile: SourceProfile) -> dict[str, str]:

@@ -248,26 +248,31 @@ FACT_TIME = {
 
 
 def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: str) -> None:
-    """Re-point facts of the ids in ``_scd_aff`` to the dimension version valid at their event time."""
+    """Re-point facts of the ids in ``_scd_aff`` to the dimension version valid at their event time.
+
+    Only the facts of those ids are read (a semi-join on the business id, with the key they hold), their
+    versions are looked up among the ids' own, and a fact is updated only when its key changed (usually
+    none: a new version starts after the facts already loaded)."""
+    versions = f"(select * from {dim} where {bid} in (select id from _scd_aff))"
     for fact, (fid, ts) in FACT_TIME.items():
         if key == "product_key" and fact != "core.fct_sales_line":
             continue
-        joins, expr = version_lookup(dim, key, bid, "d", f"s.{bid}", "s._ts")
+        product = key == "product_key"
+        joins, expr = version_lookup(versions, key, bid, "d", f"s.{bid}", "s._ts")
         con.execute(f"""create or replace temp table _rekey_src as
-                        select {fid} as fid, {bid}, {ts} as _ts from {fact}
-                        where {bid} in (select id from _scd_aff)""")
-        extra = ", p.is_merchandise" if key == "product_key" else ""
+                        select {fid} as fid, {bid}, {ts} as _ts, {key} as _old{", is_merchandise as _old_merch" if product else ""}
+                        from {fact} where {bid} in (select id from _scd_aff)""")
         con.execute(f"""
             create or replace temp table _rekey as
-            select r.*{extra} from (select s.fid, {expr} as k from _rekey_src s {joins}) r
-            {"left join core.dim_product p on p.product_key = r.k" if key == "product_key" else ""}
+            select r.fid, r.k{", p.is_merchandise" if product else ""}
+            from (select s.*, {expr} as k from _rekey_src s {joins}) r
+            {"left join core.dim_product p on p.product_key = r.k" if product else ""}
+            where r.k is distinct from r._old{" or p.is_merchandise is distinct from r._old_merch" if product else ""}
         """)
-        set_extra = ", is_merchandise = r.is_merchandise" if key == "product_key" else ""
-        cond = "f.is_merchandise is distinct from r.is_merchandise" if key == "product_key" else "false"
-        con.execute(f"""
-            update {fact} f set {key} = r.k {set_extra} from _rekey r
-            where f.{fid} = r.fid and (f.{key} is distinct from r.k or {cond})
-        """)
+        if not con.execute("select exists (select 1 from _rekey)").fetchone()[0]:
+            continue
+        set_extra = ", is_merchandise = r.is_merchandise" if product else ""
+        con.execute(f"update {fact} f set {key} = r.k {set_extra} from _rekey r where f.{fid} = r.fid")
 
 
 def load_dimensions_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str]) -> None:

@@ -37,6 +37,7 @@ from transforms.association import (
     support_count,
 )
 from transforms.baskets import BasketSet, baskets_from_sales_lines
+from warehouse.core_writes import table_exists
 from warehouse.db import read_sql, transaction
 from warehouse.settings import MiningSettings, Settings
 
@@ -250,17 +251,12 @@ def load_sales_lines(con: duckdb.DuckDBPyConnection, as_of_end: dt.datetime) -> 
     return con.execute(read_sql("analytics/mining_sales_lines.sql"), {"as_of_end": as_of_end}).df()
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                            [schema, table]).fetchall()[0][0])
-
-
 def _value_tiers(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame | None:
     """customer_id -> value_tier from analytics.customer_segments (the churn area), if it is there.
 
     The table holds one snapshot per as-of date: the latest snapshot on or before ``as_of`` is used
     (mining runs before churn in crm_analytics, so that is usually the previous run's)."""
-    if not _table_exists(con, "analytics", "customer_segments"):
+    if not table_exists(con, "analytics.customer_segments"):
         return None
     cols = {r[0] for r in con.execute(
         "select column_name from duckdb_columns() where schema_name = 'analytics' "

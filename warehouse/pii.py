@@ -17,7 +17,7 @@ from __future__ import annotations
 import duckdb
 
 from warehouse.settings import PublishSettings, Settings
-from warehouse.sqltext import quote_literal  # staging and load import it from here too
+from warehouse.sqltext import quote_literal
 
 
 def pii_predicates(cfg: PublishSettings, value: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from warehouse import extract as extract_mod
 from warehouse import files as files_mod
 from warehouse import load as load_mod
 from warehouse import staging as staging_mod
+from warehouse.core_writes import recording_writes
 from warehouse.db import transaction, warehouse_writer
 from warehouse.errors import CriticalValidationError, CrmwhError, RejectedBatchError
 from warehouse.quarantine import quarantined_count
@@ -269,7 +270,8 @@ def load_facts(settings: Settings, batch_ids: list[str], cutoff: datetime | None
         if has_crm:
             candidates = [t for t in (cutoff, row[0] if row else None) if t is not None]
             as_of = max(candidates) if candidates else None
-        with transaction(con):
+        # the core checks look at the fact rows this load wrote (recorded by the fact upserts)
+        with transaction(con), recording_writes(con):
             load_mod.load_facts_in(con, settings, ids, as_of)
             validate_core_tables(con, settings, ids)
     _guarded(settings, batch_ids, step, con)

@@ -21,13 +21,15 @@ from datetime import datetime
 
 import duckdb
 
+from warehouse.core_writes import table_exists
 from warehouse.db import read_sql
 from warehouse.errors import CrmwhError
-from warehouse.pii import install_pii_macros, quote_literal
+from warehouse.pii import install_pii_macros
 from warehouse.quarantine import checked_identifier, raw_columns, raw_record_sql
 from warehouse.run_relations import create_run_relations
 from warehouse.settings import Settings
 from warehouse.source_contract import PRIMARY_KEYS, metadata
+from warehouse.sqltext import quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +72,9 @@ def crm_staging_sql(con: duckdb.DuckDBPyConnection, settings: Settings, entity: 
             .replace("{reporting_currency}", quote_literal(settings.currency.reporting_currency)))
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, table]).fetchone()[0])
-
-
 def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
                    params: dict | None = None, *, empty: bool = False) -> None:
-    if not _table_exists(con, "staging", table):
+    if not table_exists(con, f"staging.{table}"):
         # DuckDB 2.0: a table created in the transaction that then bulk-inserts more than a row group
         # answers filtered reads with no rows; so the (empty) table is committed on its own first
         # (not needed when nothing will be inserted: ``empty``)
@@ -133,7 +129,7 @@ def drop_superseded(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Non
         "and rows_read > 0", [batch_ids]).fetchall()}
     for entity, key in PRIMARY_KEYS.items():
         table = f"stg_crm__{entity}"
-        if entity not in with_rows or not _table_exists(con, "staging", table):  # nothing new supersedes
+        if entity not in with_rows or not table_exists(con, f"staging.{table}"):  # nothing new supersedes
             continue
         con.execute(
             f"""delete from staging.{table} where rowid in (

@@ -42,8 +42,8 @@ PHASES = ("extract", "stage", "validate", "load", "analytics", "publish")
 TARGETS = (
     "warehouse.extract:extract_table:3",        # some source tables in raw, the others not yet
     "warehouse.staging:stage_crm_entity:2",     # staging commits per table: half-staged
-    "warehouse.validation:_record:1",           # inside validation, results partly recorded
-    "warehouse.load:write_plain_models:1",               # inside the facts transaction (sales lines written)
+    "warehouse.validation.entry:record_results:1",  # inside validation, results partly recorded
+    "warehouse.load:write_plain_models:1",      # inside the facts transaction (sales lines written)
     "warehouse.mining:_write:2",                # inside the mining transaction
     "warehouse.publish.publisher:_build_version:1",  # new version fully built, not yet swapped in
 )
