@@ -64,8 +64,9 @@ def publish_marts(settings: Settings, run_id: str,
     warnings publish with status ``warning``. Otherwise the status is the one given, else the one
     recorded in ``audit`` (which now includes the marts' own results).
     """
-    from warehouse.publish import publish, validation_status_from_audit
+    from warehouse.publish import publish
     from warehouse.validation import validate_marts
+    from warehouse.validation_status import validation_status_from_audit
 
     with warehouse_writer(settings) as con:
         outcomes = validate_marts(con, settings, run_id)

@@ -25,8 +25,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.core_writes import table_exists
-from warehouse.db import read_sql, transaction
+from warehouse.db import read_sql, table_exists, transaction
 from warehouse.rules import CareRule, load_care_rules, load_service_processes
 from warehouse.services_marts import apply_comments
 from warehouse.settings import Settings

@@ -18,15 +18,6 @@ WRITTEN_TABLE = "_core_written"
 _RECORDING: set[int] = set()
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str, *, views: bool = False) -> bool:
-    """True when ``schema.table`` is a table (or, with ``views``, a view) of the open database."""
-    schema, table = qualified.split(".")
-    sql = "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t"
-    if views:
-        sql = f"select ({sql}) + (select count(*) from duckdb_views() where schema_name = $s and view_name = $t)"
-    return bool(con.execute(sql, {"s": schema, "t": table}).fetchone()[0])
-
-
 @contextlib.contextmanager
 def recording_writes(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Within the block (inside the load's transaction), :func:`upsert_fact` notes in ``_core_written``

@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 
 from warehouse.settings import EXPECTATIONS_DIR, Settings
-from warehouse.validation_status import MEANING, STATUSES, status_of
+from warehouse.validation_status import MEANING, STATUSES, status_of, validation_status_from_audit
 
 LAYERS: tuple[str, ...] = ("staging", "core", "marts")
 LAYER_TITLES = {"staging": "Staging batches (rows that break an error rule are quarantined)",
@@ -305,7 +305,6 @@ def render_site(con: duckdb.DuckDBPyConnection, settings: Settings, tables: set[
         for page in (docs / folder).rglob("*.html"):
             if page not in wanted:
                 page.unlink()
-    from warehouse.publish import validation_status_from_audit
 
     index = docs / "index.html"
     _write(index, render_index(runs, suites, datetime.now(), validation_status_from_audit(con)))

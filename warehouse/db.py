@@ -394,3 +394,12 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         with contextlib.suppress(duckdb.Error):
             con.execute("rollback")
         raise
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str, *, views: bool = False) -> bool:
+    """True when ``schema.table`` is a table (or, with ``views``, a view) of the open database."""
+    schema, table = qualified.split(".")
+    sql = "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t"
+    if views:
+        sql = f"select ({sql}) + (select count(*) from duckdb_views() where schema_name = $s and view_name = $t)"
+    return bool(con.execute(sql, {"s": schema, "t": table}).fetchone()[0])

@@ -28,8 +28,8 @@ from datetime import datetime
 import duckdb
 
 from warehouse import model_spec
-from warehouse.core_writes import table_exists, version_lookup
-from warehouse.db import read_sql
+from warehouse.core_writes import version_lookup
+from warehouse.db import read_sql, table_exists
 from warehouse.file_deliveries import replace_redelivered_lines
 from warehouse.models import write_models, write_plain_models
 from warehouse.quarantine import quarantined_count

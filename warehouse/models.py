@@ -25,7 +25,8 @@ from typing import Any
 
 import duckdb
 
-from warehouse.core_writes import table_exists, upsert_fact
+from warehouse.core_writes import upsert_fact
+from warehouse.db import table_exists
 from warehouse.model_spec import SQL_DIR, Model, ModelHeaderError, discover
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ import pyarrow as pa
 from transforms import recommender as rec
 from transforms.baskets import baskets_from_sales_lines, usable_lines
 from transforms.evaluation import bootstrap_ci, ranking_metrics
+from warehouse.rule_miner import RuleMiner, item_names, load_sales_lines, rank_rules
 from warehouse.settings import Settings, replace_settings
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,6 @@ class History:
 
 
 def read_history(con: duckdb.DuckDBPyConnection, settings: Settings, end: dt.datetime) -> History:
-    from warehouse.mining import load_sales_lines
 
     lines = load_sales_lines(con, end)
     keep, item, _ = usable_lines(lines, settings.mining.non_merchandise_codes, "product")
@@ -152,14 +152,13 @@ def _signals(history: History, settings: Settings, end: np.datetime64, rules: pd
 
 def offerable_rules_at(history: History, settings: Settings, end: dt.datetime) -> pd.DataFrame:
     """The overall scope's offerable single-consequent rules mined from the lines before ``end``."""
-    from warehouse.mining import _Miner, rank_rules
 
     lines = history.lines[pd.to_datetime(history.lines["order_ts"]) < pd.Timestamp(end)]
     baskets = baskets_from_sales_lines(lines, settings.mining.non_merchandise_codes, "product")
     if baskets.n_baskets == 0:
         return pd.DataFrame(columns=["antecedent", "consequent", "confidence", "lift", "rule_id"])
     product_settings = replace_settings(settings, mining={"engine": "mlxtend"})
-    miner = _Miner(product_settings)
+    miner = RuleMiner(product_settings)
     result, _ = miner.mine_adapted(baskets)
     rules = rank_rules(result.rules, settings.mining)
     return offer_rules_frame(rules)
@@ -294,7 +293,6 @@ class _Timer:
 
 
 def _names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    from warehouse.mining import item_names
 
     frame = item_names(con, "product")
     return dict(zip(frame["item"], frame["item_name"], strict=True))

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.core_writes import table_exists, versions_sql
+from warehouse.core_writes import versions_sql
+from warehouse.db import table_exists
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from datetime import datetime
 
 import duckdb
 
-from warehouse.core_writes import table_exists
-from warehouse.db import read_sql
+from warehouse.db import read_sql, table_exists
 from warehouse.errors import CrmwhError
 from warehouse.pii import install_pii_macros
 from warehouse.quarantine import checked_identifier, raw_columns, raw_record_sql

@@ -19,6 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import duckdb
+
+from warehouse.db import table_exists
+
 PASSED, WARNING, FAILED, NOT_VALIDATED = "passed", "warning", "failed", "not_validated"
 STATUSES: tuple[str, ...] = (PASSED, WARNING, FAILED, NOT_VALIDATED)
 MEANING: dict[str, str] = {
@@ -48,3 +52,24 @@ def status_sql(severity: str = "severity", success: str = "success") -> str:
     return (f"case when count(*) = 0 then '{NOT_VALIDATED}' "
             f"when count(*) filter (where not {success} and {severity} = '{CRITICAL}') > 0 then '{FAILED}' "
             f"when count(*) filter (where not {success}) > 0 then '{WARNING}' else '{PASSED}' end")
+
+
+def validation_status_from_audit(con: duckdb.DuckDBPyConnection) -> str:
+    """The validation status of the warehouse as it stands: the latest result of every rule per table.
+
+    ``failed`` when a critical rule's latest check failed, ``warning`` when any other latest check
+    failed, ``passed`` when all passed, ``not_validated`` when nothing was ever checked.
+    """
+    if not table_exists(con, "audit.validation_results"):
+        return "not_validated"
+    (status,) = con.execute(
+        f"""
+        with latest as (
+            select severity, success,
+                   row_number() over (partition by table_name, rule order by checked_at desc) as rn
+            from audit.validation_results
+        )
+        select {status_sql()} from latest where rn = 1
+        """  # noqa: S608 - a constant expression
+    ).fetchone()
+    return str(status)

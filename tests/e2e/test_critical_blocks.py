@@ -10,6 +10,7 @@ from validation_support import reference_data, write_raw_crm_batch
 
 from warehouse.errors import CriticalValidationError
 from warehouse.settings import Settings
+from warehouse.validation_status import validation_status_from_audit
 
 CRM = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "crm"
 
@@ -54,7 +55,7 @@ def test_unreconciled_order_totals_fail_the_batch_load_nothing_and_publish_nothi
         con.close()
 
     with warehouse_writer(pipeline_settings) as con:
-        status = publish_mod.validation_status_from_audit(con)
+        status = validation_status_from_audit(con)
         assert status == "failed"
         with pytest.raises(CriticalValidationError, match="stays published"):
             publish_mod.publish(pipeline_settings, "after", None, status, con=con)

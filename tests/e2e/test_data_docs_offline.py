@@ -15,8 +15,9 @@ from warehouse.analytics_pipeline import publish_marts
 from warehouse.cli import main
 from warehouse.db import warehouse_reader, warehouse_writer
 from warehouse.pipeline import ingest_file
-from warehouse.publish import read_manifest, validation_status_from_audit
+from warehouse.publish import read_manifest
 from warehouse.settings import Settings, load_settings
+from warehouse.validation_status import validation_status_from_audit
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

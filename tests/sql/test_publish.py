@@ -23,9 +23,9 @@ from warehouse.publish import (
     publish,
     read_manifest,
     split_table_comment,
-    validation_status_from_audit,
 )
 from warehouse.settings import Settings
+from warehouse.validation_status import validation_status_from_audit
 
 
 def _publish_sample(settings: Settings, run_id: str = "run-1", scale: int = 1, **kwargs):

@@ -13,7 +13,7 @@ from transforms.association import MiningParams, mine
 from transforms.baskets import baskets_from_pairs
 from transforms.recommender import Purchases, sequence_matrix
 from warehouse.demo.generator import GenerateOptions, build_dataset
-from warehouse.mining import rank_rules
+from warehouse.rule_miner import rank_rules
 from warehouse.settings import MiningSettings, RecommenderSettings
 
 

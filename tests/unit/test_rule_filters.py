@@ -8,7 +8,7 @@ import pytest
 
 from transforms.association import MiningParams, mine, wilson_lower
 from transforms.baskets import baskets_from_lists
-from warehouse.mining import offerable, rank_rules
+from warehouse.rule_miner import offerable, rank_rules
 from warehouse.settings import MiningSettings
 
 

@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         parse_as_of(args.as_of, settings)
     from transforms.association import MiningParameterError
     from transforms.baskets import read_basket_file
-    from warehouse.mining import mine_basket_set
+    from warehouse.rule_miner import mine_basket_set
 
     settings.mining.params()  # a bad threshold fails before any file is read
     if args.baskets is not None:

@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _publish(args: argparse.Namespace) -> int:
     from warehouse.db import warehouse_writer
-    from warehouse.publish import publish, validation_status_from_audit
+    from warehouse.publish import publish
+    from warehouse.validation_status import validation_status_from_audit
 
     settings = get_settings()
     if args.verify_only:

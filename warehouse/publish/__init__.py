@@ -51,7 +51,6 @@ from warehouse.publish.publisher import (
     PUBLISHABLE_STATUSES,
     REFUSED_STATUSES,
     publish,
-    validation_status_from_audit,
 )
 from warehouse.publish.versions import (
     CURRENT_LINK_NAME,
@@ -74,6 +73,6 @@ __all__ = [
     "STABLE_INTEGER", "VERSIONS_DIR_NAME", "Manifest", "MartColumn", "MartTable", "PiiLeakError", "PublishError",
     "check_pii", "current_link", "current_version_dir", "list_marts", "list_versions", "open_published",
     "pii_column_name_findings", "pii_content_findings", "prune_versions", "publish", "read_manifest",
-    "resolved_published_path", "split_table_comment", "stable_type", "validation_status_from_audit",
+    "resolved_published_path", "split_table_comment", "stable_type",
     "verify_published", "version_name", "versions_dir", "with_stable_types",
 ]

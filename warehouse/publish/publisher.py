@@ -1,7 +1,8 @@
 """The publish entry point: ``publish`` checks the run's validation status, builds a new version aside
 (the marts with their stable types and comments, the data dictionary, the manifest, Parquet copies), runs
 the PII guard before anything is written, makes the version durable and swaps it in
-(``warehouse.publish.versions``); ``validation_status_from_audit`` is the status a publish gets."""
+(``warehouse.publish.versions``); the status it records comes from
+``warehouse.validation_status.validation_status_from_audit``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.core_writes import table_exists
 from warehouse.errors import CriticalValidationError
 from warehouse.publish.dictionary import (
     DICTIONARY_COLUMNS,
@@ -247,26 +247,3 @@ def _build_version(con: duckdb.DuckDBPyConnection, settings: Settings, building:
     for warning in manifest.warnings:
         log.warning("undocumented mart: %s", warning)
     return manifest
-
-
-def validation_status_from_audit(con: duckdb.DuckDBPyConnection) -> str:
-    """The validation status of the warehouse as it stands: the latest result of every rule per table.
-
-    ``failed`` when a critical rule's latest check failed, ``warning`` when any other latest check
-    failed, ``passed`` when all passed, ``not_validated`` when nothing was ever checked.
-    """
-    if not table_exists(con, "audit.validation_results"):
-        return "not_validated"
-    from warehouse.validation_status import status_sql
-
-    (status,) = con.execute(
-        f"""
-        with latest as (
-            select severity, success,
-                   row_number() over (partition by table_name, rule order by checked_at desc) as rn
-            from audit.validation_results
-        )
-        select {status_sql()} from latest where rn = 1
-        """  # noqa: S608 - a constant expression
-    ).fetchone()
-    return str(status)

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.core_writes import table_exists
+from warehouse.db import table_exists
 from warehouse.errors import RejectedBatchError
 from warehouse.quarantine import checked_identifier, raw_table_of
 from warehouse.sqltext import quote_ident

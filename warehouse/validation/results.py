@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.core_writes import table_exists
+from warehouse.db import table_exists
 from warehouse.settings import SQL_DIR
 
 VALIDATION_DDL = SQL_DIR / "ddl" / "020_validation.sql"
