@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import duckdb
 
+from warehouse.sqltext import quote_literal
+
 # The facts a load wrote, while :func:`recording_writes` is open on the connection: temp table
 # ``_core_written`` (table_name, key_column, id); per fact upserted one marker row (id NULL) and the id of
 # every row it delivered (written, or found unchanged); ``whole`` marks a fact that was empty before,
@@ -43,8 +45,8 @@ def written_scope(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, str]
                       "where table_name = ? and id is null", [table]).fetchone()
     if row is None or row[0] is None or row[1]:
         return None
-    literal = "'" + table.replace("'", "''") + "'"
-    return row[0], f"select id from {WRITTEN_TABLE} where table_name = {literal} and id is not null"  # noqa: S608
+    return row[0], (f"select id from {WRITTEN_TABLE} where table_name = {quote_literal(table)} "
+                    "and id is not null")  # noqa: S608
 
 
 def versions_sql(dim: str, key: str, bid: str) -> str:
