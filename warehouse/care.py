@@ -25,9 +25,8 @@ from typing import Any
 
 import duckdb
 
-from warehouse.db import read_sql, table_exists, transaction
+from warehouse.db import apply_comments, read_sql, table_exists, transaction
 from warehouse.rules import CareRule, load_care_rules, load_service_processes
-from warehouse.services_marts import apply_comments
 from warehouse.settings import Settings
 from warehouse.sqltext import quote_ident
 
@@ -256,7 +255,7 @@ def run_care(con: duckdb.DuckDBPyConnection, settings: Settings, week: Week) -> 
         con.execute(f"insert into {CARE_HISTORY} by name select * from _care_actions")
         con.execute(f"create or replace table {CARE_MART} as select * from _care_actions")
         for table in (CARE_HISTORY, CARE_MART):
-            apply_comments(con, table, COLUMN_COMMENTS, TABLE_COMMENT)
+            apply_comments(con, table, TABLE_COMMENT, COLUMN_COMMENTS)
     result.actions = int(con.execute(f"select count(*) from {CARE_MART}").fetchall()[0][0])
     for name in ("_care_events", "_care_actions", "_care_rules", "_care_account_reps", "_care_customer_value"):
         con.execute(f"drop table if exists {name}")

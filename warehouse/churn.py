@@ -64,9 +64,10 @@ from warehouse.churn_features import (
     label_horizon,
     purchase_cycle,
 )
-from warehouse.db import read_sql, transaction
+from warehouse.db import apply_comments, read_sql, transaction
 from warehouse.errors import CrmwhError
 from warehouse.settings import Settings
+from warehouse.sqltext import quote_literal
 
 REQUIRED_TABLES: tuple[str, ...] = (
     "fct_sales_line", "dim_product", "dim_customer", "fct_service_ticket", "fct_interaction", "fct_payment",
@@ -353,21 +354,6 @@ def check_inputs(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # Writing ----------------------------------------------------------------------------------------
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def apply_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Table and column comments (the data dictionary is built from them)."""
-    con.execute(f"comment on table {table} is {_sql_text(TABLE_COMMENTS[table])}")
-    existing = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
-        table.split(".")).fetchall()}
-    for column, text in COLUMN_COMMENTS[table].items():
-        if column in existing:
-            con.execute(f"comment on column {table}.{column} is {_sql_text(text)}")
-
-
 def _replace_snapshot_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
                            dates: list[dt.date]) -> int:
     con.register("_churn_frame", frame.to_arrow())
@@ -379,7 +365,7 @@ def _replace_snapshot_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl
     finally:
         with contextlib.suppress(duckdb.Error):
             con.unregister("_churn_frame")
-    apply_comments(con, table)
+    apply_comments(con, table, TABLE_COMMENTS[table], COLUMN_COMMENTS[table])
     return frame.height
 
 
@@ -401,7 +387,7 @@ def _replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFra
     finally:
         with contextlib.suppress(duckdb.Error):
             con.unregister("_churn_frame")
-    apply_comments(con, table)
+    apply_comments(con, table, TABLE_COMMENTS[table], COLUMN_COMMENTS[table])
     return frame.height
 
 
@@ -753,12 +739,12 @@ def run_churn(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date
     previous_limit = None
     if settings.churn.memory_limit:
         previous_limit = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
-        con.execute(f"set memory_limit = {_sql_text(settings.churn.memory_limit)}")
+        con.execute(f"set memory_limit = {quote_literal(settings.churn.memory_limit)}")
     try:
         return _run(con, settings, as_of, timings, lap)
     finally:
         if previous_limit is not None:
-            con.execute(f"set memory_limit = {_sql_text(previous_limit)}")
+            con.execute(f"set memory_limit = {quote_literal(previous_limit)}")
 
 
 def _purchase_model(data: pl.DataFrame, as_of: dt.date, settings: Settings) -> PurchaseModel | None:

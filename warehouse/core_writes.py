@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import duckdb
 
+from warehouse.db import column_types
 from warehouse.sqltext import quote_literal
 
 # The facts a load wrote, while :func:`recording_writes` is open on the connection: temp table
@@ -78,9 +79,7 @@ def upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: 
                  hash_exclude: tuple[str, ...] = ()) -> int:
     """Write the rows of ``keyed_sql`` whose content changed; drop soft-deleted ones. Returns rows written."""
     name = fact.split(".")[1]
-    columns = [r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'core' and table_name = ? "
-        "order by column_index", [name]).fetchall()]
+    columns = list(column_types(con, fact))
     # surrogate keys of the type-2 dimensions are re-pointed in place (refresh_fact_keys), so they stay
     # out of the content hash; the keys of the code dimensions and employees (channel_key, employee_key,
     # agent_key, ...) are the only record of the order's channel or sales rep: a change must rewrite the row

@@ -21,6 +21,7 @@ import duckdb
 
 from warehouse.errors import CorruptFileError, CrmwhError, PipelineBusyError, StorageError
 from warehouse.settings import SQL_DIR, Settings
+from warehouse.sqltext import quote_ident, quote_literal
 
 SCHEMAS: tuple[str, ...] = ("raw", "staging", "quarantine", "core", "analytics", "marts", "audit")
 DDL_DIR = SQL_DIR / "ddl"
@@ -397,9 +398,32 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str, *, views: bool = False) -> bool:
-    """True when ``schema.table`` is a table (or, with ``views``, a view) of the open database."""
-    schema, table = qualified.split(".")
-    sql = "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t"
-    if views:
-        sql = f"select ({sql}) + (select count(*) from duckdb_views() where schema_name = $s and view_name = $t)"
-    return bool(con.execute(sql, {"s": schema, "t": table}).fetchone()[0])
+    """True when ``schema.table`` is a table (or, with ``views``, a view) of the open database.
+
+    Asked by binding the name (``con.table``): a tenth of the time of a ``duckdb_tables()`` query, which
+    computes every table's size; a name that does not bind raises without aborting an open transaction."""
+    try:
+        relation = con.table(qualified)
+    except duckdb.CatalogException:
+        return False
+    return views or relation.type == "TABLE_RELATION"
+
+def column_types(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
+    """Column name -> type (as ``duckdb_columns()`` spells it), in order, of a table or view; empty when
+    it does not exist. Read by binding the name, like :func:`table_exists`."""
+    try:
+        relation = con.table(qualified)
+    except duckdb.CatalogException:
+        return {}
+    return dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection, table: str, table_comment: str,
+                   column_comments: dict[str, str]) -> None:
+    """``comment on`` the table and each of its columns that exists (the published data dictionary is
+    built from these comments); comments for columns the table does not have are skipped."""
+    con.execute(f"comment on table {table} is {quote_literal(table_comment)}")
+    present = column_types(con, table)
+    for column, text in column_comments.items():
+        if column in present:
+            con.execute(f"comment on column {table}.{quote_ident(column)} is {quote_literal(text)}")

@@ -28,10 +28,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import duckdb
 import pyarrow as pa
 
+from warehouse.db import column_types
 from warehouse.errors import RejectedBatchError, SourceError
 from warehouse.settings import Settings
 from warehouse.source_contract import PRIMARY_KEYS, SOURCE_TABLES, metadata
-from warehouse.sqltext import quote_ident
+from warehouse.sqltext import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,76 @@ def adbc_uri(url: str) -> SourceUri:
     raise SourceError(f"unsupported source URL scheme {scheme!r} (use sqlite:/// or postgresql+psycopg://)")
 
 
+class SourceCursor:
+    """One ADBC statement on the source: run a query and read its result as Arrow.
+
+    The low-level ADBC API (``adbc_driver_manager.AdbcStatement``), not its DB-API module: that module
+    imports pandas, polars and ``pyarrow.dataset`` (half a second of every run) for conversions the
+    extraction never uses."""
+
+    def __init__(self, connection: Any) -> None:
+        import adbc_driver_manager
+
+        self._stmt = adbc_driver_manager.AdbcStatement(connection)
+        self._stream: Any = None
+
+    def set_options(self, **options: str) -> None:
+        self._stmt.set_options(**options)
+
+    def execute(self, sql: str) -> SourceCursor:
+        self._stmt.set_sql_query(sql)
+        self._stream, _ = self._stmt.execute_query()
+        return self
+
+    def fetch_record_batch(self) -> pa.RecordBatchReader:
+        if self._stream is None:
+            raise SourceError("no query was run on this source cursor")
+        stream, self._stream = self._stream, None
+        return pa.RecordBatchReader._import_from_c(stream.address)
+
+    def fetch_arrow_table(self) -> pa.Table:
+        return self.fetch_record_batch().read_all()
+
+    def close(self) -> None:
+        self._stmt.close()
+
+
+class SourceConnection:
+    """An ADBC connection to the source in one read transaction (autocommit off: every table of an
+    extraction is read from the same snapshot where the database offers one)."""
+
+    def __init__(self, target: SourceUri) -> None:
+        import adbc_driver_manager
+
+        if target.driver == "sqlite":
+            import adbc_driver_sqlite as driver
+        else:
+            import adbc_driver_postgresql as driver  # type: ignore[no-redef]
+        self._db = driver.connect(target.uri)
+        try:
+            self._conn = adbc_driver_manager.AdbcConnection(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+        # a driver without transactions reads as it can
+        with contextlib.suppress(adbc_driver_manager.NotSupportedError):
+            self._conn.set_autocommit(False)
+
+    def cursor(self) -> SourceCursor:
+        return SourceCursor(self._conn)
+
+    def close(self) -> None:
+        try:
+            with contextlib.suppress(Exception):  # a read-only transaction: nothing to keep
+                self._conn.rollback()
+            self._conn.close()
+        finally:
+            self._db.close()
+
+
 @contextmanager
-def source_connection(url: str) -> Iterator[tuple[Any, SourceUri]]:
-    """An ADBC DB-API connection to the source."""
+def source_connection(url: str) -> Iterator[tuple[SourceConnection, SourceUri]]:
+    """An ADBC connection to the source."""
     target = adbc_uri(url)
     try:
         if target.driver == "sqlite":
@@ -75,10 +143,7 @@ def source_connection(url: str) -> Iterator[tuple[Any, SourceUri]]:
 
             if not Path(target.uri).is_file():
                 raise SourceError(f"the SQLite source {target.uri} does not exist (run `crmwh demo generate`?)")
-            import adbc_driver_sqlite.dbapi as driver
-        else:
-            import adbc_driver_postgresql.dbapi as driver
-        con = driver.connect(target.uri)
+        con = SourceConnection(target)
     except SourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - any driver failure is a source problem for the user
@@ -93,28 +158,33 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
-def source_columns(cur: Any, table: str) -> list[str]:
+def source_columns(cur: SourceCursor, table: str) -> list[str]:
     """The column names the source table has now (no rows read)."""
     cur.execute(f'select * from "{table}" where 1 = 0')
     return [str(n) for n in cur.fetch_arrow_table().schema.names]
 
 
-def _text_select(driver: str, table: str, columns: list[str], marked: bool) -> str:
-    """SELECT every column as text (SQLite infers Arrow types from values, so force text)."""
+def _text_select(driver: str, table: str, columns: list[str], marked: bool, lower: datetime, cutoff: datetime) -> str:
+    """SELECT every column as text (SQLite infers Arrow types from values, so force text) of the rows
+    with ``lower < updated_at <= cutoff``. The two bounds are written as literals (they are timestamps
+    this module formats, never user text): binding them would build Arrow arrays from Python values,
+    which makes pyarrow import pandas."""
     columns = [c.replace('"', '""') for c in columns]
     if driver == "postgresql":
         cols = [f'"{c}"::text as "{c}"' for c in columns]
-        where = 'where "updated_at" > $1::timestamp and "updated_at" <= $2::timestamp'
+        low, high = (quote_literal(t.isoformat(sep=" ")) for t in (lower, cutoff))
+        where = f'where "updated_at" > {low}::timestamp and "updated_at" <= {high}::timestamp'
     else:
         # marked: never NULL ('' = NULL, 'v' + text = a value) so no column is all-NULL in the first batch
         cols = ([f"""coalesce('v' || cast("{c}" as text), '') as "{c}\"""" for c in columns] if marked
                 else [f'cast("{c}" as text) as "{c}"' for c in columns])
-        where = 'where "updated_at" > ? and "updated_at" <= ?'
+        low, high = (quote_literal(t.strftime(_TS_FORMAT)) for t in (lower, cutoff))
+        where = f'where "updated_at" > {low} and "updated_at" <= {high}'
     pk = PRIMARY_KEYS[table]
     return f'select {", ".join(cols)} from "{table}" {where} order by "{pk}"'
 
 
-def read_source_table(cur: Any, target: SourceUri, table: str, lower: datetime | None,
+def read_source_table(cur: SourceCursor, target: SourceUri, table: str, lower: datetime | None,
                       cutoff: datetime, batch_rows: int, *, marked: bool = False,
                       columns: list[str] | None = None) -> pa.RecordBatchReader:
     """A stream of the rows of ``table`` with ``lower < updated_at <= cutoff`` (all columns text).
@@ -123,16 +193,10 @@ def read_source_table(cur: Any, target: SourceUri, table: str, lower: datetime |
     (SQLite only) prefixes every non-NULL value with one character, for a column that is NULL
     throughout the first batch (the SQLite driver infers column types from the first batch)."""
     columns = columns or [c.name for c in metadata.tables[table].columns]
-    low = lower or datetime(1, 1, 1)
-    params: tuple[str, str]
-    if target.driver == "sqlite":
-        params = (low.strftime(_TS_FORMAT), cutoff.strftime(_TS_FORMAT))
-    else:
-        params = (low.isoformat(sep=" "), cutoff.isoformat(sep=" "))
     try:
         if target.driver == "sqlite":
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
-        cur.execute(_text_select(target.driver, table, columns, marked=marked), params)
+            cur.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cur.execute(_text_select(target.driver, table, columns, marked, lower or datetime(1, 1, 1), cutoff))
         return cur.fetch_record_batch()
     except Exception as exc:  # noqa: BLE001
         raise SourceError(f"cannot read {table} from the source: {str(exc).splitlines()[0]}") from exc
@@ -165,15 +229,13 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, raw_table: str, columns: li
         f"create table if not exists raw.{raw_table} (_batch_id varchar not null, _source varchar not null, "
         f"_source_row bigint not null, _extracted_at timestamp not null, {cols})"
     )
-    existing = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ?",
-        [raw_table]).fetchall()}
+    existing = column_types(con, f"raw.{raw_table}")
     for c in columns:
         if c not in existing:
             con.execute(f"alter table raw.{raw_table} add column {quote_ident(c)} varchar")
 
 
-def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con: Any, target: SourceUri,
+def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con: SourceConnection, target: SourceUri,
                   table: str, *, interval_start: datetime | None, cutoff: datetime, run_id: str | None) -> str:
     """Read one source table's changed rows into ``raw.crm__<table>`` as a new batch (one transaction)."""
     if table not in SOURCE_TABLES:
@@ -211,7 +273,7 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, source_con
     return batch_id
 
 
-def _extract_into_raw(con: duckdb.DuckDBPyConnection, cur: Any, target: SourceUri, table: str, columns: list[str],
+def _extract_into_raw(con: duckdb.DuckDBPyConnection, cur: SourceCursor, target: SourceUri, table: str, columns: list[str],
                       *, batch_id: str, started: datetime, lower: datetime | None, interval_start: datetime | None,
                       cutoff: datetime, run_id: str | None, batch_rows: int, marked: bool) -> None:
     """Stream the source rows into ``raw.crm__<table>`` and open the batch (one transaction)."""

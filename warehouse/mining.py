@@ -30,7 +30,7 @@ from transforms.association import (
     pair_affinity,
 )
 from transforms.baskets import BasketSet, baskets_from_sales_lines
-from warehouse.db import table_exists, transaction
+from warehouse.db import apply_comments, table_exists, transaction
 from warehouse.recommender import RecommenderCache, write_recommendations
 from warehouse.rule_miner import (
     RuleMiner,
@@ -246,18 +246,6 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.
     return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
 
 
-def document(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Table and column comments from TABLE_DOCS (the data dictionary reads them)."""
-    table_doc, columns = TABLE_DOCS[table]
-    con.execute(f"comment on table {table} is '{table_doc.replace(chr(39), chr(39) * 2)}'")
-    schema, name = table.split(".")
-    present = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]).fetchall()}
-    for column, doc in columns.items():
-        if column in present:
-            con.execute(f"comment on column {table}.{column} is '{doc.replace(chr(39), chr(39) * 2)}'")
-
-
 def _scopes(attrs: pd.DataFrame, settings: Settings, as_of_end: dt.datetime) -> list[tuple[Scope, np.ndarray]]:
     """(scope, boolean mask over baskets) for every scope to mine; ``attrs`` has one row per basket."""
     mining = settings.mining
@@ -378,7 +366,7 @@ def run_mining(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.dat
         counts["marts.cross_sell_rules"] = _write(con, "marts.cross_sell_rules", named, lists)
         counts["marts.product_affinity"] = _write(con, "marts.product_affinity", affinity, lists)
         for table in TABLE_DOCS:
-            document(con, table)
+            apply_comments(con, table, *TABLE_DOCS[table])
         counts["marts.cross_sell_recommendations"], offers = _recommendations(con, settings, as_of_end, named,
                                                                               recommender_cache)
     stats.update({k: int(v) for k, v in offers.items() if isinstance(v, (int, np.integer))})

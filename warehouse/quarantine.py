@@ -11,6 +11,8 @@ import re
 
 import duckdb
 
+from warehouse.db import column_types
+
 QUARANTINE_COLUMNS = """
     _batch_id varchar not null,
     _source_row bigint not null,
@@ -47,9 +49,7 @@ def raw_table_of(staging_table: str) -> str | None:
 
 def raw_columns(con: duckdb.DuckDBPyConnection, raw_table: str) -> list[str]:
     """The source columns of ``raw.<raw_table>`` (lineage columns left out), in table order."""
-    return [r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ? "
-        "order by column_index", [raw_table]).fetchall() if r[0] not in RAW_LINEAGE]
+    return [c for c in column_types(con, f"raw.{raw_table}") if c not in RAW_LINEAGE]
 
 
 def raw_record_sql(columns: list[str], alias: str = "") -> str:
@@ -78,9 +78,7 @@ def quarantine_from(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, f
     """
     staging = f"staging.{checked_identifier(table)}"
     target = ensure_quarantine_table(con, table)
-    columns = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ?",
-        [table]).fetchall()}
+    columns = set(column_types(con, staging))
     # the record as read: staged rows of a CRM table carry no copy of it (``_raw`` is NULL but for
     # replayed rows), the raw layer has it under the same (_batch_id, _source_row)
     raw_table = raw_table_of(table)

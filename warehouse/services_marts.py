@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from transforms import renewal_model
-from warehouse.db import read_sql, transaction
+from warehouse.db import apply_comments, read_sql, transaction
 from warehouse.model_spec import load_model
 from warehouse.models import write_models
 from warehouse.settings import Settings
@@ -143,21 +143,6 @@ COLUMN_COMMENTS: dict[str, dict[str, str]] = {
 
 
 # writing -----------------------------------------------------------------------------------------
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def apply_comments(con: duckdb.DuckDBPyConnection, table: str, comments: dict[str, str], table_comment: str) -> None:
-    """Table and column comments (the published data dictionary is built from them)."""
-    con.execute(f"comment on table {table} is {_text(table_comment)}")
-    schema, name = table.split(".")
-    existing = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]).fetchall()}
-    for column, text in comments.items():
-        if column in existing:
-            con.execute(f'comment on column {table}."{column}" is {_text(text)}')
-
-
 def replace_mart(con: duckdb.DuckDBPyConnection, table: str, data: pl.DataFrame | str,
                  params: dict[str, Any] | None = None) -> int:
     """``create or replace`` a mart from a frame or a SELECT, with its comments; returns its rows."""
@@ -170,7 +155,7 @@ def replace_mart(con: duckdb.DuckDBPyConnection, table: str, data: pl.DataFrame 
                 con.unregister("_services_frame")
     else:
         con.execute(f"create or replace table {table} as {data}", params or {})
-    apply_comments(con, table, COLUMN_COMMENTS[table], TABLE_COMMENTS[table])
+    apply_comments(con, table, TABLE_COMMENTS[table], COLUMN_COMMENTS[table])
     return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
 
 
@@ -279,7 +264,7 @@ def build_services_marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_
         for name, params in (("marts/sales_funnel", {"as_of": as_of}), ("marts/service_sla", sla)):
             written = write_models(con, [load_model(name)], params=params)
             assert written is not None  # a mart model reads core tables only: always ready
-            apply_comments(con, written.target, COLUMN_COMMENTS[written.target], TABLE_COMMENTS[written.target])
+            apply_comments(con, written.target, TABLE_COMMENTS[written.target], COLUMN_COMMENTS[written.target])
             counts[written.target] = written.rows
         counts[CONTRACT_RENEWALS] = replace_mart(con, CONTRACT_RENEWALS, renewals)
         counts[RENEWAL_MODEL_CARD] = replace_mart(con, RENEWAL_MODEL_CARD, card)

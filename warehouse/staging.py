@@ -21,7 +21,7 @@ from datetime import datetime
 
 import duckdb
 
-from warehouse.db import read_sql, table_exists
+from warehouse.db import column_types, read_sql, table_exists
 from warehouse.errors import CrmwhError
 from warehouse.pii import install_pii_macros
 from warehouse.quarantine import checked_identifier, raw_columns, raw_record_sql
@@ -80,6 +80,7 @@ def _write_staging(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
         if not empty:
             con.execute("commit")
         con.execute(f"create table staging.{table} as select * from ({select_sql}) limit 0", params or {})
+        _note_sql_version(con, table, select_sql)  # made from this SQL: it has every column the SQL makes
         if empty:
             return  # a new table and nothing to put in it
         con.execute("begin transaction")
@@ -93,18 +94,26 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str
     """Columns a newer staging SQL produces that the stored staging table (made by an older version)
     lacks are added (NULL for the rows staged before), so ``insert by name`` keeps working. Checked once
     per version of the SQL text (``staging._crmwh_sql_versions``): planning it again costs every run."""
-    digest = hashlib.md5(select_sql.encode("utf-8")).hexdigest()  # noqa: S324 - a change detector, not security
+    digest = _sql_digest(select_sql)
     known = con.execute("select sql_md5 from staging._crmwh_sql_versions where table_name = ? and sql_md5 = ?",
                         [table, digest]).fetchone()
     if known:
         return
     described = con.execute(f"describe select * from ({select_sql})", params or {}).fetchall()
-    existing = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ?", [table]).fetchall()}
+    existing = column_types(con, f"staging.{table}")
     for name, dtype, *_ in described:
         if name not in existing:
             con.execute(f'alter table staging.{table} add column "{name}" {dtype}')
-    con.execute("insert into staging._crmwh_sql_versions values (?, ?)", [table, digest])
+    _note_sql_version(con, table, select_sql)
+
+
+def _sql_digest(select_sql: str) -> str:
+    return hashlib.md5(select_sql.encode("utf-8")).hexdigest()  # noqa: S324 - a change detector, not security
+
+
+def _note_sql_version(con: duckdb.DuckDBPyConnection, table: str, select_sql: str) -> None:
+    """Record that ``staging.<table>`` has every column this version of its SQL produces."""
+    con.execute("insert into staging._crmwh_sql_versions values (?, ?)", [table, _sql_digest(select_sql)])
 
 
 def stage_crm_entity(con: duckdb.DuckDBPyConnection, settings: Settings, entity: str, batch_ids: list[str]) -> None:

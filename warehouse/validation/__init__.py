@@ -22,7 +22,7 @@ suite over it), ``results`` (outcomes and their record), ``quarantine_rows`` (ba
 before publishing). Suites are read by ``warehouse.suites``.
 """
 
-from warehouse.validation.check import CHECK_TABLE, REFERENCE_SOURCES, build_check_relation, catalog_snapshot
+from warehouse.validation.check import CHECK_TABLE, REFERENCE_SOURCES, build_check_relation
 from warehouse.validation.entry import in_transaction, validate_core, validate_staged
 from warehouse.validation.evaluate import evaluate
 from warehouse.validation.marts import marts_suites, validate_marts
@@ -30,5 +30,5 @@ from warehouse.validation.results import RuleResult, ValidationOutcome
 from warehouse.validation.rule_sql import failure_predicate, reason_sql
 
 __all__ = ["CHECK_TABLE", "REFERENCE_SOURCES", "RuleResult", "ValidationOutcome", "build_check_relation",
-           "catalog_snapshot", "evaluate", "failure_predicate", "in_transaction", "marts_suites", "reason_sql",
+           "evaluate", "failure_predicate", "in_transaction", "marts_suites", "reason_sql",
            "validate_core", "validate_marts", "validate_staged"]

@@ -1,18 +1,15 @@
 """The check relation: temp table ``_validation_check``, the rows under check (a staged batch, a core
 table or the part of it a load wrote, a mart) narrowed to the columns the suite reads, plus the derived
 columns it may name: ``_raw__<col>`` (the source's text, from the raw layer or the staged ``_raw``
-JSON), ``_ref__<col>`` (the key of a reference set) and ``_extracted_at``. Catalog look-ups during a
-validation come from one snapshot (:func:`catalog_snapshot`)."""
+JSON), ``_ref__<col>`` (the key of a reference set) and ``_extracted_at``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 
-from warehouse.db import table_exists
+from warehouse.db import column_types, table_exists
 from warehouse.errors import RejectedBatchError
 from warehouse.quarantine import checked_identifier, raw_table_of
 from warehouse.sqltext import quote_ident
@@ -49,46 +46,10 @@ REFERENCE_SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-# One catalog read per validation instead of one per lookup (each duckdb_columns() call costs ~15 ms).
-_CATALOG: dict[int, dict[tuple[str, str], dict[str, str]]] = {}
-
-
-@contextmanager
-def catalog_snapshot(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Answer :func:`relation_exists`/:func:`table_columns` from one read of the catalog for the block's duration
-    (tables the block itself creates are not in it: it only looks up tables that exist beforehand)."""
-    columns: dict[tuple[str, str], dict[str, str]] = {}
-    for schema, table, column, dtype in con.execute(
-            "select schema_name, table_name, column_name, data_type from duckdb_columns() "
-            "where database_name = current_database() order by schema_name, table_name, column_index").fetchall():
-        columns.setdefault((schema, table), {})[column] = dtype
-    _CATALOG[id(con)] = columns
-    try:
-        yield
-    finally:
-        _CATALOG.pop(id(con), None)
-
-
-def relation_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    """A table or view ``schema.name`` exists (from the catalog snapshot when one is open)."""
-    if id(con) in _CATALOG:
-        return tuple(qualified.split(".")) in _CATALOG[id(con)]
-    return table_exists(con, qualified, views=True)
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
-    schema, name = qualified.split(".")
-    if id(con) in _CATALOG:
-        return dict(_CATALOG[id(con)].get((schema, name), {}))
-    return {r[0]: r[1] for r in con.execute(
-        "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? "
-        "order by column_index", [schema, name]).fetchall()}
-
-
 def _reference_sql(con: duckdb.DuckDBPyConnection, reference: str) -> str | None:
     parts = []
     for qualified, key, where in REFERENCE_SOURCES.get(reference, ()):
-        if relation_exists(con, qualified) and key in table_columns(con, qualified):
+        if table_exists(con, qualified, views=True) and key in column_types(con, qualified):
             parts.append(f"select distinct {quote_ident(key)}::varchar as k from {qualified} where {where}")  # noqa: S608
     return " union ".join(parts) if parts else None
 
@@ -102,7 +63,7 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
     narrowed by ``where`` (a predicate on the source's rows, alias ``s``) when given.
     """
     staging = source_table or f"staging.{checked_identifier(suite.table)}"
-    columns = table_columns(con, staging) if "." in staging else temp_columns(con, staging)
+    columns = column_types(con, staging if "." in staging else f"temp.{staging}")
     if not columns:
         raise RejectedBatchError(f"{staging} does not exist: stage the batch before validating it")
     wanted = {c for rule in suite.rules for c in rule.columns}
@@ -160,7 +121,7 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         selects.append(f"{alias}.k as {quote_ident(c)}")
     if "_extracted_at" in wanted and "_extracted_at" not in columns:
         started = "null::timestamp"
-        if relation_exists(con, "audit.load_batches"):
+        if table_exists(con, "audit.load_batches", views=True):
             started = "(select max(started_at) from audit.load_batches where batch_id = s._batch_id)"
         selects.append(f"coalesce({started}, current_timestamp::timestamp) as _extracted_at")
     con.execute(
@@ -169,7 +130,7 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         f"{f' and ({where})' if where else ''}",
         [batch_id] if batch_id is not None else [],
     )
-    return list(temp_columns(con, CHECK_TABLE))
+    return list(column_types(con, f"temp.{CHECK_TABLE}"))
 
 
 def _inspected_columns(suite: Suite) -> set[str]:
@@ -201,9 +162,9 @@ def _raw_source(con: duckdb.DuckDBPyConnection, table: str, batch_id: str | None
     if raw_name is None:
         return None
     raw = f"raw.{raw_name}"
-    if not relation_exists(con, raw):
+    if not table_exists(con, raw, views=True):
         return None
-    cols = table_columns(con, raw)
+    cols = column_types(con, raw)
     if not set(keys) <= set(cols) or not {"_batch_id", "_source_row"} <= set(cols):
         return None
     found = con.execute(f"select count(*) from (select 1 from {raw} where _batch_id = ? limit 1)",  # noqa: S608
@@ -227,12 +188,6 @@ def _raw_keys(con: duckdb.DuckDBPyConnection, staging: str, batch_id: str, wante
     found, _ = batch_profile(con, batch_id, row[0]).match_columns(list(row[1] or []))
     keys.update({c: found[c] for c in wanted if c in found})
     return keys
-
-
-def temp_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(
-        "select column_name, data_type from duckdb_columns() where table_name = ? and database_name = 'temp' "
-        "order by column_index", [name]).fetchall()}
 
 
 def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:

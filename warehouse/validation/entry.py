@@ -15,7 +15,7 @@ from warehouse.quarantine import checked_identifier, ensure_quarantine_table
 from warehouse.settings import Settings
 from warehouse.sqltext import quote_ident
 from warehouse.suites import UNIQUE_TYPES, Suite, load_suite
-from warehouse.validation.check import build_check_relation, catalog_snapshot, drop_work_tables
+from warehouse.validation.check import build_check_relation, drop_work_tables
 from warehouse.validation.evaluate import evaluate
 from warehouse.validation.ge_run import run_great_expectations
 from warehouse.validation.quarantine_rows import quarantine_failures
@@ -53,9 +53,8 @@ def validate_staged(con: duckdb.DuckDBPyConnection, settings: Settings, table: s
     try:
         ensure_results_table(con)
         ensure_quarantine_table(con, table)
-        with catalog_snapshot(con):
-            columns = build_check_relation(con, suite, batch_id)
-            ev = evaluate(con, settings, suite, batch_id, columns, {"unique_across_staging": replay})
+        columns = build_check_relation(con, suite, batch_id)
+        ev = evaluate(con, settings, suite, batch_id, columns, {"unique_across_staging": replay})
         critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
         if settings.validation.data_docs_enabled:
             run_great_expectations(con, settings, suite, batch_id, ev)
@@ -105,10 +104,9 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     """
     suite = load_suite(table)
     label = sorted(batch_ids)[-1] if batch_ids else "core"
-    with catalog_snapshot(con):
-        columns = build_check_relation(con, suite, None, source_table=f"core.{checked_identifier(table)}",
-                                       where=_written_rows(con, suite, table))
-        ev = evaluate(con, settings, suite, label, columns, {"batch_ids": list(batch_ids)})
+    columns = build_check_relation(con, suite, None, source_table=f"core.{checked_identifier(table)}",
+                                   where=_written_rows(con, suite, table))
+    ev = evaluate(con, settings, suite, label, columns, {"batch_ids": list(batch_ids)})
     critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
     warnings = sum(1 for r in ev.results if not r.success and r.severity != "critical")
     ensure_results_table(con)

@@ -9,11 +9,12 @@ from typing import Any
 
 import duckdb
 
+from warehouse.db import column_types, table_exists
 from warehouse.quarantine import checked_identifier
 from warehouse.settings import Settings
 from warehouse.sqltext import quote_ident
 from warehouse.suites import UNIQUE_TYPES, Rule, Suite, resolve, suite_parameters
-from warehouse.validation.check import CHECK_TABLE, FLAGGED_TABLE, relation_exists, table_columns
+from warehouse.validation.check import CHECK_TABLE, FLAGGED_TABLE
 from warehouse.validation.results import RuleResult
 from warehouse.validation.rule_sql import condition_sql, failure_predicate, literal
 
@@ -82,7 +83,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
             on = " and ".join(f"c.{quote_ident(k)} = d._k{i}" for i, k in enumerate(keys))
             staged_keys = ""
             staging = f"staging.{checked_identifier(suite.table)}"
-            if params.get("unique_across_staging") and relation_exists(con, staging):
+            if params.get("unique_across_staging") and table_exists(con, staging, views=True):
                 # replay: a key already held by a staged (loaded) row makes every replayed copy a repeat
                 staged_keys = (f"union all select {keys_alias}, true as _staged from {staging} "
                                f"where _batch_id <> {literal(batch_id)} and {not_null}")
@@ -154,7 +155,7 @@ def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite:
     """
     kw = rule.kwargs
     orders = kw["orders_table"]
-    if not relation_exists(con, orders):
+    if not table_exists(con, orders, views=True):
         return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0,
                           {"skipped": f"{orders} not staged"})
     tol = float(settings.validation.reconcile_tolerance)
@@ -163,7 +164,7 @@ def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite:
     line_id = quote_ident(kw["line_id"])
     staging = f"staging.{checked_identifier(suite.table)}"
     quarantine = f"quarantine.{checked_identifier(suite.table)}"
-    key_type = table_columns(con, staging).get(key, "varchar")
+    key_type = column_types(con, staging).get(key, "varchar")
     raw_key, raw_amount, raw_id = literal(f"$.{key}"), literal(f"$.{amount}"), literal(f"$.{kw['line_id']}")
     version = quote_ident(kw.get("order_version") or "_source_row")
     bad = con.execute(
@@ -205,7 +206,7 @@ def _loaded_totals_reconcile(con: duckdb.DuckDBPyConnection, rule: Rule, batch_i
     failures = 0
     for src in kw["sources"]:
         staging = src["staging_table"]
-        if not relation_exists(con, staging) or not relation_exists(con, core):
+        if not table_exists(con, staging, views=True) or not table_exists(con, core, views=True):
             continue
         measures = src["measures"]  # core column -> staging expression
         # narrow: the key and the measures only (the window sorts every staged row of the batches)
@@ -241,13 +242,13 @@ class _Blank(dict):
 def _source_columns_mapped(con: duckdb.DuckDBPyConnection, suite: Suite, rule: Rule, batch_id: str) -> RuleResult:
     """Every column of a dropped file is mapped by its profile (an extra or renamed column is reported)."""
     staging = f"staging.{checked_identifier(suite.table)}"
-    if not {"_profile", "_raw"} <= set(table_columns(con, staging)):
+    if not {"_profile", "_raw"} <= set(column_types(con, staging)):
         return RuleResult(rule.rule_id, rule.expectation_type, rule.severity, True, 0, {"skipped": "not a file drop"})
     # the file's own record (its header) is kept in raw._record; staging's _raw may be canonical already
     source = staging
     record = "_raw"
     raw_table = rule.kwargs.get("raw_table")
-    if raw_table and relation_exists(con, raw_table) and "_record" in table_columns(con, raw_table):
+    if raw_table and table_exists(con, raw_table, views=True) and "_record" in column_types(con, raw_table):
         source, record = raw_table, "_record"
     row = con.execute(
         f"select (select _profile from {staging} where _batch_id = ? limit 1), json_keys({record}::json) "  # noqa: S608

@@ -8,17 +8,12 @@ import json
 import duckdb
 
 from warehouse.data_docs_site import render_site_if_enabled
+from warehouse.db import column_types, table_exists
 from warehouse.errors import CriticalValidationError
 from warehouse.quarantine import checked_identifier
 from warehouse.settings import EXPECTATIONS_DIR, Settings
 from warehouse.suites import Suite, load_suite
-from warehouse.validation.check import (
-    build_check_relation,
-    catalog_snapshot,
-    drop_work_tables,
-    relation_exists,
-    table_columns,
-)
+from warehouse.validation.check import build_check_relation, drop_work_tables
 from warehouse.validation.evaluate import evaluate
 from warehouse.validation.results import ValidationOutcome, ensure_results_table, record_results
 
@@ -47,12 +42,11 @@ def validate_marts(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
     outcomes: list[ValidationOutcome] = []
     for suite in marts_suites():
         source = f"{MARTS_SCHEMA}.{checked_identifier(suite.table)}"
-        with catalog_snapshot(con):
-            if not relation_exists(con, source):
-                continue
-            source_columns = list(table_columns(con, source))
-            columns = build_check_relation(con, suite, None, source_table=source)
-            ev = evaluate(con, settings, suite, run_id, columns, {"source_columns": source_columns})
+        if not table_exists(con, source, views=True):
+            continue
+        source_columns = list(column_types(con, source))
+        columns = build_check_relation(con, suite, None, source_table=source)
+        ev = evaluate(con, settings, suite, run_id, columns, {"source_columns": source_columns})
         record_results(con, suite.table, run_id, ev.rows_checked, ev.results)
         drop_work_tables(con)
         critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]

@@ -58,7 +58,8 @@ def record_results(con: duckdb.DuckDBPyConnection, table: str, batch_id: str, ro
     rows = [(batch_id, table, "_rows_checked", "crmwh_rows_checked", "warning", True, 0, rows_checked, None)]
     rows += [(batch_id, table, r.rule, r.expectation_type, r.severity, r.success, r.unexpected_count,
               rows_checked, json.dumps(r.details, default=str) if r.details else None) for r in results]
-    con.executemany(
-        """insert into audit.validation_results
-           (batch_id, table_name, rule, expectation_type, severity, success, unexpected_count, rows_checked, details)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+    # one statement for all of them (executemany runs the insert once per row)
+    placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    con.execute(
+        "insert into audit.validation_results (batch_id, table_name, rule, expectation_type, severity, success, "
+        f"unexpected_count, rows_checked, details) values {placeholders}", [v for row in rows for v in row])
