@@ -88,6 +88,20 @@ def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) ->
     affected = int(con.execute("select count(*) from _scd_aff").fetchone()[0])
     if not affected:
         return 0
+    # the earliest time at which a version range can move (what refresh_fact_keys needs to look at): the
+    # earliest incoming change, or -infinity when a change may reach the first version (a new id, an
+    # incoming row no later than the id's first stored version, a missing time) and with it every fact
+    # before it (the first version is widened to -infinity)
+    con.execute(f"""
+        create or replace temp table _scd_since as
+        select case when bool_or(s.first_updated is null or i.earliest is null or i.undated
+                                 or i.earliest <= s.first_updated)
+                    then '-infinity'::timestamp else min(i.earliest) end as since
+        from (select {bid}, min(_updated_at) as earliest, bool_or(_updated_at is null) as undated
+              from {incoming} group by {bid}) i
+        left join (select {bid}, min(_updated_at) as first_updated from {spec.table}
+                   where {bid} in (select id from _scd_aff) group by {bid}) s using ({bid})
+    """)
     cols = [*spec.tracked, *spec.type1]
     col_list = ", ".join(cols)
     # latest value of each type-1 attribute per id: an aggregate joined back (the same arg_max as a
@@ -252,10 +266,15 @@ def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: s
 
     Only the facts of those ids are read (a semi-join on the business id, with the key they hold), their
     versions are looked up among the ids' own, and a fact is updated only when its key changed (usually
-    none: a new version starts after the facts already loaded)."""
+    none: a new version starts after the facts already loaded). A fact none of whose event times reaches
+    the earliest moved version range (``_scd_since``, set by :func:`merge_scd2`) is not read at all."""
     versions = f"(select * from {dim} where {bid} in (select id from _scd_aff))"
     for fact, (fid, ts) in FACT_TIME.items():
         if key == "product_key" and fact != "core.fct_sales_line":
+            continue
+        reached = con.execute(f"select (select since from _scd_since) = '-infinity'::timestamp "  # noqa: S608
+                              f"or coalesce(max({ts}) >= (select since from _scd_since), false) from {fact}").fetchone()[0]
+        if not reached:
             continue
         product = key == "product_key"
         joins, expr = version_lookup(versions, key, bid, "d", f"s.{bid}", "s._ts")

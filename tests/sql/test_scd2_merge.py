@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from warehouse.db import migrate
-from warehouse.load import CUSTOMER, merge_scd2
+from warehouse.load import CUSTOMER, merge_scd2, refresh_fact_keys
 
 T = [datetime(2024, 1, d) for d in range(1, 10)]
 
@@ -84,3 +84,57 @@ def test_several_versions_in_one_batch_and_several_customers(con) -> None:
                                                   ("C2", "vip", True)]
     keys = [r[0] for r in con.execute("select customer_key from core.dim_customer").fetchall()]
     assert len(set(keys)) == 3
+
+
+# --- re-pointing the facts after a merge (refresh_fact_keys) ------------------------------------------
+
+def _fact(con: duckdb.DuckDBPyConnection, line: str, customer: str, ts: datetime, key: int) -> None:
+    con.execute("insert into core.fct_sales_line (sales_line_id, order_id, order_ts, customer_key, customer_id, "
+                "is_return, is_cancelled, source) values (?, ?, ?, ?, ?, false, false, 'crm')",
+                [line, f"o-{line}", ts, key, customer])
+
+
+def _merge_and_refresh(con: duckdb.DuckDBPyConnection, versions: list[dict]) -> None:
+    _merge(con, versions)
+    refresh_fact_keys(con, CUSTOMER.table, CUSTOMER.key, CUSTOMER.business_id)
+
+
+def _fact_keys(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(con.execute("select sales_line_id, customer_key from core.fct_sales_line").fetchall())
+
+
+def _key_at(con: duckdb.DuckDBPyConnection, customer: str, ts: datetime) -> int:
+    return con.execute("select customer_key from core.dim_customer where customer_id = ? and valid_from <= ? "
+                       "order by valid_from desc limit 1", [customer, ts]).fetchone()[0]
+
+
+def test_a_version_after_every_fact_moves_no_fact(con) -> None:
+    _merge(con, [_version("C1", "consumer", T[1])])
+    first = _key_at(con, "C1", T[1])
+    _fact(con, "l1", "C1", T[2], first)
+    _merge_and_refresh(con, [_version("C1", "vip", T[5])])
+    assert _fact_keys(con) == {"l1": first}
+
+
+def test_a_back_dated_version_re_points_the_facts_after_it(con) -> None:
+    _merge(con, [_version("C1", "consumer", T[1])])
+    first = _key_at(con, "C1", T[1])
+    _fact(con, "l1", "C1", T[2], first)
+    _fact(con, "l2", "C1", T[6], first)
+    _merge_and_refresh(con, [_version("C1", "vip", T[4])])
+    assert _fact_keys(con) == {"l1": first, "l2": _key_at(con, "C1", T[6])} and _key_at(con, "C1", T[6]) != first
+
+
+def test_a_customer_arriving_after_its_facts_takes_them_from_the_unknown_member(con) -> None:
+    _merge(con, [_version("C0", "consumer", T[1])])  # another customer: the dimension is not empty
+    _fact(con, "l1", "C1", T[2], 0)  # loaded before its customer: the unknown member
+    _merge_and_refresh(con, [_version("C1", "consumer", T[5], created=T[5])])
+    assert _fact_keys(con) == {"l1": _key_at(con, "C1", T[5])}
+
+
+def test_an_older_first_version_arriving_later_re_points_the_facts_before_the_old_first(con) -> None:
+    _merge(con, [_version("C1", "vip", T[5], created=T[5])])
+    later = _key_at(con, "C1", T[5])
+    _fact(con, "l1", "C1", T[2], later)  # before the first version: widened to it
+    _merge_and_refresh(con, [_version("C1", "consumer", T[1], created=T[1])])
+    assert _fact_keys(con) == {"l1": _key_at(con, "C1", T[2])} and _key_at(con, "C1", T[2]) != later
