@@ -139,6 +139,10 @@ def drop_superseded(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Non
         table = f"stg_crm__{entity}"
         if entity not in with_rows or not table_exists(con, f"staging.{table}"):  # nothing new supersedes
             continue
+        older = con.execute(f"select exists (select 1 from staging.{table} where _batch_id not in "  # noqa: S608
+                            "(select unnest(?::varchar[])))", [batch_ids]).fetchone()[0]
+        if not older:  # only these batches' rows are staged (a first load): nothing is left to supersede
+            continue
         con.execute(
             f"""delete from staging.{table} where rowid in (
                     select s.rowid from staging.{table} s
