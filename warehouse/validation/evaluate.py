@@ -209,21 +209,15 @@ def _loaded_totals_reconcile(con: duckdb.DuckDBPyConnection, rule: Rule, batch_i
         if not table_exists(con, staging, views=True) or not table_exists(con, core, views=True):
             continue
         measures = src["measures"]  # core column -> staging expression
-        # narrow: the key and the measures only, one row per key (the last staged): an aggregate, not a
-        # window (which sorts every staged row of the batches)
+        # narrow: the key and the measures only (the window sorts every staged row of the batches)
         picked = ", ".join(f"{expr} as _m{i}" for i, expr in enumerate(measures.values()))
-        last = ", ".join(f"_m{i}" for i in range(len(measures)))
-        unpacked = ", ".join(f"_last._m{i} as _m{i}" for i in range(len(measures)))
         staged_cols = ", ".join(f"sum(_m{i}) as {quote_ident(c)}" for i, c in enumerate(measures))
         core_cols = ", ".join(f"sum(f.{quote_ident(c)}) as {quote_ident(c)}" for c in measures)
         row = con.execute(
             f"""with staged as (
-                    select k, {unpacked} from (
-                        select {src["key_sql"]} as k,
-                               arg_max(struct_pack({last}), (_source_row, _batch_id)) as _last
-                        from (select *, {picked} from {staging}
-                              where _batch_id in (select unnest(?::varchar[])) and ({src.get("where", "true")}))
-                        group by k)),
+                    select {src["key_sql"]} as k, {picked} from {staging}
+                    where _batch_id in (select unnest(?::varchar[])) and ({src.get("where", "true")})
+                    qualify row_number() over (partition by k order by _source_row desc) = 1),
                 s as (select count(*) as n, {staged_cols} from staged),
                 c as (select count(f.{key}) as n, {core_cols} from staged l join {core} f on f.{key} = l.k)
                 select s.*, c.* from s, c""",  # noqa: S608
