@@ -404,7 +404,8 @@ def close_batches(con: duckdb.DuckDBPyConnection) -> None:
 def load_facts_in(con: duckdb.DuckDBPyConnection, settings: Settings, batch_ids: list[str],
                   cutoff: datetime | None) -> None:
     """Load every fact from the batches' staged rows and close the batches (caller's transaction)."""
-    create_run_relations(con, "load", batch_ids, reporting_currency=settings.currency.reporting_currency)
+    # the load's relations plus the merged dimensions' versions as ranges
+    create_run_relations(con, "facts", batch_ids, reporting_currency=settings.currency.reporting_currency)
     # every fact's model is the whole table, its keys joined in the SQL (sales lines, tickets,
     # interactions, payments, the services agency's facts, any new one): the generic writer
     write_plain_models(con, "core", handled=OWN_LOADERS)

@@ -23,7 +23,7 @@ from warehouse.db import table_exists
 @dataclass(frozen=True)
 class RunRelation:
     name: str
-    step: str  # "stage" or "load": the step that creates it
+    step: str  # "stage", "load" (the load's dimensions and facts) or "facts" (once the dimensions merged)
     kind: str  # "table" (materialized) or "view"
     purpose: str
     definition: str
@@ -65,12 +65,13 @@ RUN_RELATIONS: tuple[RunRelation, ...] = (
         "order staged without a currency is in it)",
         "select $reporting_currency::varchar as reporting_currency"),
     RunRelation(
-        "_customer_versions", "load", "view",
+        "_customer_versions", "facts", "table",
         "customer versions as ranges: a fact's customer_key is the one whose [_valid_from, _valid_to) holds its "
-        "event time (coalesce(key, 0): the unknown member); what warehouse.core_writes.version_lookup joins",
+        "event time (coalesce(key, 0): the unknown member); what warehouse.core_writes.version_lookup joins; "
+        "materialized once for every fact model of the load (a view ranks every version again at each use)",
         versions_sql("core.dim_customer", "customer_key", "customer_id")),
     RunRelation(
-        "_product_versions", "load", "view",
+        "_product_versions", "facts", "table",
         "product versions as ranges, like _customer_versions (no unknown member: NULL)",
         versions_sql("core.dim_product", "product_key", "product_id")),
 )
@@ -80,10 +81,10 @@ BY_NAME: dict[str, RunRelation] = {r.name: r for r in RUN_RELATIONS}
 def create_run_relations(con: duckdb.DuckDBPyConnection, step: str, batch_ids: list[str], *,
                          reporting_currency: str | None = None) -> None:
     """Create (or replace) every relation of ``step`` for these batches, in declared order (the load
-    needs the reporting currency)."""
+    needs the reporting currency). The facts step has the load's relations too."""
     values = {"batch_ids": batch_ids, "reporting_currency": reporting_currency}
     for rel in RUN_RELATIONS:
-        if rel.step != step:
+        if rel.step != step and not (step == "facts" and rel.step == "load"):
             continue
         definition = rel.definition
         if rel.requires and not table_exists(con, rel.requires):

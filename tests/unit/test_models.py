@@ -119,7 +119,7 @@ def _stage_notes(con: duckdb.DuckDBPyConnection, sql_dir: Path, batch: str, rows
     con.execute("create table if not exists staging.stg_crm__notes (note_id varchar, customer_id varchar, "
                 "noted_at timestamp, body varchar, is_deleted boolean, updated_at timestamp, _batch_id varchar)")
     con.executemany("insert into staging.stg_crm__notes values (?, ?, ?, ?, ?, ?, ?)", [(*r, batch) for r in rows])
-    create_run_relations(con, "load", [batch], reporting_currency="GBP")
+    create_run_relations(con, "facts", [batch], reporting_currency="GBP")
     return write_plain_models(con, "core", handled=set(), sql_dir=sql_dir)
 
 
@@ -129,7 +129,7 @@ def test_adding_a_table_is_one_sql_file(tmp_path: Path) -> None:
     models = discover_target("core.fct_note", sql_dir)
     assert models[0].grain == "one row per note (latest version)"
     assert models[0].run_relations == ("_load_batches", "_customer_versions")
-    create_run_relations(con, "load", [], reporting_currency="GBP")
+    create_run_relations(con, "facts", [], reporting_currency="GBP")
     assert write_models(con, models) is None  # its staging input does not exist yet: skipped
 
     written = _stage_notes(con, sql_dir, "b1", [("n1", "C1", "2024-06-01", "hello", False, "2025-02-01"),
