@@ -88,19 +88,29 @@ def merge_scd2(con: duckdb.DuckDBPyConnection, spec: Scd2Spec, incoming: str) ->
     affected = int(con.execute("select count(*) from _scd_aff").fetchone()[0])
     if not affected:
         return 0
-    # the earliest time at which a version range can move (what refresh_fact_keys needs to look at): the
-    # earliest incoming change, or -infinity when a change may reach the first version (a new id, an
-    # incoming row no later than the id's first stored version, a missing time) and with it every fact
-    # before it (the first version is widened to -infinity)
+    # the earliest time at which a version range can move (what refresh_fact_keys needs to look at). An
+    # incoming row whose tracked attributes equal those of the stored version covering its time (a
+    # re-read in the overlap window, a type-1 change) moves nothing; one that differs moves the ranges
+    # from its time on, or from -infinity when it comes before the id's first stored version, the id has
+    # none (its facts hold the unknown member) or it has no time (the first version is widened to
+    # -infinity, so every earlier fact is its). +infinity: nothing moved.
     con.execute(f"""
         create or replace temp table _scd_since as
-        select case when bool_or(s.first_updated is null or i.earliest is null or i.undated
-                                 or i.earliest <= s.first_updated)
-                    then '-infinity'::timestamp else min(i.earliest) end as since
-        from (select {bid}, min(_updated_at) as earliest, bool_or(_updated_at is null) as undated
-              from {incoming} group by {bid}) i
-        left join (select {bid}, min(_updated_at) as first_updated from {spec.table}
-                   where {bid} in (select id from _scd_aff) group by {bid}) s using ({bid})
+        with stored as (
+            select {bid}, _updated_at as _from, _hash,
+                   lead(_updated_at) over (partition by {bid} order by _updated_at, {key}) as _to,
+                   min(_updated_at) over (partition by {bid}) as _first
+            from {spec.table} where {bid} in (select id from _scd_aff)),
+        incoming as (
+            select i.{bid}, i._updated_at as _at, {_hash_expr(spec.tracked, "i")} as _hash,
+                   (select any_value(s._first) from stored s where s.{bid} = i.{bid}) as _first,
+                   (select any_value(s._hash order by s._from) from stored s where s.{bid} = i.{bid}
+                      and (i._updated_at >= s._from or s._from = s._first)
+                      and (i._updated_at < s._to or s._to is null)) as _covering
+            from {incoming} i)
+        select coalesce(min(case when _at is null or _first is null or _at < _first then '-infinity'::timestamp
+                                 else _at end), 'infinity'::timestamp) as since
+        from incoming where _covering is distinct from _hash
     """)
     cols = [*spec.tracked, *spec.type1]
     col_list = ", ".join(cols)
@@ -273,7 +283,8 @@ def refresh_fact_keys(con: duckdb.DuckDBPyConnection, dim: str, key: str, bid: s
         if key == "product_key" and fact != "core.fct_sales_line":
             continue
         reached = con.execute(f"select (select since from _scd_since) = '-infinity'::timestamp "  # noqa: S608
-                              f"or coalesce(max({ts}) >= (select since from _scd_since), false) from {fact}").fetchone()[0]
+                              f"or coalesce(max({ts}) >= (select since from _scd_since), false) "
+                              f"from {fact}").fetchone()[0]
         if not reached:
             continue
         product = key == "product_key"

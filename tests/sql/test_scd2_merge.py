@@ -138,3 +138,21 @@ def test_an_older_first_version_arriving_later_re_points_the_facts_before_the_ol
     _fact(con, "l1", "C1", T[2], later)  # before the first version: widened to it
     _merge_and_refresh(con, [_version("C1", "consumer", T[1], created=T[1])])
     assert _fact_keys(con) == {"l1": _key_at(con, "C1", T[2])} and _key_at(con, "C1", T[2]) != later
+
+
+def _since(con: duckdb.DuckDBPyConnection) -> datetime | str:
+    value = con.execute("select since::varchar from _scd_since").fetchone()[0]
+    return value if value in ("infinity", "-infinity") else datetime.fromisoformat(value)
+
+
+def test_the_merge_says_from_when_the_versions_moved(con) -> None:
+    _merge(con, [_version("C1", "consumer", T[1])])
+    assert _since(con) == "-infinity"  # a new customer: its facts may hold the unknown member
+    _merge(con, [_version("C1", "consumer", T[1])])
+    assert _since(con) == "infinity"  # the same version read again (the overlap window): nothing moved
+    _merge(con, [_version("C1", "consumer", T[3], email="new@x")])
+    assert _since(con) == "infinity"  # a type-1 change: no range moved
+    _merge(con, [_version("C1", "vip", T[5])])
+    assert _since(con) == T[5]
+    _merge(con, [_version("C1", "corporate", T[0])])
+    assert _since(con) == "-infinity"  # before the first version: every earlier fact is the first's
