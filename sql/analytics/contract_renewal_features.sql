@@ -29,7 +29,10 @@ filings as (
                            and (f.completed_at is null or f.completed_at > f.due_at)) as late_filings,
         arg_max(case when f.completed_at is not null and f.completed_at <= c.feature_ts
                      then greatest(ceil(date_diff('second', f.due_at, f.completed_at) / 86400.0), 0)
-                     else ceil(date_diff('second', f.due_at, c.feature_ts) / 86400.0) end, f.due_at) as days_late_last_filing
+                     else ceil(date_diff('second', f.due_at, c.feature_ts) / 86400.0) end,
+                -- filings due at the same time are ordered by step id: without it the pick among the
+                -- tied ones varied between runs (and with it the model and every published score)
+                (f.due_at, f.step_id)) as days_late_last_filing
     from contracts c
     join core.fct_service_step f on f.customer_id = c.customer_id and f.is_filing and f.due_at < c.feature_ts
     group by all

@@ -142,7 +142,7 @@ product_breadth as (
 
 tickets as (
     select
-        customer_id, ticket_type, channel, opened_at, first_response_at, resolved_at, satisfaction,
+        ticket_id, customer_id, ticket_type, channel, opened_at, first_response_at, resolved_at, satisfaction,
         date_diff('second', opened_at, resolved_at) / 3600.0 as resolution_hours
     from core.fct_service_ticket
     where customer_id is not null
@@ -156,9 +156,11 @@ ticket_windows as (
         count(*) filter (where t.opened_at >= a.as_of_ts - to_days(90) and t.ticket_type = 'complaint')
             as complaints_90d,
         count(*) filter (where t.resolved_at is null or t.resolved_at >= a.as_of_ts) as open_tickets,
-        avg(t.resolution_hours) filter (
+        -- the mean of whole seconds (an exact integer sum), not of DOUBLE hours: a DOUBLE sum depends on the
+        -- order the rows arrive in, and its last places differed between runs
+        avg(date_diff('second', t.opened_at, t.resolved_at)) filter (
             where t.resolved_at < a.as_of_ts and t.opened_at >= a.as_of_ts - to_days(365)
-        ) as mean_resolution_hours,
+        ) / 3600.0 as mean_resolution_hours,
         max(t.resolution_hours) filter (
             where t.resolved_at < a.as_of_ts and t.opened_at >= a.as_of_ts - to_days(365)
         ) as worst_resolution_hours,
@@ -180,7 +182,8 @@ ticket_windows as (
             where t.opened_at >= a.as_of_ts - to_days(90) and t.satisfaction <= $low_satisfaction
             and coalesce(t.resolved_at, t.first_response_at, t.opened_at) < a.as_of_ts
         ) as low_satisfaction_90d,
-        arg_max(t.satisfaction, coalesce(t.resolved_at, t.first_response_at, t.opened_at)) filter (
+        -- tickets answered at the same time: the ticket id decides (a model input: the same rows every run)
+        arg_max(t.satisfaction, (coalesce(t.resolved_at, t.first_response_at, t.opened_at), t.ticket_id)) filter (
             where t.satisfaction is not null
             and coalesce(t.resolved_at, t.first_response_at, t.opened_at) < a.as_of_ts
         ) as last_satisfaction

@@ -6,7 +6,7 @@
 -- write: upsert key=contract_id
 -- drivers: staging.stg_crm__contracts
 -- A chain starts at a contract that renews none (or one not loaded); renewed_by is the contract that
--- names this one as renewed_from (the earliest if several); gap_days_from_previous = days between the
+-- names this one as renewed_from (the earliest if several, the smaller number if they start the same day); gap_days_from_previous = days between the
 -- previous contract's last day and this one's first day, minus one (0 = seamless).
 with recursive touched as (
     select customer_id from staging.stg_crm__contracts where _batch_id in (select batch_id from _load_batches)
@@ -33,7 +33,7 @@ chain (contract_id, chain_root, chain_position) as (
 ),
 
 successors as (
-    select renewed_from_contract_id as contract_id, arg_min(contract_number, start_date) as renewed_by
+    select renewed_from_contract_id as contract_id, arg_min(contract_number, (start_date, contract_number)) as renewed_by
     from live where renewed_from_contract_id is not null
     group by all
 ),

@@ -25,11 +25,12 @@ opportunities as (
     qualify row_number() over (partition by opportunity_id order by updated_at desc nulls last, _batch_id desc) = 1
 ),
 
--- a lead's opportunity: its first one; won when any of its opportunities was won
+-- a lead's opportunity: its first one (of two created at the same time, the smaller code); won when any of
+-- its opportunities was won
 lead_outcome as (
     select
         lead_id,
-        arg_min(opportunity_code, created_at) as opportunity_id,
+        arg_min(opportunity_code, (created_at, opportunity_code)) as opportunity_id,
         bool_or(stage = 'won') as is_won,
         min(closed_at) filter (where stage = 'won') as won_at
     from opportunities

@@ -60,7 +60,7 @@ snapshot as (
         min(changed_at) filter (where stage = 'lost') as lost_at,
         min(changed_at) as first_change_at,
         max(stage_order) filter (where stage not in ('won', 'lost')) as furthest_open_order,
-        arg_min(amount, changed_at) as first_amount,
+        arg_min(amount, (changed_at, stage_change_id)) as first_amount,  -- the order of previous_order's window
         count(*) as stage_changes,
         count(*) filter (where stage_order < previous_order) as backward_moves,
         sum(case when stage not in ('won', 'lost') and stage_order > coalesce(previous_order, 0) + 1

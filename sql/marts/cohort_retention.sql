@@ -24,7 +24,8 @@ monthly_activity as (
         p.customer_id,
         date_trunc('month', p.order_ts)::date as activity_month,
         bool_or(not p.is_return) as bought,
-        sum(p.net_amount)::double as revenue
+        -- DECIMAL to the end: a sum of DOUBLEs depends on the order the rows arrive in (run to run)
+        sum(p.net_amount) as revenue
     from purchases as p
     group by all
 ),

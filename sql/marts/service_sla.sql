@@ -52,7 +52,9 @@ final as (
         round(count(*) filter (where sla_met) / nullif(count(*) filter (where sla_met is not null), 0), 4)::double
             as attainment_rate,
         round(median(days_late) filter (where not sla_met), 2)::double as median_days_late,
-        round(avg(hours_to_complete) filter (where is_done), 2)::double as mean_hours_to_complete
+        -- the mean of DECIMALs (exact sum): a DOUBLE sum depends on the order the rows arrive in, and so
+        -- could its rounding to 2 places (two runs of the same data published 231.24 and 231.25)
+        round(avg(hours_to_complete::decimal(18, 6)) filter (where is_done), 2)::double as mean_hours_to_complete
     from work
     group by month, service, process, step_number, step_code, agent_id
 )

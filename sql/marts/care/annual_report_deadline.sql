@@ -2,6 +2,7 @@
 -- one of the rule's categories in the $holding_days before the scan and have not filed that year's report yet
 -- inputs: core.fct_sales_line, core.dim_product, core.fct_service_step
 -- write: appended to _care_events by warehouse/care.py
+-- service_name: the service of the latest purchase; lines of one order share its time, the line id breaks the tie
 with deadlines as (
     select make_date(y::integer, $deadline_month::integer, $deadline_day::integer) as deadline
     from (select unnest(range(year($event_from::date), year($event_to::date) + 1)) as y)
@@ -13,7 +14,7 @@ due as (
 
 buyers as (
     select
-        s.customer_id, max(s.order_ts) as last_bought, arg_max(p.name, s.order_ts) as service_name,
+        s.customer_id, max(s.order_ts) as last_bought, arg_max(p.name, (s.order_ts, s.sales_line_id)) as service_name,
         sum(s.net_amount)::double as value
     from core.fct_sales_line s
     join core.dim_product p on p.product_key = s.product_key
