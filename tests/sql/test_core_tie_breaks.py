@@ -32,7 +32,7 @@ def _staged_in_order(template: Path, path: Path, table: str, where: str, replace
     parts = ("_tied", "_rows") if new_first else ("_rows", "_tied")
     con.execute(f"create or replace table staging.{table} as select * from {parts[0]} union all select * from {parts[1]}")
     batches = [r[0] for r in con.execute("select batch_id from audit.load_batches where status = 'succeeded'").fetchall()]
-    create_run_relations(con, "load", batches, reporting_currency="CNY")
+    create_run_relations(con, "facts", batches, reporting_currency="CNY")
     return con
 
 
