@@ -156,8 +156,8 @@ def prepare_synthetic(path: Path, scale: str, seed: int) -> dict[str, str | None
 
 # 2. measure (child process) ---------------------------------------------------------------------
 def measure(path: Path, as_of: dt.date | None = None) -> dict:
-    from warehouse.churn import run_churn
-    from warehouse.settings import load_settings
+    from warehouse.analytics.churn import run_churn
+    from warehouse.foundation.settings import load_settings
 
     settings = load_settings(environ={}, data_dir=str(path.parent))
     con = duckdb.connect(str(path))

@@ -37,9 +37,9 @@ TARGET_RATIO = 3.0
 
 
 def prepare(data_dir: Path) -> None:
-    from warehouse.db import warehouse_writer
-    from warehouse.publish import publish
-    from warehouse.settings import load_settings
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.foundation.settings import load_settings
+    from warehouse.serve.publish import publish
 
     settings = load_settings({"CRMWH_DATA_DIR": str(data_dir)})
     settings.ensure_dirs()

@@ -28,10 +28,10 @@ from machine_info import describe_machine  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from warehouse import source_contract as schema  # noqa: E402
 from warehouse.demo.config import planned_counts  # noqa: E402
 from warehouse.demo.generator import GenerateOptions, build_dataset, generate  # noqa: E402
 from warehouse.demo.writer import BulkWriter, to_arrow_table  # noqa: E402
+from warehouse.ingest import source_contract as schema  # noqa: E402
 
 TARGET_SECONDS = 180.0
 TARGET_PEAK_GIB = 4.0

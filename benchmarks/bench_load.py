@@ -8,7 +8,7 @@ Each measured phase runs in its own subprocess (so its peak RSS is its own):
 - ``copy``: the reference. Every source table read through the same ADBC driver and Arrow stream and
   written untransformed into a fresh DuckDB file (``create table as select * from <arrow>``). DuckDB's
   own sqlite scanner extension would be the other candidate, but it cannot be installed offline here.
-- ``full``: ``warehouse.pipeline.run`` on an empty warehouse: extract -> raw -> staging -> validation
+- ``full``: ``warehouse.ops.pipeline.run`` on an empty warehouse: extract -> raw -> staging -> validation
   (quarantine) -> dimensions (type 2) -> facts, with the accounting checks.
 - ``incremental``: one more business day is appended to the source (new orders with their lines and
   payments, tickets, interactions, and customer/product attribute changes at 0.5% / 1%), then one run
@@ -45,7 +45,7 @@ def _peak_gib() -> float:
 
 
 def _settings():
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
 
     return load_settings()
 
@@ -64,8 +64,8 @@ def phase_generate(scale: str, seed: int) -> dict:
 def phase_copy() -> dict:
     import duckdb
 
-    from warehouse.extract import read_source_table, source_connection
-    from warehouse.source_contract import SOURCE_TABLES
+    from warehouse.ingest.extract import read_source_table, source_connection
+    from warehouse.ingest.source_contract import SOURCE_TABLES
 
     s = _settings()
     target = Path(s.data_dir) / "copy.duckdb"
@@ -87,7 +87,7 @@ def phase_copy() -> dict:
 
 
 def phase_load(end: str) -> dict:
-    from warehouse import pipeline
+    from warehouse.ops import pipeline
 
     s = _settings()
     started = time.perf_counter()

@@ -196,7 +196,7 @@ def large_demo_baskets(seed: int = 42) -> tuple[np.ndarray, np.ndarray, int, str
 
     from transforms.baskets import baskets_from_sales_lines
     from warehouse.demo.generator import GenerateOptions, build_dataset
-    from warehouse.settings import MiningSettings
+    from warehouse.foundation.settings import MiningSettings
 
     data = build_dataset(GenerateOptions(scale="large", seed=seed))
     lines, orders, products = (data.tables[t] for t in ("order_lines", "orders", "products"))

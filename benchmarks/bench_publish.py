@@ -89,8 +89,8 @@ def machine() -> str:
 def prepare(data_dir: Path, customers: int, recs: int) -> dict[str, int]:
     import duckdb
 
-    from warehouse.db import migrate
-    from warehouse.settings import load_settings
+    from warehouse.foundation.db import migrate
+    from warehouse.foundation.settings import load_settings
 
     settings = load_settings(environ={}, data_dir=str(data_dir))
     settings.ensure_dirs()
@@ -110,10 +110,10 @@ def prepare(data_dir: Path, customers: int, recs: int) -> dict[str, int]:
 
 def child_publish(data_dir: str, run_id: str) -> None:
     """One publish in this (fresh) process; prints timings and peak RSS as JSON."""
-    import warehouse.publish.publisher as pub  # the entry point: patching its names times the phases
-    from warehouse.db import warehouse_writer
-    from warehouse.publish import current_version_dir
-    from warehouse.settings import load_settings
+    import warehouse.serve.publish.publisher as pub  # the entry point: patching its names times the phases
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.foundation.settings import load_settings
+    from warehouse.serve.publish import current_version_dir
 
     settings = load_settings(environ={}, data_dir=data_dir)
     phases: dict[str, float] = {}

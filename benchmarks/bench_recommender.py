@@ -60,8 +60,8 @@ def _planted(data_dir: Path) -> dict:
     import duckdb
     import numpy as np
 
-    from warehouse.recommender import _signals, read_history
-    from warehouse.settings import load_settings
+    from warehouse.analytics.recommender import _signals, read_history
+    from warehouse.foundation.settings import load_settings
 
     truth = json.loads((data_dir / "source" / "ground_truth.json").read_text(encoding="utf-8"))
     settings = load_settings(data_dir=data_dir)

@@ -39,8 +39,8 @@ def main() -> int:
 
     import duckdb
 
-    from warehouse import recommender as wr
-    from warehouse.settings import get_settings
+    from warehouse.analytics import recommender as wr
+    from warehouse.foundation.settings import get_settings
 
     settings = get_settings()
     source = Path(settings.warehouse_path)

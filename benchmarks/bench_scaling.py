@@ -4,13 +4,13 @@ For each scale, in a fresh data directory, every stage runs in its own subproces
 does), calling the same functions the DAGs call, in the DAGs' order:
 
   generate   warehouse.demo.generator.generate (the demo CRM source, SQLite)
-  extract    warehouse.pipeline.extract_source (CRM -> raw, ADBC/Arrow)
-  stage      warehouse.pipeline.stage (raw -> staging)
-  validate   warehouse.pipeline.validate (Great Expectations + quarantine)
-  load       warehouse.pipeline.load_dimensions + load_facts (staging -> core star schema)
-  mining     warehouse.analytics_pipeline.mine (run_mining: itemsets, rules, cross-sell marts)
-  churn      warehouse.analytics_pipeline.score_churn (run_churn: features, model, scores, marts)
-  publish    warehouse.analytics_pipeline.publish_marts (read-only DuckDB + Parquet version)
+  extract    warehouse.ops.pipeline.extract_source (CRM -> raw, ADBC/Arrow)
+  stage      warehouse.ops.pipeline.stage (raw -> staging)
+  validate   warehouse.ops.pipeline.validate (Great Expectations + quarantine)
+  load       warehouse.ops.pipeline.load_dimensions + load_facts (staging -> core star schema)
+  mining     warehouse.ops.analytics_pipeline.mine (run_mining: itemsets, rules, cross-sell marts)
+  churn      warehouse.ops.analytics_pipeline.score_churn (run_churn: features, model, scores, marts)
+  publish    warehouse.ops.analytics_pipeline.publish_marts (read-only DuckDB + Parquet version)
 
 Per stage: wall time of the stage function inside the subprocess (imports excluded), CPU time of the
 subprocess (user + system, all threads), and peak memory (the subprocess's RSS high-water mark,
@@ -70,13 +70,13 @@ def _vmhwm_mib() -> float:
 
 def run_stage(name: str, scale: str, state_path: Path) -> dict:
     """One stage in this (fresh) process; ``state`` carries batch ids and dates between stages."""
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
 
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     settings = load_settings()
     settings.ensure_dirs()
-    from warehouse import analytics_pipeline as ap
-    from warehouse import pipeline
+    from warehouse.ops import analytics_pipeline as ap
+    from warehouse.ops import pipeline
 
     t0 = time.perf_counter()
     c0 = time.process_time()

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_services.py [--scale medium] [--seed 42] [--workdir DIR] [--json FILE]
 
 1. Generate the services demo source (``crmwh demo generate --profile services``) in the work directory.
-2. Load it through the real pipeline (``warehouse.pipeline.run``: ADBC extraction, staging, validation with
+2. Load it through the real pipeline (``warehouse.ops.pipeline.run``: ADBC extraction, staging, validation with
    quarantine, core facts; Great Expectations Data Docs off), then build the services marts
    (``build_services_marts``) and the week's care actions at the analytics as-of date. Wall time per step.
 3. Evaluate against the ground truth (never read by the pipeline):
@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(args.workdir or tempfile.mkdtemp(prefix="crmwh-bench-services-"))
     os.environ["CRMWH_DATA_DIR"] = str(data_dir)
     os.environ["CRMWH_VALIDATION__DATA_DOCS_ENABLED"] = "false"
-    from warehouse.analytics_pipeline import resolve_as_of
-    from warehouse.db import warehouse_writer
     from warehouse.demo.generator import GenerateOptions, generate
     from warehouse.demo.reference_rates import declare_demo_rates
-    from warehouse.pipeline import Interval, run
-    from warehouse.services_pipeline import build_services_marts, care_actions, resolve_week
-    from warehouse.settings import get_settings
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.foundation.settings import get_settings
+    from warehouse.ops.analytics_pipeline import resolve_as_of
+    from warehouse.ops.pipeline import Interval, run
+    from warehouse.ops.services_pipeline import build_services_marts, care_actions, resolve_week
 
     get_settings.cache_clear()
     settings = get_settings()

@@ -1,7 +1,7 @@
 """Validation cost against load cost on the demo source (issue 4: validation <= half the load time).
 
 Generates the demo CRM at the chosen scale into a scratch data directory (or reuses it), then runs the
-pipeline's task functions in order, timing each: extract, stage, validate (warehouse.validation:
+pipeline's task functions in order, timing each: extract, stage, validate (warehouse.quality.validation:
 DuckDB predicates + quarantine, plus Great Expectations' pandas run and Data Docs), load dimensions,
 load facts. "Load" is load dimensions + load facts; the ratio printed is validate / load. The time
 spent inside Great Expectations is measured separately (a timing wrapper around run_suite).
@@ -54,9 +54,10 @@ def main() -> int:
 
     import psutil
 
-    from warehouse import data_docs, pipeline
     from warehouse.demo.generator import generate, options_from_settings, source_exists
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
+    from warehouse.ops import pipeline
+    from warehouse.quality import data_docs
 
     settings = load_settings()
     settings.ensure_dirs()

@@ -3,7 +3,7 @@
     CRMWH_DATA_DIR=DIR CRMWH_VALIDATION__DATA_DOCS_ENABLED=false \\
         .venv/bin/python benchmarks/profile_load.py 2026-01-02 [--json statements.json]
 
-Every connection ``warehouse.db.connect`` opens is wrapped so that each ``execute``/``executemany``/``sql``
+Every connection ``warehouse.foundation.db.connect`` opens is wrapped so that each ``execute``/``executemany``/``sql``
 is timed and attributed to its caller (file:line:function). Prints the import time, the run time, the
 callers taking the most time, the slowest statements and the share of the statements under 20 ms (the
 fixed per-statement cost of a run). Used for the incremental-day profile in BENCHMARKS.md.
@@ -22,7 +22,7 @@ STARTED = time.perf_counter()
 
 import duckdb  # noqa: E402
 
-import warehouse.db as db  # noqa: E402
+import warehouse.foundation.db as db  # noqa: E402
 
 Record = tuple[str, str, float]
 RECORDS: list[Record] = []
@@ -77,8 +77,8 @@ def main() -> int:
         return TimedConnection(real_connect(*a, **k))
 
     db.connect = timed_connect  # type: ignore[assignment]
-    from warehouse import pipeline
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
+    from warehouse.ops import pipeline
 
     imported = time.perf_counter()
     summary = pipeline.run(load_settings(), pipeline.Interval.parse(None, args.end), include_files=False)

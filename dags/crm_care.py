@@ -3,9 +3,9 @@
 The weekly care scan of a services agency: who to call this week, why, by when, and what to offer.
 
 - Scheduled early every Monday (05:00 UTC) **and** whenever `crm_ingest` updates the core facts it reads
-  (Airflow's asset-or-time schedule; the Assets are declared once in `warehouse/assets.py`).
+  (Airflow's asset-or-time schedule; the Assets are declared once in `warehouse/ops/assets.py`).
 - Tasks: `services_marts` (`marts.sales_funnel`, `marts.contract_renewals` with `marts.renewal_model_card`,
-  `marts.service_sla`), `care_actions` (the rules of `warehouse/rules/care_rules.toml` for the week:
+  `marts.service_sla`), `care_actions` (the rules of `warehouse/core/rules/care_rules.toml` for the week:
   `marts.care_actions`, one list per week in `analytics.care_actions`), `publish` (validated, into the
   read-only published file), `report` (the HTML report, with the funnel, renewals, SLA and care panels).
 - The week: the `week` param (any day of it), else the run's logical date, else the week of the latest
@@ -13,7 +13,7 @@ The weekly care scan of a services agency: who to call this week, why, by when, 
   same list.
 - `as_of` param: the services marts' date (YYYY-MM-DD); empty = the day after the last sale.
 - The same steps run in-process with `crmwh care [--week DATE]`
-  (`warehouse.services_pipeline.run_care_week`).
+  (`warehouse.ops.services_pipeline.run_care_week`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from datetime import datetime
 
 from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from warehouse.airflow_env import DAG_DEFAULT_ARGS as DEFAULT_ARGS
-from warehouse.assets import PUBLISHED_ASSETS, SERVICES_FACT_ASSETS
+from warehouse.ops.airflow_env import DAG_DEFAULT_ARGS as DEFAULT_ARGS
+from warehouse.ops.assets import PUBLISHED_ASSETS, SERVICES_FACT_ASSETS
 
 WEEKLY = CronTriggerTimetable("0 5 * * 1", timezone="UTC")  # early Monday
 
@@ -47,9 +47,9 @@ WEEKLY = CronTriggerTimetable("0 5 * * 1", timezone="UTC")  # early Monday
 def crm_care():
     @task
     def services_marts(params=None) -> str:
-        from warehouse.analytics_pipeline import resolve_as_of
-        from warehouse.services_pipeline import build_services_marts
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.analytics_pipeline import resolve_as_of
+        from warehouse.ops.services_pipeline import build_services_marts
 
         settings = get_settings()
         as_of = resolve_as_of(settings, (params or {}).get("as_of"))
@@ -60,9 +60,9 @@ def crm_care():
     def care_actions(as_of: str, params=None, logical_date=None) -> dict:
         from datetime import date
 
-        from warehouse.services_pipeline import care_actions as scan
-        from warehouse.services_pipeline import resolve_week
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.services_pipeline import care_actions as scan
+        from warehouse.ops.services_pipeline import resolve_week
 
         settings = get_settings()
         week = resolve_week(settings, (params or {}).get("week") or logical_date, date.fromisoformat(as_of))
@@ -70,16 +70,16 @@ def crm_care():
 
     @task(outlets=list(PUBLISHED_ASSETS.values()))
     def publish(care: dict, run_id=None, data_interval_start=None, data_interval_end=None) -> dict:
-        from warehouse.analytics_pipeline import publish_marts
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.analytics_pipeline import publish_marts
 
         return publish_marts(get_settings(), run_id or f"care__{care['week_start']}",
                              (data_interval_start, data_interval_end))
 
     @task(pool="default_pool")
     def report(published: dict) -> str:
-        from warehouse.analytics_pipeline import write_report
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.analytics_pipeline import write_report
 
         return write_report(get_settings())
 

@@ -8,7 +8,7 @@ watermark) and the landing folder's file drops -> `raw` -> `staging` -> validati
   a backfill of a past interval re-reads from its start (minus the overlap window).
 - Tasks: `extract_crm` and `extract_files` (one per source), `stage`, `validate`, `load_dimensions`,
   `load_facts`; every task that writes the warehouse takes the one slot of the warehouse pool.
-- Emits the Assets of the core tables (declared once in `warehouse/assets.py`); `crm_analytics`
+- Emits the Assets of the core tables (declared once in `warehouse/ops/assets.py`); `crm_analytics`
   is scheduled on them.
 - The same task functions run in-process with `crmwh run --start DATE --end DATE`.
 """
@@ -19,12 +19,12 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from warehouse.airflow_env import DAG_DEFAULT_ARGS as DEFAULT_ARGS
-from warehouse.assets import DIMENSION_ASSETS, FACT_ASSETS
+from warehouse.ops.airflow_env import DAG_DEFAULT_ARGS as DEFAULT_ARGS
+from warehouse.ops.assets import DIMENSION_ASSETS, FACT_ASSETS
 
 
 def _interval(data_interval_start: datetime | None, data_interval_end: datetime | None):
-    from warehouse.pipeline import Interval
+    from warehouse.ops.pipeline import Interval
 
     # the interval end is the cut-off; a manual `dags test DATE` run has start == end == DATE
     start = data_interval_start if data_interval_start != data_interval_end else None
@@ -44,22 +44,22 @@ def _interval(data_interval_start: datetime | None, data_interval_end: datetime 
 def crm_ingest():
     @task
     def extract_crm(data_interval_start=None, data_interval_end=None, run_id=None) -> list[str]:
-        from warehouse.pipeline import extract_source
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.pipeline import extract_source
 
         return extract_source(get_settings(), "crm", _interval(data_interval_start, data_interval_end), run_id)
 
     @task
     def extract_files(run_id=None) -> list[str]:
-        from warehouse.pipeline import extract_files as extract
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.pipeline import extract_files as extract
 
         return extract(get_settings(), run_id)
 
     @task
     def stage(crm_batches: list[str], file_batches: list[str]) -> list[str]:
-        from warehouse.pipeline import stage as stage_batches
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.pipeline import stage as stage_batches
 
         batch_ids = [*crm_batches, *file_batches]
         stage_batches(get_settings(), batch_ids)
@@ -67,25 +67,25 @@ def crm_ingest():
 
     @task
     def validate(batch_ids: list[str]) -> list[str]:
-        from warehouse.pipeline import validate as validate_batches
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.pipeline import validate as validate_batches
 
         validate_batches(get_settings(), batch_ids)
         return batch_ids
 
     @task(outlets=list(DIMENSION_ASSETS.values()))
     def load_dimensions(batch_ids: list[str]) -> list[str]:
-        from warehouse.pipeline import load_dimensions as load
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.pipeline import load_dimensions as load
 
         load(get_settings(), batch_ids)
         return batch_ids
 
     @task(outlets=list(FACT_ASSETS.values()))
     def load_facts(batch_ids: list[str], data_interval_start=None, data_interval_end=None) -> dict:
-        from warehouse.pipeline import batch_summary
-        from warehouse.pipeline import load_facts as load
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
+        from warehouse.ops.pipeline import batch_summary
+        from warehouse.ops.pipeline import load_facts as load
 
         settings = get_settings()
         load(settings, batch_ids, _interval(data_interval_start, data_interval_end).end)

@@ -25,7 +25,7 @@ CONTACT_CHANNELS = ("phone", "web", "email", "wechat", "visit")
 def create_core_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the (empty) warehouse with production's migrations (``sql/ddl``): one schema, the one the
     pipeline builds, so the churn tests read exactly the columns and constraints production has."""
-    from warehouse.db import migrate
+    from warehouse.foundation.db import migrate
 
     migrate(con)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from warehouse.source_contract import metadata
+from warehouse.ingest.source_contract import metadata
 
 T0 = datetime(2024, 1, 1, 9, 0, 0)
 SEGMENTS = ("consumer", "small_business", "corporate", "vip")
@@ -121,8 +121,8 @@ def load_template(directory: Path, end: str, build: Any = None) -> dict[str, int
 
     import pytest
 
-    from warehouse import pipeline
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
+    from warehouse.ops import pipeline
 
     with pytest.MonkeyPatch.context() as mp:
         for key in [k for k in os.environ if k.startswith("CRMWH_") and k != "CRMWH_TEST_PG_URL"]:

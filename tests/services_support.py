@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from warehouse.source_contract import metadata
+from warehouse.ingest.source_contract import metadata
 
 END = "2025-12-31T23:59:59"
 

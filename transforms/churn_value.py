@@ -1,6 +1,6 @@
 """Purchase-history models from the maintained ``lifetimes`` package: BG/NBD and Gamma-Gamma.
 
-Inputs are the point-in-time feature rows (``warehouse.churn_features``) of one as-of date, in days:
+Inputs are the point-in-time feature rows (``warehouse.analytics.churn_features``) of one as-of date, in days:
 frequency ``x`` = purchase days - 1 (repeat purchases), recency ``t_x`` = days from the first to the last
 purchase day, age ``T`` = days from the first purchase day to the as-of date, spend = net amount per
 purchase day. Customers with equal (x, t_x, T) are fitted once with a weight (same likelihood, fewer rows).

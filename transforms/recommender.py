@@ -1,7 +1,7 @@
 """A hybrid cross-sell recommender: basket rules, customer-level signals and popularity, blended.
 
 Everything here is a pure function on frames and sparse matrices (the warehouse side, reading the star
-schema and writing the mart, is ``warehouse.recommender``).
+schema and writing the mart, is ``warehouse.analytics.recommender``).
 
 Sources, each a score in [0, 1] for a (customer, product) pair:
 
@@ -54,7 +54,7 @@ CHUNK_CELLS = 8_000_000
 @dataclass(frozen=True)
 class RecommenderParams:
     """The recommender's parameters, always given: the defaults have one home, ``settings.recommender``
-    (``RecommenderSettings``), mapped once by ``warehouse.recommender.params_from``."""
+    (``RecommenderSettings``), mapped once by ``warehouse.analytics.recommender.params_from``."""
 
     offers: int
     item_neighbours: int

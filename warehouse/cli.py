@@ -23,7 +23,7 @@ import textwrap
 import traceback
 from collections.abc import Sequence
 
-from warehouse.errors import CrmwhError, original_error
+from warehouse.foundation.errors import CrmwhError, original_error
 
 # One module per area; each defines ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -80,7 +80,7 @@ class Parser(argparse.ArgumentParser):
 
 def _profiles_epilog() -> str:
     try:
-        from warehouse.profiles import available_profiles
+        from warehouse.ingest.profiles import available_profiles
 
         names = available_profiles()
     except Exception as exc:  # noqa: BLE001 - help must always print
@@ -110,7 +110,7 @@ def _debug_wanted(args: argparse.Namespace | None) -> bool:
 
 
 def _check_data_dir() -> None:
-    from warehouse.settings import SettingsError, get_settings
+    from warehouse.foundation.settings import SettingsError, get_settings
 
     settings = get_settings()
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
@@ -122,18 +122,18 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
     """The one line and exit code of a failure: every known kind of error, then anything else."""
     exc = original_error(exc)
     # the settings module (pydantic-settings) is not imported for --help: a SettingsError needs it loaded
-    settings_module = sys.modules.get("warehouse.settings")
+    settings_module = sys.modules.get("warehouse.foundation.settings")
     known = (CrmwhError, settings_module.SettingsError) if settings_module is not None else (CrmwhError,)
     if isinstance(exc, known):
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, EXIT_ERROR
     if isinstance(exc, OSError):
-        from warehouse.db import os_failure
+        from warehouse.foundation.db import os_failure
 
         if exc.errno == errno.EPIPE:
             return "output closed early", EXIT_ERROR
         return str(os_failure(exc)), EXIT_ERROR
     if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
-        from warehouse.db import duckdb_failure
+        from warehouse.foundation.db import duckdb_failure
 
         return str(duckdb_failure(exc, None, "unknown")), EXIT_ERROR
     if isinstance(exc, UnicodeDecodeError):

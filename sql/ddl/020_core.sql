@@ -1,4 +1,4 @@
--- grain: the core star schema (see docs/ARCHITECTURE.md); created empty, filled by warehouse/load.py
+-- grain: the core star schema (see docs/ARCHITECTURE.md); created empty, filled by warehouse/core/load.py
 create sequence if not exists core.seq_customer_key start 1;
 create sequence if not exists core.seq_product_key start 1;
 create sequence if not exists core.seq_employee_key start 1;

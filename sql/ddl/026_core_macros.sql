@@ -4,7 +4,7 @@
 -- [valid_from, valid_to) as the run relations _customer_versions / _product_versions give it (the first
 -- version widened to -infinity, the open one to +infinity); a NULL event time takes the first version.
 -- The one definition of the range test every SQL model joins its versions with (the same condition as
--- warehouse.core_writes.version_lookup): `left join _customer_versions c on c.customer_id = n.customer_id
+-- warehouse.core.core_writes.version_lookup): `left join _customer_versions c on c.customer_id = n.customer_id
 -- and core.valid_at(n.opened_at, c._valid_from, c._valid_to)`, then coalesce(c.customer_key, 0).
 create or replace macro core.valid_at(ts, valid_from, valid_to) as (
     coalesce(ts::timestamp, '-infinity'::timestamp) >= valid_from

@@ -21,7 +21,7 @@ create table if not exists audit.skipped_files (
 );
 
 -- grain: one row per file-drop line staged per batch, quarantined ones included: the lines a delivery's
--- version delivered (a re-delivery replaces exactly these, warehouse/file_deliveries.py)
+-- version delivered (a re-delivery replaces exactly these, warehouse/ingest/file_deliveries.py)
 create table if not exists staging.stg_files__line_keys (
     _batch_id varchar not null,
     _source_row bigint not null,
@@ -47,7 +47,7 @@ alter table core.fct_sales_line add column if not exists fx_rate decimal(18, 8);
 alter table core.fct_sales_line add column if not exists exact_quantity decimal(18, 4);
 
 -- grain: one row per staging table per version of its staging SQL whose columns the stored table has
--- (warehouse/staging.py adds the columns a newer SQL produces once per version)
+-- (warehouse/ingest/staging.py adds the columns a newer SQL produces once per version)
 create table if not exists staging._crmwh_sql_versions (
     table_name varchar not null,
     sql_md5 varchar not null

@@ -1,8 +1,8 @@
 -- grain: the services agency's core tables (sales funnel, contracts, service delivery); created empty,
--- filled by warehouse/services_load.py (docs/services.md). Conformed to dim_customer, dim_employee,
+-- filled by warehouse/core/services_load.py (docs/services.md). Conformed to dim_customer, dim_employee,
 -- dim_product and dim_date (surrogate keys of the version valid at the event; date keys yyyymmdd).
 
--- grain: one row per step of a service process, as declared in warehouse/rules/service_sla.toml
+-- grain: one row per step of a service process, as declared in warehouse/core/rules/service_sla.toml
 create table if not exists core.dim_service_step (
     process varchar not null, process_name varchar, step_number integer not null, step_code varchar not null,
     step_name varchar, sla_days integer, due_day_of_next_month integer, is_filing boolean not null,

@@ -1,6 +1,6 @@
 -- grain: one row per customer per care action (rule) per subject (contract, ticket, deadline) for the week
 -- starting $week_start
--- inputs: _care_events (every rule's events: warehouse/care.py runs sql/marts/care/<kind>.sql per rule),
+-- inputs: _care_events (every rule's events: warehouse/analytics/care.py runs sql/marts/care/<kind>.sql per rule),
 --         _care_rules (the declared rules), _care_account_reps (each customer's sales rep at the scan),
 --         _care_offers (the customer's top cross-sell offer; empty when marts.cross_sell_recommendations is missing)
 -- write: replace marts.care_actions and the week's rows of analytics.care_actions

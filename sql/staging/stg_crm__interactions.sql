@@ -1,5 +1,5 @@
 -- grain: one row per interactions source row per batch (typed, codes trimmed and lower-cased; outcome and
--- notes masked for personal data: warehouse/pii.py)
+-- notes masked for personal data: warehouse/foundation/pii.py)
 with source as (
     select * from raw.crm__interactions where _batch_id in (select batch_id from _stage_batches)
 ),

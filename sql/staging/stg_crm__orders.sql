@@ -1,6 +1,6 @@
 -- grain: one row per orders source row per batch (typed, trimmed; money DECIMAL; the exchange rate of the
 -- order's currency into the reporting currency at the order time attached from core.fx_rates, see
--- warehouse/currency.py: NULL when there is none, and validation quarantines the order)
+-- warehouse/ingest/currency.py: NULL when there is none, and validation quarantines the order)
 with source as (
     select * from raw.crm__orders where _batch_id in (select batch_id from _stage_batches)
 ),

@@ -1,5 +1,5 @@
 -- grain: one row per products source row per batch (typed; product_code trimmed, case-folded if the profile says so;
--- names masked for personal data: warehouse/pii.py)
+-- names masked for personal data: warehouse/foundation/pii.py)
 with source as (
     select * from raw.crm__products where _batch_id in (select batch_id from _stage_batches)
 ),

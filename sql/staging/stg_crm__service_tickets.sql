@@ -1,5 +1,5 @@
 -- grain: one row per service_tickets source row per batch (typed, codes trimmed and lower-cased; the subject
--- masked for personal data: warehouse/pii.py)
+-- masked for personal data: warehouse/foundation/pii.py)
 with source as (
     select * from raw.crm__service_tickets where _batch_id in (select batch_id from _stage_batches)
 ),

@@ -1,6 +1,6 @@
 -- grain: one row per file-drop line per batch (canonical sales line, typed; profile rules applied)
 -- Numbers are parsed strictly as the batch's profile declares them ({quantity}, {exact_quantity},
--- {unit_price}, {discount}, {line_number}: warehouse/file_staging.py), numeric dates in the date order
+-- {unit_price}, {discount}, {line_number}: warehouse/ingest/file_staging.py), numeric dates in the date order
 -- decided for the file ($timestamp_formats); free text is masked for personal data (_crmwh_mask_pii);
 -- the exchange rate into the reporting currency is attached from core.fx_rates (reference data), so
 -- validation can quarantine a line whose currency has no rate.

@@ -6,9 +6,9 @@ import importlib.util
 
 import pytest
 
-from warehouse.airflow_env import WAREHOUSE_POOL
-from warehouse.assets import FACT_ASSETS, PUBLISHED_ASSETS
-from warehouse.settings import DAGS_DIR
+from warehouse.foundation.settings import DAGS_DIR
+from warehouse.ops.airflow_env import WAREHOUSE_POOL
+from warehouse.ops.assets import FACT_ASSETS, PUBLISHED_ASSETS
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +60,8 @@ def test_task_callables_run_in_order_on_a_small_warehouse(dag, settings) -> None
 
     from churn_support import synthesize_core
 
-    from warehouse.db import warehouse_writer
-    from warehouse.publish import read_manifest
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.serve.publish import read_manifest
 
     with warehouse_writer(settings) as con:
         synthesize_core(con, n_customers=200, seed=3)

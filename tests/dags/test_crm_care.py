@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.airflow_env import WAREHOUSE_POOL
-from warehouse.assets import FACT_ASSETS, PUBLISHED_ASSETS
-from warehouse.settings import DAGS_DIR
+from warehouse.foundation.settings import DAGS_DIR
+from warehouse.ops.airflow_env import WAREHOUSE_POOL
+from warehouse.ops.assets import FACT_ASSETS, PUBLISHED_ASSETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -65,9 +65,9 @@ def test_dagbag_lists_crm_care_on_its_weekly_schedule() -> None:
 def test_airflow_dags_test_crm_care_publishes_the_week(tmp_path: Path) -> None:
     from services_support import load_services_template
 
-    from warehouse.airflow_env import ensure_airflow_ready, run_airflow
-    from warehouse.publish import read_manifest
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
+    from warehouse.ops.airflow_env import ensure_airflow_ready, run_airflow
+    from warehouse.serve.publish import read_manifest
 
     data = tmp_path / "data"
     data.mkdir()

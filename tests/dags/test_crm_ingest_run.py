@@ -8,8 +8,8 @@ import duckdb
 import pytest
 from ingest_support import build_source
 
-from warehouse.airflow_env import ensure_airflow_ready, run_airflow
-from warehouse.settings import load_settings
+from warehouse.foundation.settings import load_settings
+from warehouse.ops.airflow_env import ensure_airflow_ready, run_airflow
 
 
 @pytest.mark.airflow

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.settings import DAGS_DIR
+from warehouse.foundation.settings import DAGS_DIR
 
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
 

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 from churn_support import synthesize_core
 
-from warehouse.analytics_pipeline import run_analytics
-from warehouse.db import warehouse_reader, warehouse_writer
-from warehouse.publish import read_manifest
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_reader, warehouse_writer
+from warehouse.foundation.settings import Settings
+from warehouse.ops.analytics_pipeline import run_analytics
+from warehouse.serve.publish import read_manifest
 
 # Which mart each report chart is drawn from.
 CHART_MART = {

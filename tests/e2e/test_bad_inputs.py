@@ -12,18 +12,18 @@ import duckdb
 import pytest
 from validation_support import reference_data, write_raw_crm_batch
 
-from warehouse.errors import CriticalValidationError, CrmwhError, RejectedBatchError
-from warehouse.settings import Settings
+from warehouse.foundation.errors import CriticalValidationError, CrmwhError, RejectedBatchError
+from warehouse.foundation.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 try:  # the ETL's entry point for file drops
-    from warehouse.pipeline import ingest_file
+    from warehouse.ops.pipeline import ingest_file
     _INGEST_MISSING = None
 except ImportError as exc:  # pragma: no cover - only while the ETL area has not landed
     ingest_file = None
-    _INGEST_MISSING = f"warehouse.pipeline.ingest_file is not importable yet ({exc})"
+    _INGEST_MISSING = f"warehouse.ops.pipeline.ingest_file is not importable yet ({exc})"
 
 
 def test_corpus_covers_at_least_25_distinct_defects() -> None:
@@ -144,7 +144,7 @@ def test_basket_file_defect(case: dict[str, Any], settings: Settings) -> None:
 
 @pytest.mark.parametrize("case", _params("landing"))
 def test_landing_folder_defect(case: dict[str, Any], pipeline_settings: Settings) -> None:
-    from warehouse import pipeline
+    from warehouse.ops import pipeline
 
     source = CORPUS / case["file"]
     landing = Path(pipeline_settings.landing_dir)
@@ -171,7 +171,7 @@ def test_fault_while_ingesting(case: dict[str, Any], pipeline_settings: Settings
     import errno
     import shutil
 
-    from warehouse import pipeline
+    from warehouse.ops import pipeline
 
     assert case["fault"] == "disk_full"
 
@@ -192,7 +192,7 @@ def test_fault_while_ingesting(case: dict[str, Any], pipeline_settings: Settings
 
 # --- CRM entities: raw.crm__<entity> -> the ETL's staging SQL -> validate_staged -----------------------
 def _stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, entity: str) -> tuple[str, int]:
-    from warehouse.staging import stage_batches
+    from warehouse.ingest.staging import stage_batches
 
     batch_id = f"crm.{entity}.{path.stem}"
     n = write_raw_crm_batch(con, str(path), entity, batch_id)
@@ -202,9 +202,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, e
 
 @pytest.mark.parametrize("case", _params("staged"))
 def test_crm_entity_defect(case: dict[str, Any], pipeline_settings: Settings) -> None:
-    from warehouse.db import transaction, warehouse_writer
-    from warehouse.quarantine import quarantined_count
-    from warehouse.validation import validate_staged
+    from warehouse.foundation.db import transaction, warehouse_writer
+    from warehouse.ingest.quarantine import quarantined_count
+    from warehouse.quality.validation import validate_staged
 
     table = f"stg_crm__{case['entity']}"
     with warehouse_writer(pipeline_settings) as con:

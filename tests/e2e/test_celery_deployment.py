@@ -18,9 +18,9 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from warehouse.airflow_env import WAREHOUSE_POOL
-from warehouse.deploy import CeleryProfile, start_stack
-from warehouse.settings import load_settings
+from warehouse.foundation.settings import load_settings
+from warehouse.ops.airflow_env import WAREHOUSE_POOL
+from warehouse.ops.deploy import CeleryProfile, start_stack
 
 REDIS = ("127.0.0.1", 6379)
 REDIS_DB = 11

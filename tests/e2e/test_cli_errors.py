@@ -21,9 +21,9 @@ from cli_support import (
     tmpfs_wrap,
 )
 
-from warehouse.db import warehouse_writer
-from warehouse.publish import publish
-from warehouse.settings import Settings, load_settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.serve.publish import publish
 
 HERE = Path(__file__).resolve().parent
 
@@ -106,8 +106,8 @@ def test_status_on_an_empty_data_directory_names_where_it_looked(tmp_path: Path)
 
 HOLD_WRITER = """
 import sys, time
-from warehouse.db import warehouse_writer
-from warehouse.settings import get_settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import get_settings
 with warehouse_writer(get_settings()):
     print("holding", flush=True)
     time.sleep(float(sys.argv[1]))

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.errors import CriticalValidationError
-from warehouse.settings import Settings
+from warehouse.foundation.errors import CriticalValidationError
+from warehouse.foundation.settings import Settings
 
 SALES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "sales"
 
 
 def test_core_reconciles_with_staging_and_catches_a_lost_or_doubled_row(pipeline_settings: Settings) -> None:
-    from warehouse import pipeline
-    from warehouse.db import warehouse_writer
-    from warehouse.validation import validate_core
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.ops import pipeline
+    from warehouse.quality.validation import validate_core
 
     batch = pipeline.ingest_file(pipeline_settings, SALES / "duplicated_lines.csv")
     assert (batch.rows_loaded, batch.rows_quarantined) == (3, 2)
@@ -37,9 +37,9 @@ def test_core_reconciles_with_staging_and_catches_a_lost_or_doubled_row(pipeline
 
 
 def test_type2_dimensions_keep_one_current_version_per_business_id(pipeline_settings: Settings) -> None:
-    from warehouse import pipeline
-    from warehouse.db import warehouse_writer
-    from warehouse.validation import validate_core
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.ops import pipeline
+    from warehouse.quality.validation import validate_core
 
     batch = pipeline.ingest_file(pipeline_settings, SALES / "zero_quantity.csv")
     with warehouse_writer(pipeline_settings) as con:
@@ -55,8 +55,8 @@ def test_pipeline_rolls_back_a_load_whose_core_checks_fail(pipeline_settings: Se
     """validate_core runs inside the load transaction: a critical post-load failure leaves nothing behind."""
     import duckdb
 
-    from warehouse import load as load_mod
-    from warehouse.pipeline import ingest_file
+    from warehouse.core import load as load_mod
+    from warehouse.ops.pipeline import ingest_file
 
     real = load_mod.load_facts_in
 
@@ -89,7 +89,7 @@ def test_a_later_load_checks_the_fact_rows_it_wrote(pipeline_settings: Settings,
     """The first load checks the whole (new) fact; the next one the rows whose id it wrote."""
     import duckdb
 
-    from warehouse.pipeline import ingest_file
+    from warehouse.ops.pipeline import ingest_file
 
     first = ingest_file(pipeline_settings, SALES / "duplicated_lines.csv")
     second = ingest_file(pipeline_settings, _second_drop(tmp_path))
@@ -108,8 +108,8 @@ def test_a_written_id_already_in_the_fact_is_caught(pipeline_settings: Settings,
     """Uniqueness of the ids a load wrote is checked against the whole table, older rows included."""
     import duckdb
 
-    from warehouse import load as load_mod
-    from warehouse.pipeline import ingest_file
+    from warehouse.core import load as load_mod
+    from warehouse.ops.pipeline import ingest_file
 
     ingest_file(pipeline_settings, SALES / "duplicated_lines.csv")
     real = load_mod.load_facts_in

@@ -8,17 +8,17 @@ import duckdb
 import pytest
 from validation_support import reference_data, write_raw_crm_batch
 
-from warehouse.errors import CriticalValidationError
-from warehouse.settings import Settings
-from warehouse.validation_status import validation_status_from_audit
+from warehouse.foundation.errors import CriticalValidationError
+from warehouse.foundation.settings import Settings
+from warehouse.quality.validation_status import validation_status_from_audit
 
 CRM = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "crm"
 
 
 def test_unreconciled_order_totals_fail_the_batch_load_nothing_and_publish_nothing(pipeline_settings: Settings) -> None:
-    pipeline = pytest.importorskip("warehouse.pipeline")
-    publish_mod = pytest.importorskip("warehouse.publish")
-    from warehouse.db import warehouse_writer
+    pipeline = pytest.importorskip("warehouse.ops.pipeline")
+    publish_mod = pytest.importorskip("warehouse.serve.publish")
+    from warehouse.foundation.db import warehouse_writer
 
     first = publish_mod.publish(pipeline_settings, "before", None, "passed")  # the version BI tools read today
     with warehouse_writer(pipeline_settings) as con:

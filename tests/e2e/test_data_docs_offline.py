@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.analytics_pipeline import publish_marts
 from warehouse.cli import main
-from warehouse.db import warehouse_reader, warehouse_writer
-from warehouse.pipeline import ingest_file
-from warehouse.publish import read_manifest
-from warehouse.settings import Settings, load_settings
-from warehouse.validation_status import validation_status_from_audit
+from warehouse.foundation.db import warehouse_reader, warehouse_writer
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.ops.analytics_pipeline import publish_marts
+from warehouse.ops.pipeline import ingest_file
+from warehouse.quality.validation_status import validation_status_from_audit
+from warehouse.serve.publish import read_manifest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -57,7 +57,7 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     publish_marts(settings, "docs-run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CRMWH_DATA_DIR", str(data_dir))
-        from warehouse.settings import get_settings
+        from warehouse.foundation.settings import get_settings
 
         get_settings.cache_clear()
         try:
@@ -84,7 +84,7 @@ def test_every_layer_is_in_the_docs(validated: Settings) -> None:
 
 def test_one_status_vocabulary_in_docs_status_and_manifest(validated: Settings, monkeypatch, capsys) -> None:
     monkeypatch.setenv("CRMWH_DATA_DIR", str(validated.data_dir))
-    from warehouse.settings import get_settings
+    from warehouse.foundation.settings import get_settings
 
     get_settings.cache_clear()
     try:

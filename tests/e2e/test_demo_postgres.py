@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from warehouse import source_contract as schema
 from warehouse.demo.advance import advance
 from warehouse.demo.checksum import table_checksums
 from warehouse.demo.config import DemoError
 from warehouse.demo.generator import GenerateOptions, generate
 from warehouse.demo.state import read_state
+from warehouse.ingest import source_contract as schema
 
 pytestmark = pytest.mark.postgres
 

@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from ingest_support import build_source, load_template, table_checksums, update_rows
 
-from warehouse import load as load_mod
-from warehouse import pipeline
-from warehouse.settings import Settings, load_settings
-from warehouse.source_contract import metadata
+from warehouse.core import load as load_mod
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.ingest.source_contract import metadata
+from warehouse.ops import pipeline
 
 END_1 = "2024-06-01"
 END_2 = "2024-09-01"
@@ -233,8 +233,9 @@ def test_failure_inside_the_load_leaves_nothing_behind(pipeline_settings: Settin
 
 KILL_SCRIPT = textwrap.dedent("""
     import os, signal
-    from warehouse import load, pipeline
-    from warehouse.settings import load_settings
+    from warehouse.core import load
+    from warehouse.ops import pipeline
+    from warehouse.foundation.settings import load_settings
 
     def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)  # the process dies mid-transaction (sales lines written)
@@ -290,8 +291,8 @@ def test_sqlite_column_null_throughout_the_first_batch_still_reads(data_dir: Pat
     settings.ensure_dirs()
     counts = build_source(settings.source_url)
     update_rows(settings.source_url, "customers", "customer_id = 1", {"email": None, "phone": None}, T0_UPDATE)
-    from warehouse.db import warehouse_writer
-    from warehouse.extract import extract_crm
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.ingest.extract import extract_crm
     with warehouse_writer(settings) as con:
         extract_crm(con, settings, interval_start=None, cutoff=datetime(2024, 6, 1), tables=("customers",))
         emails = con.execute("select _source_row, email from raw.crm__customers order by _source_row "

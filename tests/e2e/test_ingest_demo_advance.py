@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import pipeline
 from warehouse.demo.advance import advance
 from warehouse.demo.generator import GenerateOptions, generate
-from warehouse.settings import load_settings
+from warehouse.foundation.settings import load_settings
+from warehouse.ops import pipeline
 
 
 @pytest.mark.slow

@@ -10,12 +10,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from warehouse import pipeline
 from warehouse.cli import main
-from warehouse.errors import RejectedBatchError
-from warehouse.files import scan_landing
-from warehouse.pipeline import ingest_file
-from warehouse.settings import Settings
+from warehouse.foundation.errors import RejectedBatchError
+from warehouse.foundation.settings import Settings
+from warehouse.ingest.files import scan_landing
+from warehouse.ops import pipeline
+from warehouse.ops.pipeline import ingest_file
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "online_retail_sample.csv"
 CANONICAL_HEADER = ["order_id", "line_number", "product_code", "description", "quantity", "unit_price",

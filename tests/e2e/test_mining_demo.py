@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.settings import Settings, load_settings
+from warehouse.foundation.settings import Settings, load_settings
 
 
 @pytest.fixture
@@ -24,9 +24,9 @@ def demo_settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.mark.timeout(300)
 def test_planted_bundles_recovered_from_the_small_demo(demo_settings: Settings) -> None:
     generator = pytest.importorskip("warehouse.demo.generator", reason="the demo generator is not built yet")
-    from warehouse import pipeline
-    from warehouse.db import warehouse_writer
-    from warehouse.mining import run_mining
+    from warehouse.analytics.mining import run_mining
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.ops import pipeline
 
     opts = generator.GenerateOptions(scale="small", seed=42)
     generator.generate(demo_settings.source_url, demo_settings.ground_truth_path, opts)

@@ -10,7 +10,7 @@ import pytest
 from ingest_support import warehouse_rows
 
 from warehouse.cli import main
-from warehouse.settings import Settings
+from warehouse.foundation.settings import Settings
 
 SALES_EU = (
     "Rechnungsnr;Pos;Artikel;Bezeichnung;Menge;Einzelpreis;Datum;Kunde;Land\n"
@@ -85,8 +85,8 @@ def test_a_profile_by_path_with_decimal_quantities(pipeline_settings: Settings, 
 
 def test_profile_values_are_data_and_a_replaced_version_is_not_replayed(pipeline_settings: Settings,
                                                                          tmp_path: Path) -> None:
-    from warehouse.pipeline import ingest_file
-    from warehouse.replay import replay
+    from warehouse.ops.pipeline import ingest_file
+    from warehouse.ops.replay import replay
 
     evil = 'id"; drop table core.fct_sales_line; --'
     profile = tmp_path / "evil.toml"

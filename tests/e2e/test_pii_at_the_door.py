@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.db import warehouse_writer
-from warehouse.pipeline import ingest_file
-from warehouse.publish import PiiLeakError, publish
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings
+from warehouse.ops.pipeline import ingest_file
+from warehouse.serve.publish import PiiLeakError, publish
 
 PLANTED = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "sales" / "personal_data_in_text.csv"
 

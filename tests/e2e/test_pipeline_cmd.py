@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from warehouse.cli import main
-from warehouse.job import STEP_NAMES, STEPS
-from warehouse.publish import verify_published
-from warehouse.settings import Settings
+from warehouse.foundation.settings import Settings
+from warehouse.ops.job import STEP_NAMES, STEPS
+from warehouse.serve.publish import verify_published
 
 HERE = Path(__file__).resolve().parent
 
@@ -75,8 +75,8 @@ def test_a_failing_step_stops_the_job_and_names_it(data_dir: Path, capsys: pytes
 
 
 def test_an_optional_step_whose_module_is_missing_is_skipped(pipeline_settings: Settings) -> None:
-    from warehouse.job import JobContext, Step, run_step
-    from warehouse.pipeline import Interval
+    from warehouse.ops.job import JobContext, Step, run_step
+    from warehouse.ops.pipeline import Interval
 
     ctx = JobContext(pipeline_settings, Interval.parse(None, "2025-12-31"))
     result = run_step(Step("care", "weekly care scan", "warehouse.no_such_care_module:run", optional=True), ctx)

@@ -13,7 +13,7 @@ import pytest
 from ingest_support import build_source, warehouse_rows
 
 from warehouse.cli import main
-from warehouse.settings import Settings
+from warehouse.foundation.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 POISON = ("sales/nested_columns.parquet", "sales/cell_at_xfd1048576.xlsx", "sales/mixed_encodings.csv")

@@ -17,7 +17,7 @@ HEADER = "order_id,line_number,product_code,description,quantity,unit_price,orde
 @pytest.fixture
 def quick(settings, monkeypatch):
     monkeypatch.setenv("CRMWH_VALIDATION__DATA_DOCS_ENABLED", "false")
-    from warehouse.settings import get_settings
+    from warehouse.foundation.settings import get_settings
     get_settings.cache_clear()
     return get_settings()
 
@@ -28,8 +28,8 @@ def _write(path: Path, body: str) -> Path:
 
 
 def test_list_then_replay_loads_lines_whose_product_arrived(quick, tmp_path, capsys):
-    pytest.importorskip("warehouse.pipeline")
-    from warehouse.pipeline import ingest_file
+    pytest.importorskip("warehouse.ops.pipeline")
+    from warehouse.ops.pipeline import ingest_file
 
     first = ingest_file(quick, _write(tmp_path / "a.csv",
                                       "B1,1,P1,Mug,2,3.50,2024-03-01 10:00:00,C1,UK\n"
@@ -72,7 +72,7 @@ def test_list_then_replay_loads_lines_whose_product_arrived(quick, tmp_path, cap
 
 def test_list_unknown_table_is_one_clear_error(quick, capsys):
     quick.ensure_dirs()
-    from warehouse.db import warehouse_writer
+    from warehouse.foundation.db import warehouse_writer
     with warehouse_writer(quick):
         pass
     assert main(["quarantine", "list", "--table", "stg_nope"]) == 2
@@ -80,9 +80,9 @@ def test_list_unknown_table_is_one_clear_error(quick, capsys):
 
 
 def test_replay_never_loads_a_duplicate_of_a_row_already_loaded(quick):
-    pytest.importorskip("warehouse.pipeline")
-    from warehouse.pipeline import ingest_file
-    from warehouse.replay import replay
+    pytest.importorskip("warehouse.ops.pipeline")
+    from warehouse.ops.pipeline import ingest_file
+    from warehouse.ops.replay import replay
 
     corpus = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs" / "sales" / "duplicated_lines.csv"
     batch = ingest_file(quick, corpus)
@@ -105,9 +105,9 @@ def test_crm_line_quarantined_with_its_raw_record_then_replayed_once_its_product
     import sqlalchemy as sa
     from ingest_support import build_source, update_rows
 
-    from warehouse import pipeline
-    from warehouse.replay import replay
-    from warehouse.source_contract import metadata
+    from warehouse.ingest.source_contract import metadata
+    from warehouse.ops import pipeline
+    from warehouse.ops.replay import replay
 
     settings = pipeline_settings
     settings.ensure_dirs()

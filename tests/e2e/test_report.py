@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from warehouse.cli import main
-from warehouse.db import warehouse_writer
-from warehouse.publish import publish
-from warehouse.report import CHARTS, write_report
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings
+from warehouse.serve.publish import publish
+from warehouse.serve.report import CHARTS, write_report
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "artifacts"

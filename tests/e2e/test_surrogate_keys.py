@@ -6,9 +6,9 @@ import duckdb
 import sqlalchemy as sa
 from ingest_support import build_source
 
-from warehouse import pipeline
-from warehouse.load import CHANNELS
-from warehouse.settings import Settings
+from warehouse.core.load import CHANNELS
+from warehouse.foundation.settings import Settings
+from warehouse.ops import pipeline
 
 
 def test_new_keys_follow_the_business_id_not_the_scan_order(pipeline_settings: Settings) -> None:

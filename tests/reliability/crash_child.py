@@ -6,7 +6,7 @@ Imports everything heavy first, prints ``ready``, then waits for one line on std
 the parent's random delay falls on the pipeline's work, not on Python start-up. Each step appends
 ``<phase> <seconds since go>`` to PHASE_LOG (phases: extract, stage, validate, load, analytics,
 publish). TARGET ``module:function:N`` makes the process SIGKILL itself right after the N-th call of
-that function returns (a targeted kill point, e.g. ``warehouse.load:write_plain_models:1`` = inside the facts
+that function returns (a targeted kill point, e.g. ``warehouse.core.load:write_plain_models:1`` = inside the facts
 transaction).
 """
 
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reliability_support as rs  # noqa: E402
 
-from warehouse import analytics_pipeline, pipeline  # noqa: E402
-from warehouse.settings import load_settings  # noqa: E402
+from warehouse.foundation.settings import load_settings  # noqa: E402
+from warehouse.ops import analytics_pipeline, pipeline  # noqa: E402
 
 PHASES = {
     (pipeline, "extract_source"): "extract", (pipeline, "extract_files"): "extract",
@@ -40,8 +40,8 @@ PHASES = {
 def main() -> int:
     end, run_id, phase_log = dt.datetime.fromisoformat(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     target = sys.argv[4] if len(sys.argv) > 4 else ""
-    for name in ("warehouse.validation", "warehouse.mining", "warehouse.churn", "warehouse.publish",
-                 "warehouse.report", "warehouse.load", "warehouse.staging", "warehouse.extract"):
+    for name in ("warehouse.quality.validation", "warehouse.analytics.mining", "warehouse.analytics.churn", "warehouse.serve.publish",
+                 "warehouse.serve.report", "warehouse.core.load", "warehouse.ingest.staging", "warehouse.ingest.extract"):
         importlib.import_module(name)  # warm: the kill window is the pipeline's work only
     log = phase_log.open("a", encoding="utf-8")
     started = [0.0]

@@ -31,8 +31,8 @@ sys.path.insert(0, str(HERE))
 
 import reliability_support as rs  # noqa: E402
 
-from warehouse.publish import verify_published  # noqa: E402
-from warehouse.settings import Settings  # noqa: E402
+from warehouse.foundation.settings import Settings  # noqa: E402
+from warehouse.serve.publish import verify_published  # noqa: E402
 
 CHILD = HERE / "crash_child.py"
 READER = HERE.parent / "sql" / "published_reader.py"
@@ -40,12 +40,12 @@ READER_PACE = ("0.05", "3600")  # seconds between reads, and the poller's longes
 PHASES = ("extract", "stage", "validate", "load", "analytics", "publish")
 # targeted kill points (the process kills itself right after the N-th call of the function returns)
 TARGETS = (
-    "warehouse.extract:extract_table:3",        # some source tables in raw, the others not yet
-    "warehouse.staging:stage_crm_entity:2",     # staging commits per table: half-staged
-    "warehouse.validation.entry:record_results:1",  # inside validation, results partly recorded
-    "warehouse.load:write_plain_models:1",      # inside the facts transaction (sales lines written)
-    "warehouse.mining:_write:2",                # inside the mining transaction
-    "warehouse.publish.publisher:_build_version:1",  # new version fully built, not yet swapped in
+    "warehouse.ingest.extract:extract_table:3",        # some source tables in raw, the others not yet
+    "warehouse.ingest.staging:stage_crm_entity:2",     # staging commits per table: half-staged
+    "warehouse.quality.validation.entry:record_results:1",  # inside validation, results partly recorded
+    "warehouse.core.load:write_plain_models:1",      # inside the facts transaction (sales lines written)
+    "warehouse.analytics.mining:_write:2",                # inside the mining transaction
+    "warehouse.serve.publish.publisher:_build_version:1",  # new version fully built, not yet swapped in
 )
 
 
@@ -230,7 +230,7 @@ def main() -> int:
     import argparse
     import os
 
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)

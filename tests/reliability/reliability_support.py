@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.demo import config as demo_config
-from warehouse.settings import Settings
+from warehouse.foundation.settings import Settings
 
 # Columns that say *which run* wrote a row or *when*, not what the data is. A rerun must change
 # nothing else. Keyed by (schema, table) -> columns; "*" means every table of the schema.
@@ -122,8 +122,8 @@ def advance_demo(settings: Settings, days: int) -> dt.datetime:
 def run_interval(settings: Settings, end: dt.datetime, run_id: str, *, start: dt.datetime | None = None) -> dict:
     """What one scheduled interval does: ``crm_ingest`` (``pipeline.run``) then ``crm_analytics``
     (``run_analytics``) with the interval's end as cut-off and as-of (the day after the clock)."""
-    from warehouse import pipeline
-    from warehouse.analytics_pipeline import run_analytics
+    from warehouse.ops import pipeline
+    from warehouse.ops.analytics_pipeline import run_analytics
 
     summary = pipeline.run(settings, pipeline.Interval(start, end), run_id=run_id)
     as_of = (end + dt.timedelta(days=1)).date()

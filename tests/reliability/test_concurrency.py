@@ -14,10 +14,10 @@ import pytest
 import reliability_support as rs
 from ingest_support import build_source
 
-from warehouse import pipeline
-from warehouse.db import warehouse_writer
-from warehouse.settings import Settings, load_settings
-from warehouse.source_contract import SOURCE_TABLES
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.ingest.source_contract import SOURCE_TABLES
+from warehouse.ops import pipeline
 
 END = "2024-06-01"
 

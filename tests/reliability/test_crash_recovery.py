@@ -16,8 +16,8 @@ import duckdb
 import pytest
 from ingest_support import build_source, update_rows
 
-from warehouse import pipeline
-from warehouse.settings import Settings
+from warehouse.foundation.settings import Settings
+from warehouse.ops import pipeline
 
 
 def _one(settings: Settings, sql: str) -> tuple:

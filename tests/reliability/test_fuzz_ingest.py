@@ -16,12 +16,12 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from validation_support import TICKET_TYPES, good_ticket, reference_data, write_raw_crm_batch
 
-from warehouse import files as files_mod
-from warehouse import pipeline
-from warehouse.db import warehouse_writer
-from warehouse.errors import CrmwhError
-from warehouse.quarantine import quarantined_count
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.errors import CrmwhError
+from warehouse.foundation.settings import Settings
+from warehouse.ingest import files as files_mod
+from warehouse.ingest.quarantine import quarantined_count
+from warehouse.ops import pipeline
 
 # any text (quotes, separators, newlines, control characters, emoji), kept short
 JUNK = st.one_of(
@@ -109,8 +109,8 @@ def test_fuzzed_sales_drops_never_crash_and_every_row_is_accounted_for(pipeline_
 @pytest.mark.timeout(120)
 def test_fuzzed_tickets_never_crash_and_every_row_is_accounted_for(pipeline_settings: Settings,
                                                                    tmp_path: Path) -> None:
-    from warehouse.staging import stage_batches
-    from warehouse.validation import validate_staged
+    from warehouse.ingest.staging import stage_batches
+    from warehouse.quality.validation import validate_staged
 
     counter = itertools.count()
     junk_ticket = st.fixed_dictionaries({c: st.one_of(JUNK, st.none()) for c in TICKET_TYPES})

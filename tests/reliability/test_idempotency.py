@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import reliability_support as rs
 
-from warehouse.settings import Settings
+from warehouse.foundation.settings import Settings
 
 FILE_DROP = (
     "order_id,line_number,product_code,description,quantity,unit_price,order_ts,customer_id,country\n"

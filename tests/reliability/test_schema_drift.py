@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from ingest_support import load_template, table_checksums
 
-from warehouse import pipeline
-from warehouse.errors import RejectedBatchError
-from warehouse.settings import Settings, load_settings
+from warehouse.foundation.errors import RejectedBatchError
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.ops import pipeline
 
 END_1, END_2 = "2024-06-01", "2024-08-01"
 
@@ -97,7 +97,7 @@ def test_a_dropped_contract_column_rejects_the_batch_with_a_clear_error(loaded: 
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "crmwh: error: source table customers lacks column(s) segment of the source contract "
-        "(warehouse/source_contract.py); nothing of it was extracted"]
+        "(warehouse/ingest/source_contract.py); nothing of it was extracted"]
 
 
 def test_a_changed_type_is_caught_by_validation(loaded: Settings) -> None:

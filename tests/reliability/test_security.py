@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import files as files_mod
-from warehouse import pipeline
-from warehouse.db import warehouse_writer
-from warehouse.errors import CrmwhError, RejectedBatchError
-from warehouse.settings import Settings, load_settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.errors import CrmwhError, RejectedBatchError
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.ingest import files as files_mod
+from warehouse.ops import pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sql"))
 from sample_marts import create_sample_marts  # noqa: E402
@@ -49,7 +49,7 @@ def test_a_csv_header_cannot_inject_sql(pipeline_settings: Settings, tmp_path: P
 
 
 def test_a_mart_table_name_cannot_inject_sql_into_publish(pipeline_settings: Settings) -> None:
-    from warehouse.publish import publish
+    from warehouse.serve.publish import publish
 
     evil = 'x"; drop table marts.cross_sell_rules; --'
     with warehouse_writer(pipeline_settings) as con:
@@ -129,8 +129,8 @@ def test_secrets_never_reach_logs_errors_or_status(pipeline_settings: Settings,
 
 def test_every_reader_path_opens_the_published_file_read_only(pipeline_settings: Settings,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from warehouse import query, report
-    from warehouse.publish import publish, resolved_published_path, verify_published
+    from warehouse.serve import query, report
+    from warehouse.serve.publish import publish, resolved_published_path, verify_published
 
     with warehouse_writer(pipeline_settings) as con:
         create_sample_marts(con, scale=1)

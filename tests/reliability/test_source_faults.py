@@ -16,10 +16,10 @@ import reliability_support as rs
 import sqlalchemy as sa
 from ingest_support import build_source, update_rows
 
-from warehouse import extract as extract_mod
-from warehouse import pipeline
-from warehouse.errors import CrmwhError
-from warehouse.settings import Settings, load_settings
+from warehouse.foundation.errors import CrmwhError
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.ingest import extract as extract_mod
+from warehouse.ops import pipeline
 
 END_1, END_2 = "2024-06-01", "2024-08-01"
 

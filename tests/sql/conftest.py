@@ -12,8 +12,8 @@ import duckdb
 import pytest
 from churn_support import synthesize_core
 
-from warehouse.churn import run_churn
-from warehouse.settings import Settings, load_settings
+from warehouse.analytics.churn import run_churn
+from warehouse.foundation.settings import Settings, load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,8 +46,8 @@ def services_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     SERVICES_AS_OF. Read it, or copy it (shutil.copytree) before writing."""
     from services_support import load_services_template
 
-    from warehouse.db import warehouse_writer
-    from warehouse.services_marts import build_services_marts
+    from warehouse.analytics.services_marts import build_services_marts
+    from warehouse.foundation.db import warehouse_writer
 
     directory = tmp_path_factory.mktemp("services") / "data"
     directory.mkdir()

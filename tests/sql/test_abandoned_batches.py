@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from cli_support import crmwh_env, run_crmwh
 
-from warehouse.db import current_writer, warehouse_writer
-from warehouse.settings import Settings
+from warehouse.foundation.db import current_writer, warehouse_writer
+from warehouse.foundation.settings import Settings
 
 # A writer that starts a batch (as extraction does: an insert on the writer's connection), releases the
 # lock, says so, and then either waits (alive) or dies by SIGKILL before finishing the batch.
 START_BATCH = """
 import os, signal, sys, time
 from datetime import datetime
-from warehouse.db import warehouse_writer
-from warehouse.settings import get_settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import get_settings
 with warehouse_writer(get_settings()) as con:
     con.execute("insert into audit.load_batches (batch_id, run_id, source, entity, source_kind, started_at, "
                 "status, step) values (?, 'run.x', 'crm', 'orders', 'database', ?, 'running', 'extracted')",

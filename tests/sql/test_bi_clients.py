@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sample_marts import create_sample_marts
 
-from warehouse.db import warehouse_writer
-from warehouse.publish import list_versions, publish, stable_type
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings
+from warehouse.serve.publish import list_versions, publish, stable_type
 
 
 @pytest.fixture

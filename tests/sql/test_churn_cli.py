@@ -6,8 +6,8 @@ import pytest
 from churn_support import synthesize_core
 
 from warehouse.cli import main
-from warehouse.db import warehouse_writer
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings
 
 
 def test_churn_command_runs_on_the_warehouse(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from churn_support import create_core_tables, synthesize_core
 
-from warehouse.churn_features import FEATURE_DESCRIPTIONS, churn_labels, compute_features
-from warehouse.db import read_sql
+from warehouse.analytics.churn_features import FEATURE_DESCRIPTIONS, churn_labels, compute_features
+from warehouse.foundation.db import read_sql
 
 AS_OF = dt.date(2025, 4, 1)
 

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 from churn_support import create_core_tables
 
-from warehouse.churn import churn_horizon
-from warehouse.churn_features import churn_labels, label_horizon, purchase_cycle
-from warehouse.settings import load_settings
+from warehouse.analytics.churn import churn_horizon
+from warehouse.analytics.churn_features import churn_labels, label_horizon, purchase_cycle
+from warehouse.foundation.settings import load_settings
 
 D = dt.date(2025, 6, 1)
 

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 from churn_support import create_core_tables
 
-from warehouse.churn import run_churn
-from warehouse.settings import load_settings
+from warehouse.analytics.churn import run_churn
+from warehouse.foundation.settings import load_settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "online_retail_sample.csv"
 

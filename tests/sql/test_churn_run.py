@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from churn_support import create_core_tables, synthesize_core
 
-from warehouse.churn import COLUMN_COMMENTS, ChurnInputError, run_churn, snapshot_dates
-from warehouse.settings import load_settings
+from warehouse.analytics.churn import COLUMN_COMMENTS, ChurnInputError, run_churn, snapshot_dates
+from warehouse.foundation.settings import load_settings
 
 AS_OF = dt.date(2026, 1, 1)
 TABLES = ("analytics.customer_features", "analytics.churn_scores", "analytics.customer_segments",

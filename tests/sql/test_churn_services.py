@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.churn import run_churn
-from warehouse.settings import load_settings
+from warehouse.analytics.churn import run_churn
+from warehouse.foundation.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.db import read_sql
-from warehouse.run_relations import create_run_relations
+from warehouse.foundation.db import read_sql
+from warehouse.foundation.run_relations import create_run_relations
 
 
 def _staged_in_order(template: Path, path: Path, table: str, where: str, replace: str, new_first: bool

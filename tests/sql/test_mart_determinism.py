@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 from churn_support import create_core_tables
 
-from warehouse.churn_features import compute_features
-from warehouse.db import read_sql
+from warehouse.analytics.churn_features import compute_features
+from warehouse.foundation.db import read_sql
 
 AS_OF = dt.date(2026, 1, 1)
 

@@ -11,16 +11,16 @@ import duckdb
 import pytest
 from churn_support import synthesize_core
 
-from warehouse.analytics_pipeline import mine, publish_marts, resolve_as_of, score_churn
-from warehouse.db import warehouse_writer
-from warehouse.errors import CriticalValidationError
-from warehouse.publish import read_manifest
-from warehouse.settings import Settings, get_settings, load_settings
-from warehouse.validation import marts_suites, validate_marts
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.errors import CriticalValidationError
+from warehouse.foundation.settings import Settings, get_settings, load_settings
+from warehouse.ops.analytics_pipeline import mine, publish_marts, resolve_as_of, score_churn
+from warehouse.quality.validation import marts_suites, validate_marts
+from warehouse.serve.publish import read_manifest
 
 MARTS = {"cross_sell_rules", "cross_sell_recommendations", "product_affinity", "customer_retention",
          "customer_winback", "model_card", "cohort_retention", "churn_by_segment", "recommender_card"}
-# the services agency's (warehouse/services_marts.py, warehouse/care.py; built by crm_care, tested there)
+# the services agency's (warehouse/analytics/services_marts.py, warehouse/analytics/care.py; built by crm_care, tested there)
 SERVICES_MARTS = {"sales_funnel", "contract_renewals", "renewal_model_card", "service_sla", "care_actions"}
 
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from mining_support import AS_OF, BUNDLES, add_line, build_star
 
-from warehouse.mining import TABLE_DOCS, run_mining
-from warehouse.settings import Settings, load_settings
+from warehouse.analytics.mining import TABLE_DOCS, run_mining
+from warehouse.foundation.settings import Settings, load_settings
 
 MINING = {"min_support": 0.02, "min_confidence": 0.1, "min_segment_baskets": 100, "min_itemset_count": 5}
 

@@ -14,9 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from sample_marts import MARTS_SQL, create_sample_marts
 
-from warehouse.db import warehouse_writer
-from warehouse.errors import CriticalValidationError, CrmwhError
-from warehouse.publish import (
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.errors import CriticalValidationError, CrmwhError
+from warehouse.foundation.settings import Settings
+from warehouse.quality.validation_status import validation_status_from_audit
+from warehouse.serve.publish import (
     PiiLeakError,
     PublishError,
     list_versions,
@@ -24,8 +26,6 @@ from warehouse.publish import (
     read_manifest,
     split_table_comment,
 )
-from warehouse.settings import Settings
-from warehouse.validation_status import validation_status_from_audit
 
 
 def _publish_sample(settings: Settings, run_id: str = "run-1", scale: int = 1, **kwargs):
@@ -94,7 +94,7 @@ def test_publish_writes_every_mart_with_dictionary_and_manifest(settings: Settin
 
 def test_every_publish_is_a_new_version_and_old_ones_are_pruned(data_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("CRMWH_PUBLISH__KEEP_VERSIONS", "2")
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
 
     settings = load_settings()
     counts1, first = _publish_sample(settings, "run-1", scale=1)
@@ -254,7 +254,7 @@ def test_manifest_round_trips_through_json(settings: Settings) -> None:
 
 
 def test_verify_published_checks_the_current_version_against_its_manifest(settings: Settings) -> None:
-    from warehouse.publish import current_version_dir, verify_published
+    from warehouse.serve.publish import current_version_dir, verify_published
 
     with pytest.raises(PublishError, match="nothing is published yet"):
         verify_published(settings)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sample_marts import create_sample_marts
 
-from warehouse.db import warehouse_writer
-from warehouse.publish import publish
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings
+from warehouse.serve.publish import publish
 
 READER = Path(__file__).with_name("published_reader.py")
 
@@ -93,9 +93,9 @@ def test_the_reader_catches_a_half_swapped_version(tmp_path: Path) -> None:
 CHILD = """
 import sys
 from sample_marts import create_sample_marts
-from warehouse.db import warehouse_writer
-from warehouse.publish import publish
-from warehouse.settings import load_settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.serve.publish import publish
+from warehouse.foundation.settings import load_settings
 
 settings = load_settings()
 with warehouse_writer(settings) as con:
@@ -113,7 +113,7 @@ def test_a_publisher_killed_at_any_moment_leaves_one_complete_version(settings: 
     import random
     import signal
 
-    from warehouse.publish import list_versions, verify_published
+    from warehouse.serve.publish import list_versions, verify_published
 
     with warehouse_writer(settings) as con:
         create_sample_marts(con, scale=1)

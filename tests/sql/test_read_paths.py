@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sample_marts import create_sample_marts
 
 from warehouse.cli import main
-from warehouse.db import warehouse_writer
-from warehouse.publish import publish
-from warehouse.query import check_read_only
-from warehouse.settings import Settings
+from warehouse.foundation.db import warehouse_writer
+from warehouse.foundation.settings import Settings
+from warehouse.serve.publish import publish
+from warehouse.serve.query import check_read_only
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_sqlalchemy_duckdb_engine_read_only(settings: Settings, published: dict[
 
 def test_sqlalchemy_column_reflection(settings: Settings, published: dict[str, int]) -> None:
     """What a BI tool does when it adds a dataset: reflect the columns (and their comments). Under
-    SQLAlchemy 2 this needs the crmwh dialect (warehouse/bi_dialect.py; plain duckdb-engine 0.17 fails
+    SQLAlchemy 2 this needs the crmwh dialect (warehouse/serve/bi_dialect.py; plain duckdb-engine 0.17 fails
     upstream, see tests/sql/test_bi_clients.py)."""
     engine = sa.create_engine(f"duckdb+crmwh:///{settings.published_path}?access_mode=read_only")
     try:

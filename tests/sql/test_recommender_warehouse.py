@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from mining_support import AS_OF, build_star
 
+from warehouse.analytics.mining import run_mining
+from warehouse.analytics.recommender import default_backtest_as_of, evaluate_recommender
 from warehouse.cli import main
-from warehouse.mining import run_mining
-from warehouse.recommender import default_backtest_as_of, evaluate_recommender
-from warehouse.settings import get_settings, load_settings
+from warehouse.foundation.settings import get_settings, load_settings
 
 # the overall scopes only (segments add nothing here), and fewer bootstrap resamples: cheap tests
 MINING = {"min_support": 0.02, "min_confidence": 0.1, "min_itemset_count": 5, "segment_dimensions": ""}
@@ -35,7 +35,7 @@ def test_support_adapts_and_says_so(star_template: Path, tmp_path: Path, data_di
     # a support no pair reaches: 15% of baskets (the planted bundles are in about 12% each); the floor
     # (3 baskets, 0.02%) lets the run halve it down to the bundles
     settings = load_settings(mining={**MINING, "min_support": 0.15, "min_offer_rules": 3}, recommender=RECOMMENDER)
-    with caplog.at_level(logging.WARNING, logger="warehouse.mining"):
+    with caplog.at_level(logging.WARNING, logger="warehouse.analytics.mining"):
         counts = run_mining(con, settings, AS_OF)
     assert counts["support_lowered"] == 1
     assert counts["min_count_used"] < counts["min_count_configured"] == -(-15 * counts["baskets"] // 100)
@@ -48,7 +48,7 @@ def test_support_adapts_and_says_so(star_template: Path, tmp_path: Path, data_di
     caplog.clear()
     strict = load_settings(mining={**MINING, "min_support": 0.15, "min_offer_rules": 3, "adaptive_support_floor": 0.15},
                            recommender=RECOMMENDER)
-    with caplog.at_level(logging.WARNING, logger="warehouse.mining"):
+    with caplog.at_level(logging.WARNING, logger="warehouse.analytics.mining"):
         again = run_mining(con, strict, AS_OF)
     assert again["support_lowered"] == 0 and again["offerable_rules"] == 0
     assert any("still 0 at the floor" in r.getMessage() for r in caplog.records)
@@ -112,7 +112,7 @@ def test_analytics_run_reuses_the_offers_cut_for_the_card(star_template: Path, t
     """The card the analytics run writes with the offers' cache is the card computed on its own, and the
     offers' blend cut (as_of_end - blend_days, the card's training cut when holdout_days == blend_days)
     is reused rather than computed again."""
-    from warehouse.recommender import RecommenderCache, refresh_card
+    from warehouse.analytics.recommender import RecommenderCache, refresh_card
 
     path = tmp_path / "star.duckdb"
     shutil.copy(star_template, path)

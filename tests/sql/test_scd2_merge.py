@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.db import migrate
-from warehouse.load import CUSTOMER, merge_scd2, refresh_fact_keys
+from warehouse.core.load import refresh_fact_keys
+from warehouse.core.scd2 import CUSTOMER, merge_scd2
+from warehouse.foundation.db import migrate
 
 T = [datetime(2024, 1, d) for d in range(1, 10)]
 

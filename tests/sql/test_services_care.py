@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.care import Week, event_window, run_care
-from warehouse.rules import load_care_rules
-from warehouse.settings import Settings, load_settings
+from warehouse.analytics.care import Week, event_window, run_care
+from warehouse.core.rules import load_care_rules
+from warehouse.foundation.settings import Settings, load_settings
 
 MONDAY = dt.date(2025, 6, 30)
 

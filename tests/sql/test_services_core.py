@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest_support import table_checksums  # noqa: E402
 from services_support import END  # noqa: E402
 
-from warehouse.settings import Settings, load_settings  # noqa: E402
+from warehouse.foundation.settings import Settings, load_settings  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def reloaded(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     rows that break the services contracts added to the source and loaded incrementally."""
     copy = tmp_path_factory.mktemp("services-rerun") / "data"
     shutil.copytree(template, copy)
-    from warehouse import pipeline
+    from warehouse.ops import pipeline
 
     settings: Settings = load_settings({"CRMWH_DATA_DIR": str(copy), "CRMWH_VALIDATION__DATA_DOCS_ENABLED": "false"})
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:

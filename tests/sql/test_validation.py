@@ -6,11 +6,11 @@ import duckdb
 import pytest
 from validation_support import ORDER_LINE_TYPES, TICKET_TYPES, good_line, good_ticket, stage
 
-from warehouse.db import migrate
-from warehouse.errors import CriticalValidationError
-from warehouse.settings import replace_settings
-from warehouse.suites import load_suite
-from warehouse.validation import validate_staged
+from warehouse.foundation.db import migrate
+from warehouse.foundation.errors import CriticalValidationError
+from warehouse.foundation.settings import replace_settings
+from warehouse.quality.suites import load_suite
+from warehouse.quality.validation import validate_staged
 
 
 @pytest.fixture

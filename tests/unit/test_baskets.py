@@ -15,7 +15,7 @@ from transforms.baskets import (
     parse_basket_text,
     read_basket_file,
 )
-from warehouse.settings import MiningSettings
+from warehouse.foundation.settings import MiningSettings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NON_MERCH = MiningSettings().non_merchandise_codes

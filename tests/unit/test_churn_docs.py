@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from transforms.segments import LIFECYCLE_STAGES, PYRAMID_TIERS, parse_rfm_rules
-from warehouse.churn_features import FEATURE_DESCRIPTIONS
-from warehouse.settings import ChurnSettings
+from warehouse.analytics.churn_features import FEATURE_DESCRIPTIONS
+from warehouse.foundation.settings import ChurnSettings
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "churn.md").read_text(encoding="utf-8")
 

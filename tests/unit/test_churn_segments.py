@@ -18,7 +18,7 @@ from transforms.segments import (
     recommended_action,
     rfm,
 )
-from warehouse.settings import ChurnSettings
+from warehouse.foundation.settings import ChurnSettings
 
 D = dt.date(2025, 1, 1)
 RULES = ChurnSettings().rfm_segment_rules

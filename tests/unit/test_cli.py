@@ -19,7 +19,7 @@ def test_unknown_command_exits_with_usage_not_traceback():
 
 
 def test_settings_errors_are_one_line(monkeypatch, capsys, tmp_path):
-    from warehouse.settings import get_settings
+    from warehouse.foundation.settings import get_settings
 
     monkeypatch.setenv("CRMWH_CONFIG", str(tmp_path / "nope.toml"))
     get_settings.cache_clear()
@@ -33,8 +33,8 @@ def test_settings_errors_are_one_line(monkeypatch, capsys, tmp_path):
 
 
 def test_airflow_home_and_data_dir_always_come_from_the_settings(tmp_path):
-    from warehouse.airflow_env import airflow_environment
-    from warehouse.settings import load_settings
+    from warehouse.foundation.settings import load_settings
+    from warehouse.ops.airflow_env import airflow_environment
 
     settings = load_settings({"CRMWH_DATA_DIR": str(tmp_path)})
     env = airflow_environment(settings, {"AIRFLOW_HOME": "/elsewhere", "CRMWH_DATA_DIR": "/other",

@@ -86,7 +86,7 @@ def test_every_example_in_the_help_parses() -> None:
 
 
 def test_ingest_help_lists_the_profiles() -> None:
-    from warehouse.profiles import available_profiles
+    from warehouse.ingest.profiles import available_profiles
 
     text = dict(subcommands(build_parser()))["ingest"].format_help()
     profiles = text.split("profiles:", 1)[1].splitlines()[0]
@@ -94,7 +94,7 @@ def test_ingest_help_lists_the_profiles() -> None:
 
 
 def test_pipeline_help_lists_the_declared_steps() -> None:
-    from warehouse.job import STEP_NAMES
+    from warehouse.ops.job import STEP_NAMES
 
     text = dict(subcommands(build_parser()))["pipeline"].format_help()
     assert " ".join(text.split("steps:", 1)[1].split()).startswith(", ".join(STEP_NAMES))

@@ -9,9 +9,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from warehouse.currency import RatesError, declared_rates, parse_rates, refresh_rates
-from warehouse.db import migrate
-from warehouse.settings import Settings, load_settings
+from warehouse.foundation.db import migrate
+from warehouse.foundation.settings import Settings, load_settings
+from warehouse.ingest.currency import RatesError, declared_rates, parse_rates, refresh_rates
 
 
 @pytest.mark.parametrize(("text", "message"), [

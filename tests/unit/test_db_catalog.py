@@ -1,10 +1,10 @@
-"""warehouse.db.table_exists: tables, views, missing names, and no harm to an open transaction."""
+"""warehouse.foundation.db.table_exists: tables, views, missing names, and no harm to an open transaction."""
 
 from __future__ import annotations
 
 import duckdb
 
-from warehouse.db import table_exists
+from warehouse.foundation.db import table_exists
 
 
 def _con() -> duckdb.DuckDBPyConnection:

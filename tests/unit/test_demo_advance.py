@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from warehouse import source_contract as schema
 from warehouse.demo.advance import advance
 from warehouse.demo.config import DemoError
 from warehouse.demo.generator import GenerateOptions, generate
 from warehouse.demo.state import read_state
+from warehouse.ingest import source_contract as schema
 
 
 def _snapshot(url: str) -> dict[str, pd.DataFrame]:

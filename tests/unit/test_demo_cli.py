@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from warehouse.cli import main
-from warehouse.settings import load_settings
+from warehouse.foundation.settings import load_settings
 
 
 def test_generate_advance_and_clear_errors(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from warehouse import source_contract as schema
 from warehouse.demo.checksum import table_checksums
 from warehouse.demo.config import SCALES, DemoError, get_profile, load_catalog, planned_counts
 from warehouse.demo.generator import GenerateOptions, build_dataset, generate, source_exists
+from warehouse.ingest import source_contract as schema
 
 SMALL = GenerateOptions(scale="small", seed=11, profile="retail")
 

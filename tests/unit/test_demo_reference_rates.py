@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warehouse.currency import declared_rates
 from warehouse.demo.reference_rates import declare_demo_rates
-from warehouse.settings import load_settings
+from warehouse.foundation.settings import load_settings
+from warehouse.ingest.currency import declared_rates
 
 
 def test_the_services_demo_declares_its_cny_rate_for_gbp_marts(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from warehouse.demo.config import DemoError
 from warehouse.demo.orchestrate import DemoRunSummary, dag_defined, describe, duckdb_table_counts, run_demo
-from warehouse.settings import Settings, load_settings
+from warehouse.foundation.settings import Settings, load_settings
 
 TINY_INGEST = '''
 """Tiny stand-in for crm_ingest: writes one warehouse table and the interval it was given."""
@@ -29,7 +29,7 @@ def crm_ingest():
 
         import duckdb
 
-        from warehouse.settings import load_settings
+        from warehouse.foundation.settings import load_settings
 
         settings = load_settings()
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,9 @@ import pytest
 from transforms.association import MiningParams, mine
 from transforms.baskets import baskets_from_pairs
 from transforms.recommender import Purchases, sequence_matrix
+from warehouse.analytics.rule_miner import rank_rules
 from warehouse.demo.generator import GenerateOptions, build_dataset
-from warehouse.rule_miner import rank_rules
-from warehouse.settings import MiningSettings, RecommenderSettings
+from warehouse.foundation.settings import MiningSettings, RecommenderSettings
 
 
 def _col(values: object) -> np.ndarray:

@@ -11,10 +11,10 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from warehouse import source_contract as schema
 from warehouse.demo.checksum import table_checksums
 from warehouse.demo.generator import GenerateOptions, build_dataset, write_dataset
 from warehouse.demo.writer import NULL_TS, cents_as_decimal, dates_as_sqlite_text, timestamps_as_sqlite_text
+from warehouse.ingest import source_contract as schema
 
 
 def test_sqlite_timestamp_text_matches_sqlalchemy_and_arrow() -> None:

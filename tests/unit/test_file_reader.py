@@ -10,11 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from warehouse.errors import RejectedBatchError
-from warehouse.file_formats import decide_date_order, number_pattern, swapped_formats
-from warehouse.file_reader import decode_text, read_drop, xlsx_extents
-from warehouse.profiles import SourceProfile, format_date_order
-from warehouse.settings import FilesSettings
+from warehouse.foundation.errors import RejectedBatchError
+from warehouse.foundation.settings import FilesSettings
+from warehouse.ingest.file_formats import decide_date_order, number_pattern, swapped_formats
+from warehouse.ingest.file_reader import decode_text, read_drop, xlsx_extents
+from warehouse.ingest.profiles import SourceProfile, format_date_order
 
 HEADER = "order_id,product_code,quantity,unit_price,order_ts\n"
 

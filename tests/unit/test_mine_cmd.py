@@ -11,7 +11,7 @@ import pytest
 from mining_support import AS_OF, build_star
 
 from warehouse.cli import main
-from warehouse.settings import load_settings
+from warehouse.foundation.settings import load_settings
 
 
 def test_mine_basket_file_to_csv(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""SQL models that declare themselves (warehouse/model_spec.py) and the one writer (warehouse/models.py).
+"""SQL models that declare themselves (warehouse/core/model_spec.py) and the one writer (warehouse/core/models.py).
 
 Every shipped model's header must match the production DDL; a new fact is one SQL file in a
 (temporary) SQL dir, written by the generic writer with no Python of its own.
@@ -13,8 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.db import migrate
-from warehouse.model_spec import (
+from warehouse.core.model_spec import (
     ModelHeaderError,
     discover,
     discover_target,
@@ -22,9 +21,10 @@ from warehouse.model_spec import (
     parse_model,
     parse_write,
 )
-from warehouse.models import write_models, write_plain_models
-from warehouse.run_relations import BY_NAME, create_run_relations
-from warehouse.settings import SQL_DIR
+from warehouse.core.models import write_models, write_plain_models
+from warehouse.foundation.db import migrate
+from warehouse.foundation.run_relations import BY_NAME, create_run_relations
+from warehouse.foundation.settings import SQL_DIR
 
 CORE_MODELS = discover("core")
 
@@ -59,7 +59,7 @@ def test_core_model_header_matches_the_ddl(migrated: duckdb.DuckDBPyConnection, 
         assert set(model.write.hash_exclude) <= columns
     assert model.write.strategy in ("upsert", "scd2", "custom")
     for relation in model.run_relations:
-        assert relation in BY_NAME, f"{model.name} reads {relation}, not declared in warehouse/run_relations.py"
+        assert relation in BY_NAME, f"{model.name} reads {relation}, not declared in warehouse/foundation/run_relations.py"
         assert re.search(rf"\b{relation}\b", _body(model.sql)), f"{model.name} declares {relation} but does not read it"
     for table in model.tables:
         if table.startswith("staging."):  # staging tables are made by their own SQL in sql/staging

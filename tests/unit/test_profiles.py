@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.profiles import (
+from warehouse.foundation.settings import Settings
+from warehouse.ingest.profiles import (
     ProfileError,
     available_profiles,
     load_profile,
     profile_from_dict,
     profile_from_spec,
 )
-from warehouse.settings import Settings
 
 MINIMAL = """name = "shop_eu"
 decimal_separator = ","
@@ -80,7 +80,7 @@ def test_a_profile_survives_its_spec_and_its_toml() -> None:
 
 
 def test_infer_proposes_the_online_retail_layout_from_the_real_sample(settings: Settings) -> None:
-    from warehouse.profile_infer import infer_profile
+    from warehouse.ingest.profile_infer import infer_profile
 
     sample = Path(__file__).resolve().parents[1] / "fixtures" / "online_retail_sample.csv"
     proposed, guesses = infer_profile(sample, settings)

@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from warehouse.quarantine import checked_identifier, quarantine_from, quarantined_count
+from warehouse.ingest.quarantine import checked_identifier, quarantine_from, quarantined_count
 
 
 def test_moves_rows_with_rules_and_reason_and_keeps_the_rest():

@@ -11,8 +11,8 @@ import pytest
 
 from transforms import recommender as rec
 from transforms.evaluation import bootstrap_ci, ranking_metrics
-from warehouse.recommender import params_from
-from warehouse.settings import Settings
+from warehouse.analytics.recommender import params_from
+from warehouse.foundation.settings import Settings
 
 END = np.datetime64("2025-06-01T00:00:00", "us")
 

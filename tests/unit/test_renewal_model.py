@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from transforms import renewal_model
 from transforms.evaluation import _auc_rows, bootstrap, paired_difference, roc_auc
-from warehouse.rules import RulesError, load_care_rules, load_service_processes
+from warehouse.core.rules import RulesError, load_care_rules, load_service_processes
 
 
 def _contracts(n: int, seed: int) -> pl.DataFrame:

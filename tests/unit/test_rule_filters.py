@@ -8,8 +8,8 @@ import pytest
 
 from transforms.association import MiningParams, mine, wilson_lower
 from transforms.baskets import baskets_from_lists
-from warehouse.rule_miner import offerable, rank_rules
-from warehouse.settings import MiningSettings
+from warehouse.analytics.rule_miner import offerable, rank_rules
+from warehouse.foundation.settings import MiningSettings
 
 
 def _baskets() -> list[list[str]]:

@@ -12,7 +12,7 @@ import pytest
 
 from warehouse.demo.generator import GenerateOptions, build_dataset
 from warehouse.demo.writer import NULL_INT
-from warehouse.source_contract import SERVICES_TABLES
+from warehouse.ingest.source_contract import SERVICES_TABLES
 
 DAY = 86_400
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.settings import SettingsError, load_settings
+from warehouse.foundation.settings import SettingsError, load_settings
 
 
 def test_defaults_derive_every_path_from_the_data_dir(tmp_path: Path):
@@ -75,7 +75,7 @@ def test_file_values_keep_their_meaning(tmp_path: Path):
 def test_settings_are_frozen_and_copied_with_changes(tmp_path: Path):
     from pydantic import ValidationError
 
-    from warehouse.settings import replace_settings
+    from warehouse.foundation.settings import replace_settings
 
     s = load_settings({"CRMWH_DATA_DIR": str(tmp_path)})
     with pytest.raises(ValidationError):

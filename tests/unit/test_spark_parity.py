@@ -70,8 +70,8 @@ def test_spark_matches_mlxtend(spark: Any, case: str) -> None:
 def test_warehouse_mining_with_the_spark_engine(spark: Any, tmp_path: Path, data_dir: Path) -> None:
     from mining_support import AS_OF, build_star
 
-    from warehouse.mining import run_mining
-    from warehouse.settings import load_settings
+    from warehouse.analytics.mining import run_mining
+    from warehouse.foundation.settings import load_settings
 
     mining = {"min_support": 0.02, "min_confidence": 0.1, "segment_dimensions": "segment",
               "min_segment_baskets": 100}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from warehouse.airflow_env import ensure_airflow_ready, run_airflow
 from warehouse.commands.common import get_settings
+from warehouse.ops.airflow_env import ensure_airflow_ready, run_airflow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from warehouse.commands.common import get_settings
-from warehouse.errors import CrmwhError
+from warehouse.foundation.errors import CrmwhError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from warehouse.services_pipeline import run_care_week
+    from warehouse.ops.services_pipeline import run_care_week
 
     settings = get_settings()
     if settings.warehouse_path is None or not Path(settings.warehouse_path).exists():

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from warehouse.commands.common import get_settings, parse_as_of
-from warehouse.errors import CrmwhError
+from warehouse.foundation.errors import CrmwhError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from warehouse.churn import run_churn
-    from warehouse.db import warehouse_writer
+    from warehouse.analytics.churn import run_churn
+    from warehouse.foundation.db import warehouse_writer
 
     settings = get_settings()
     as_of = parse_as_of(args.as_of, settings) if args.as_of else None

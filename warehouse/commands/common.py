@@ -7,19 +7,19 @@ import datetime as dt
 import math
 from typing import TYPE_CHECKING
 
-from warehouse.errors import CrmwhError
+from warehouse.foundation.errors import CrmwhError
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from warehouse.foundation.settings import Settings
 
 # A date the analytics can compute with: windows and horizons of a few years either side must fit.
 LATEST_AS_OF = dt.date(9000, 12, 31)
 
 
 def get_settings() -> Settings:
-    """``warehouse.settings.get_settings()``, imported when a command runs: the settings module loads
+    """``warehouse.foundation.settings.get_settings()``, imported when a command runs: the settings module loads
     pydantic-settings, which ``--help`` does not need."""
-    from warehouse.settings import get_settings as cached
+    from warehouse.foundation.settings import get_settings as cached
 
     return cached()
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from warehouse.commands.common import get_settings
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from warehouse.foundation.settings import Settings
 
 
 def ground_truth_for(settings: Settings, url: str, explicit: str | None = None) -> Path:

@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from warehouse.data_docs_site import render_site
-    from warehouse.db import warehouse_reader
+    from warehouse.foundation.db import warehouse_reader
+    from warehouse.quality.data_docs_site import render_site
 
     settings = get_settings()
     with warehouse_reader(settings) as con:

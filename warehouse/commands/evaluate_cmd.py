@@ -17,7 +17,7 @@ import datetime as dt
 from pathlib import Path
 
 from warehouse.commands.common import get_settings
-from warehouse.errors import CrmwhError
+from warehouse.foundation.errors import CrmwhError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from warehouse.db import warehouse_writer
-    from warehouse.recommender import default_backtest_as_of, evaluate_recommender, write_card
+    from warehouse.analytics.recommender import default_backtest_as_of, evaluate_recommender, write_card
+    from warehouse.foundation.db import warehouse_writer
 
     settings = get_settings()
     holdout = args.holdout_days if args.holdout_days is not None else settings.recommender.holdout_days

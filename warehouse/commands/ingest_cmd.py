@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from warehouse.commands.common import get_settings, positive_int
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from warehouse.foundation.settings import Settings
 
 STATUS_COLUMNS = ("batch_id", "run_id", "source", "entity", "status", "step", "rows_read", "rows_loaded",
                   "rows_quarantined", "warnings", "started_at", "finished_at", "file_name", "error", "notes",
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from warehouse.pipeline import ingest_file
+    from warehouse.ops.pipeline import ingest_file
 
     result = ingest_file(get_settings(), args.path, args.profile)
     if result.status == "duplicate":
@@ -57,7 +57,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from warehouse.pipeline import Interval, run
+    from warehouse.ops.pipeline import Interval, run
 
     interval = Interval.parse(args.start, args.end)
     summary = run(get_settings(), interval, include_crm=not args.no_crm, include_files=not args.no_files)
@@ -75,14 +75,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def recent_batches(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """The last ``limit`` batches from ``audit.load_batches`` (newest first), each with its validation
-    status (``warehouse.validation_status``) and, for a running batch, whether its writer is alive.
+    status (``warehouse.quality.validation_status``) and, for a running batch, whether its writer is alive.
 
     Raises PipelineBusyError (with the lock holder) while a run writes the warehouse and
     CorruptFileError when the file is damaged; an absent warehouse gives ``[]``."""
     if not settings.warehouse_path.exists():
         return []
-    from warehouse.db import Writer, current_writer, warehouse_reader, writer_is_gone
-    from warehouse.validation_status import status_sql
+    from warehouse.foundation.db import Writer, current_writer, warehouse_reader, writer_is_gone
+    from warehouse.quality.validation_status import status_sql
 
     with warehouse_reader(settings) as con:
         exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
@@ -115,7 +115,7 @@ def _status(args: argparse.Namespace) -> int:
     settings = get_settings()
     batches = recent_batches(settings, args.limit)
     if args.json:
-        from warehouse.jsonout import write_rows
+        from warehouse.foundation.jsonout import write_rows
 
         write_rows(batches, sys.stdout)
         return 0
@@ -154,8 +154,8 @@ def _status(args: argparse.Namespace) -> int:
 
 def skipped_files(settings: Settings) -> list[tuple[str, str]]:
     """Paths the last scan of the landing folder skipped (``audit.skipped_files``), with the reason."""
-    from warehouse.db import warehouse_reader
-    from warehouse.errors import CrmwhError
+    from warehouse.foundation.db import warehouse_reader
+    from warehouse.foundation.errors import CrmwhError
 
     if not settings.warehouse_path.exists():
         return []

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from warehouse.commands.common import finite_float, get_settings, parse_as_of
-from warehouse.errors import CrmwhError
+from warehouse.foundation.errors import CrmwhError
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from warehouse.foundation.settings import Settings
 
 if TYPE_CHECKING:  # pandas, scipy and mlxtend are imported by the handler only: `crmwh --help` stays fast
     import pandas as pd
@@ -66,7 +66,7 @@ def _settings_with_overrides(settings: Settings, args: argparse.Namespace) -> Se
         "spark_master": args.spark_master, "itemset_counter": args.counter,
     }
     changed = {k: v for k, v in overrides.items() if v is not None}
-    from warehouse.settings import replace_settings
+    from warehouse.foundation.settings import replace_settings
 
     return replace_settings(settings, mining=changed)
 
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         parse_as_of(args.as_of, settings)
     from transforms.association import MiningParameterError
     from transforms.baskets import read_basket_file
-    from warehouse.rule_miner import mine_basket_set
+    from warehouse.analytics.rule_miner import mine_basket_set
 
     settings.mining.params()  # a bad threshold fails before any file is read
     if args.baskets is not None:
@@ -113,8 +113,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_warehouse(settings: Settings, args: argparse.Namespace) -> int:
-    from warehouse.db import warehouse_writer
-    from warehouse.mining import run_mining
+    from warehouse.analytics.mining import run_mining
+    from warehouse.foundation.db import warehouse_writer
 
     if settings.warehouse_path is None or not Path(settings.warehouse_path).exists():
         raise CrmwhError(f"no warehouse at {settings.warehouse_path}: load data first, or mine a file with --baskets")

@@ -2,7 +2,7 @@
 
 Extract (CRM database + landing folder), stage, validate, load the core, mine, score churn, publish and
 write the report: the steps of `crm_ingest` then `crm_analytics`, calling the same task functions
-the DAGs call, in the order declared once in `warehouse.job.STEPS`. Each step takes the warehouse's
+the DAGs call, in the order declared once in `warehouse.ops.job.STEPS`. Each step takes the warehouse's
 write lock as the DAG's tasks do. The first failing step stops the job with one line saying which
 step failed and why; what the earlier steps committed stays (a rerun picks up from the data).
 """
@@ -20,7 +20,7 @@ from warehouse.commands.common import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from warehouse.job import STEPS
+    from warehouse.ops.job import STEPS
 
     parser = subparsers.add_parser(
         "pipeline", help="the whole job in process: load, validate, mine, churn, services, care, publish, report",
@@ -42,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from warehouse.commands.common import parse_as_of
-    from warehouse.job import JobContext, selected_steps
-    from warehouse.pipeline import Interval
+    from warehouse.ops.job import JobContext, selected_steps
+    from warehouse.ops.pipeline import Interval
 
     settings = get_settings()
     steps = selected_steps(tuple(args.skip))
@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     ctx = JobContext(settings, interval, as_of.isoformat() if as_of else None)
     results = _run_steps(steps, ctx, quiet=args.json)
     if args.json:
-        from warehouse.jsonout import write_document
+        from warehouse.foundation.jsonout import write_document
 
         write_document({"run_id": ctx.run_id, "data_interval": list(ctx.data_interval),
                         "steps": [r.__dict__ for r in results]}, sys.stdout)
@@ -76,7 +76,7 @@ def _run_steps(steps: list, ctx: Any, *, quiet: bool) -> list:
     from rich.console import Console
     from rich.markup import escape
 
-    from warehouse.job import StepResult, run_step
+    from warehouse.ops.job import StepResult, run_step
 
     console = Console(stderr=quiet, highlight=False, soft_wrap=True)
     results: list[StepResult] = []
@@ -109,7 +109,7 @@ def _run_steps(steps: list, ctx: Any, *, quiet: bool) -> list:
                 console.print(f"{label}: [bold red]failed[/]", markup=True)
                 done = ", ".join(r.step for r in results if r.status == "succeeded") or "none"
                 console.print(escape(f"stopped at step {step.name}; steps done: {done}"))
-            from warehouse.errors import CrmwhError
+            from warehouse.foundation.errors import CrmwhError
 
             if isinstance(exc, CrmwhError):
                 raise CrmwhError(f"pipeline step {step.name} failed: {exc}") from exc

@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _infer(args: argparse.Namespace) -> int:
-    from warehouse.errors import CrmwhError
-    from warehouse.profile_infer import infer_profile
+    from warehouse.foundation.errors import CrmwhError
+    from warehouse.ingest.profile_infer import infer_profile
 
     settings = get_settings()
     if not args.file.is_file():
@@ -59,7 +59,7 @@ def _infer(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from warehouse.profiles import profile_paths
+    from warehouse.ingest.profiles import profile_paths
 
     for name, path in sorted(profile_paths(get_settings()).items()):
         print(f"{name:24} {path}")
@@ -67,7 +67,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from warehouse.profiles import load_profile
+    from warehouse.ingest.profiles import load_profile
 
     print(load_profile(args.profile, get_settings()).to_toml(), end="")
     return 0

@@ -53,13 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from warehouse.db import warehouse_writer
-    from warehouse.publish import publish
-    from warehouse.validation_status import validation_status_from_audit
+    from warehouse.foundation.db import warehouse_writer
+    from warehouse.quality.validation_status import validation_status_from_audit
+    from warehouse.serve.publish import publish
 
     settings = get_settings()
     if args.verify_only:
-        from warehouse.publish import verify_published
+        from warehouse.serve.publish import verify_published
 
         manifest = verify_published(settings)
         print(f"published version {manifest.version} (run {manifest.run_id}) is complete: "
@@ -80,7 +80,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from warehouse.query import run_query, write_result
+    from warehouse.serve.query import run_query, write_result
 
     settings = get_settings()
     columns, batches, con = run_query(settings, args.sql, args.timeout)
@@ -98,7 +98,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from warehouse.report import write_report
+    from warehouse.serve.report import write_report
 
     settings = get_settings()
     path = write_report(settings, args.out)

@@ -32,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from warehouse.db import warehouse_reader
-    from warehouse.jsonout import write_rows
-    from warehouse.replay import list_quarantined
+    from warehouse.foundation.db import warehouse_reader
+    from warehouse.foundation.jsonout import write_rows
+    from warehouse.ops.replay import list_quarantined
 
     settings = get_settings()
     limit = args.limit if args.limit is not None else (None if args.json else TEXT_LIMIT)
@@ -59,11 +59,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from warehouse.replay import replay
+    from warehouse.ops.replay import replay
 
     results = replay(get_settings(), args.table)
     if args.json:
-        from warehouse.jsonout import write_rows
+        from warehouse.foundation.jsonout import write_rows
 
         write_rows([r.as_dict() for r in results], sys.stdout)
         return 0

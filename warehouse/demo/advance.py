@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse import source_contract as schema
 from warehouse.demo import taste, vocab
 from warehouse.demo.churn_future import planted_window
 from warehouse.demo.config import DAY, EPOCH, DemoError, get_profile, get_scale, load_catalog
@@ -43,6 +42,7 @@ from warehouse.demo.generator import (
 )
 from warehouse.demo.state import DemoState, read_state, write_state
 from warehouse.demo.writer import NULL_INT, NULL_TS, BulkWriter
+from warehouse.ingest import source_contract as schema
 
 EPOCH_DT = dt.datetime(1970, 1, 1)
 MAX_ADVANCE_DAYS = 366

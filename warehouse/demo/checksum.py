@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from warehouse import source_contract as schema
+from warehouse.ingest import source_contract as schema
 
 
 def _normal(value: Any) -> str:

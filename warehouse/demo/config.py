@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse.errors import CrmwhError
+from warehouse.foundation.errors import CrmwhError
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalogs"
 DAY = 86_400

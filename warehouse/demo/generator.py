@@ -2,7 +2,7 @@
 
 Everything is drawn with numpy from streams seeded by (seed, component), over a business calendar that
 ends on a fixed date, so the same seed, scale, profile and end date always give the same database.
-Tables follow ``warehouse.source_contract`` (the source contract) and are bulk-loaded by ``warehouse.demo.writer``.
+Tables follow ``warehouse.ingest.source_contract`` (the source contract) and are bulk-loaded by ``warehouse.demo.writer``.
 
 The business is simulated in 30-day periods. Each customer has latent traits (purchase rate, ticket
 rate, complaint propensity, a possible onset of declining purchases, payment behaviour). In each
@@ -31,7 +31,6 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse import source_contract as schema
 from warehouse.demo import churn_future, services, taste, vocab
 from warehouse.demo.config import (
     DAY,
@@ -46,6 +45,7 @@ from warehouse.demo.config import (
 )
 from warehouse.demo.state import DemoState, state_metadata, write_state
 from warehouse.demo.writer import NULL_INT, NULL_TS, BulkWriter
+from warehouse.ingest import source_contract as schema
 
 GENERATOR_VERSION = 1
 PERIOD_DAYS = 30

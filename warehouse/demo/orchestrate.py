@@ -18,12 +18,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from warehouse import airflow_env
 from warehouse.demo.config import DemoError, parse_date
 from warehouse.demo.generator import generate, options_from_settings, source_exists
 from warehouse.demo.reference_rates import declare_demo_rates
 from warehouse.demo.state import read_state
-from warehouse.settings import Settings
+from warehouse.foundation.settings import Settings
+from warehouse.ops import airflow_env
 
 INGEST_DAG = "crm_ingest"
 ANALYTICS_DAG = "crm_analytics"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from warehouse.demo.config import get_profile
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from warehouse.foundation.settings import Settings
 
 # Reporting-currency units per unit of the demo's currency: an illustrative 2025 level (about 9.6 CNY to
 # the pound), good enough for a demo, not for accounting.

@@ -21,7 +21,7 @@ the retail profile (which gets the tables empty) is unchanged.
    owned by its sales rep; lost and disqualified leads at planted per-channel rates; some opportunities
    skip a stage or move back; some reps are slower), the contracts, and a service order with its
    process steps for every sold line of a service that has a process in
-   ``warehouse/rules/service_sla.toml`` (due dates from the SLA; monthly filings due on the statutory
+   ``warehouse/core/rules/service_sla.toml`` (due dates from the SLA; monthly filings due on the statutory
    day of the next month, late as planted per customer and accountant).
 
 What is planted goes to the ground truth under ``services`` (never into the source tables).
@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from warehouse.core.rules import ServiceProcess, load_service_processes, process_by_category
 from warehouse.demo.config import DAY, EPOCH
 from warehouse.demo.writer import NULL_DATE, NULL_INT, NULL_TS
-from warehouse.rules import ServiceProcess, load_service_processes, process_by_category
 
 if TYPE_CHECKING:  # the generator's builder (not imported at run time: it imports this module)
     from warehouse.demo.generator import _Builder
@@ -395,7 +395,7 @@ def _text(values: Any) -> pa.Array:
 
 def empty_tables() -> dict[str, dict[str, Any]]:
     """The services tables with no rows (a shop's CRM has none)."""
-    from warehouse import source_contract as schema
+    from warehouse.ingest import source_contract as schema
 
     out: dict[str, dict[str, Any]] = {}
     for name in schema.SERVICES_TABLES:
@@ -866,7 +866,7 @@ def _service_orders(b: _Builder, plan: ServicesPlan) -> tuple[dict[str, Any], di
     }
     done_mask = completed != NULL_TS
     truth = {
-        "sla_file": "warehouse/rules/service_sla.toml",
+        "sla_file": "warehouse/core/rules/service_sla.toml",
         "process": "one-off steps take lognormal(log(step_median_share * sla_days * agent slowness), step_sigma) "
                    "days; monthly filings are done filing_days_late days after their due day (see renewal."
                    "filing_lateness)",

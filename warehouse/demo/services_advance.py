@@ -8,7 +8,7 @@ Called from small hooks in ``warehouse.demo.advance`` for a source with contract
   terms the generator did not decide are decided here by the same logit on what the source shows and
   added to it); renewals start on their planted date (after a gap for some) and are recorded on their
   first day; recurring invoices follow the contracts, bill the term's fee and name their contract;
-- service orders and steps: new sold lines open their processes (``warehouse/rules/service_sla.toml``),
+- service orders and steps: new sold lines open their processes (``warehouse/core/rules/service_sla.toml``),
   open steps are done (late or not) and the next step starts;
 - the funnel: each new customer comes from a lead and an opportunity won on its signup; new leads
   arrive at the planted per-channel daily rate; open opportunities move to their next stage or are lost.
@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from warehouse import source_contract as schema
+from warehouse.core.rules import load_service_processes, process_by_category
 from warehouse.demo.config import DAY, EPOCH
 from warehouse.demo.services import (
     AUTO_RENEW_SHARE,
@@ -51,7 +51,7 @@ from warehouse.demo.services import (
     next_month_day,
 )
 from warehouse.demo.writer import NULL_DATE, NULL_INT, NULL_TS
-from warehouse.rules import load_service_processes, process_by_category
+from warehouse.ingest import source_contract as schema
 
 if TYPE_CHECKING:
     from warehouse.demo.advance import _Advancer

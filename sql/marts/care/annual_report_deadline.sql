@@ -1,7 +1,7 @@
 -- grain: one row per customer per annual-report deadline in [$event_from, $event_to] for customers who bought
 -- one of the rule's categories in the $holding_days before the scan and have not filed that year's report yet
 -- inputs: core.fct_sales_line, core.dim_product, core.fct_service_step
--- write: appended to _care_events by warehouse/care.py
+-- write: appended to _care_events by warehouse/analytics/care.py
 -- service_name: the service of the latest purchase; lines of one order share its time, the line id breaks the tie
 with deadlines as (
     select make_date(y::integer, $deadline_month::integer, $deadline_day::integer) as deadline

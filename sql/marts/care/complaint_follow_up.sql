@@ -1,6 +1,6 @@
 -- grain: one row per complaint ticket resolved in [$event_from, $event_to] and before the scan ($as_of)
 -- inputs: core.fct_service_ticket, core.dim_employee, _care_customer_value
--- write: appended to _care_events by warehouse/care.py
+-- write: appended to _care_events by warehouse/analytics/care.py
 select
     t.customer_id, t.ticket_id as subject_id, t.resolved_at::date as event_date,
     'complaint ' || t.ticket_id || ' resolved on ' || strftime(t.resolved_at, '%Y-%m-%d') || ' after '

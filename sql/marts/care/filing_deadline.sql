@@ -1,7 +1,7 @@
 -- grain: one row per customer per statutory filing deadline in [$event_from, $event_to] for customers holding
 -- a contract of the rule's process categories (in force on the deadline, or ended less than a month before it)
 -- inputs: core.fct_contract, core.fct_service_step
--- write: appended to _care_events by warehouse/care.py
+-- write: appended to _care_events by warehouse/analytics/care.py
 with deadlines as (
     select make_date(year(m), month(m), $deadline_day::integer) as deadline
     from (select unnest(generate_series(date_trunc('month', $event_from::date)::timestamp,

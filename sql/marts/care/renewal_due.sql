@@ -2,7 +2,7 @@
 -- renewed by then (one care event of a renewal_due rule)
 -- inputs: core.fct_contract, core.dim_product, _care_renewal_risk (marts.contract_renewals' probability and
 --         main driver per contract; empty when that mart is missing)
--- write: appended to _care_events by warehouse/care.py
+-- write: appended to _care_events by warehouse/analytics/care.py
 with contracts as (
     select * from core.fct_contract
     where end_date between $event_from::date and $event_to::date

@@ -1,7 +1,7 @@
 -- grain: one row per customer whose signup anniversary (one year or more) falls in [$event_from, $event_to] and
 -- who is an active, not deleted customer at the scan ($as_of); 29 February anniversaries fall on the 28th
 -- inputs: core.dim_customer, _care_customer_value
--- write: appended to _care_events by warehouse/care.py
+-- write: appended to _care_events by warehouse/analytics/care.py
 with customers as (
     select customer_id, signup_date from core.dim_customer
     where customer_key <> 0 and valid_from <= $as_of::timestamp

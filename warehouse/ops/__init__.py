@@ -1,0 +1,3 @@
+"""Floor 7, ops: running it all: the task functions of the DAGs, the in-process job, replay, Airflow's
+environment, Assets and deployment. Imports serve and below.
+"""
