@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from warehouse.core.rules import CareRule, load_care_rules, load_service_processes
-from warehouse.foundation.db import apply_comments, read_sql, table_exists, transaction
+from warehouse.foundation.db import apply_comments, column_types, read_sql, table_exists, transaction
 from warehouse.foundation.settings import Settings
 from warehouse.foundation.sqltext import quote_ident
 
@@ -100,11 +100,6 @@ def event_window(rule: CareRule, week: Week) -> tuple[dt.date, dt.date]:
     return week.start + lead, week.end + lead
 
 
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    return [r[0] for r in con.execute("select column_name from duckdb_columns() where schema_name = ? "
-                                      "and table_name = ? order by column_index", [schema, table]).fetchall()]
-
-
 def _first(candidates: tuple[str, ...], present: list[str]) -> str | None:
     return next((c for c in candidates if c in present), None)
 
@@ -131,7 +126,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings, week: Week, rule
           and order_ts >= $as_of - interval 365 day
         group by customer_id""", {"as_of": as_of})
     # renewal risk from marts.contract_renewals, when built
-    cols = _columns(con, "marts", "contract_renewals") if table_exists(con, "marts.contract_renewals") else []
+    cols = list(column_types(con, "marts.contract_renewals")) if table_exists(con, "marts.contract_renewals") else []
     if {"contract_id", "renewal_probability"} <= set(cols):
         driver = "main_driver" if "main_driver" in cols else "null::varchar"
         con.execute(f"create or replace temp view _care_renewal_risk as select contract_id, renewal_probability, "
@@ -141,7 +136,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, settings: Settings, week: Week, rule
         con.execute("create or replace temp view _care_renewal_risk as select null::varchar as contract_id, "
                     "null::double as renewal_probability, null::varchar as main_driver where false")
     # offers from marts.cross_sell_recommendations (customer_id, product_id, product_name, reason)
-    cols = (_columns(con, "marts", "cross_sell_recommendations")
+    cols = (list(column_types(con, "marts.cross_sell_recommendations"))
             if table_exists(con, "marts.cross_sell_recommendations") else [])
     if "customer_id" in cols and ("product_id" in cols or "product_name" in cols):
         pid = quote_ident("product_id") if "product_id" in cols else "null"
@@ -167,7 +162,7 @@ def _value_at_risk_sql(con: duckdb.DuckDBPyConnection, rule: CareRule, notes: li
     if not table_exists(con, "marts.customer_retention"):
         notes.append(f"{rule.code}: marts.customer_retention not built: skipped")
         return None
-    cols = _columns(con, "marts", "customer_retention")
+    cols = list(column_types(con, "marts.customer_retention"))
     value = _first(RETENTION_VALUE_COLUMNS, cols)
     risk = _first(RETENTION_RISK_COLUMNS, cols)
     if "customer_id" not in cols or (value is None and risk is None):

@@ -64,7 +64,7 @@ from warehouse.analytics.churn_features import (
     label_horizon,
     purchase_cycle,
 )
-from warehouse.foundation.db import apply_comments, read_sql, transaction
+from warehouse.foundation.db import apply_comments, column_types, read_sql, transaction
 from warehouse.foundation.errors import CrmwhError
 from warehouse.foundation.settings import Settings
 from warehouse.foundation.sqltext import quote_literal
@@ -371,10 +371,7 @@ def _replace_snapshot_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl
 
 def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Columns added to a snapshot table since it was created (older rows keep NULL there)."""
-    schema, name = table.split(".")
-    have = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]
-    ).fetchall()}
+    have = column_types(con, table)
     for column, column_type in con.execute("select column_name, column_type from (describe _churn_frame)").fetchall():
         if column not in have:
             con.execute(f'alter table {table} add column "{column}" {column_type}')
@@ -608,9 +605,7 @@ def _customer_attributes(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> 
 
 def _cross_sell_offers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """Each customer's top cross-sell recommendation (rank 1, else best score), when the mart exists."""
-    cols = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'marts' "
-        "and table_name = 'cross_sell_recommendations'").fetchall()}
+    cols = column_types(con, "marts.cross_sell_recommendations")
     product = next((c for c in ("product_name", "product", "product_id") if c in cols), None)
     if "customer_id" not in cols or product is None:
         return None

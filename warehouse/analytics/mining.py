@@ -38,7 +38,7 @@ from warehouse.analytics.rule_miner import (
     load_sales_lines,
     rank_rules,
 )
-from warehouse.foundation.db import apply_comments, table_exists, transaction
+from warehouse.foundation.db import apply_comments, column_types, table_exists, transaction
 from warehouse.foundation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -196,9 +196,7 @@ def _value_tiers(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame
     (mining runs before churn in crm_analytics, so that is usually the previous run's)."""
     if not table_exists(con, "analytics.customer_segments"):
         return None
-    cols = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'analytics' "
-        "and table_name = 'customer_segments'").fetchall()}
+    cols = column_types(con, "analytics.customer_segments")
     if not {"customer_id", "value_tier"} <= cols:
         return None
     if "as_of" in cols:

@@ -81,19 +81,21 @@ def recent_batches(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     CorruptFileError when the file is damaged; an absent warehouse gives ``[]``."""
     if not settings.warehouse_path.exists():
         return []
-    from warehouse.foundation.db import Writer, current_writer, warehouse_reader, writer_is_gone
+    from warehouse.foundation.db import (
+        Writer,
+        column_types,
+        current_writer,
+        table_exists,
+        warehouse_reader,
+        writer_is_gone,
+    )
     from warehouse.quality.validation_status import status_sql
 
     with warehouse_reader(settings) as con:
-        exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
-                             "and table_name = 'load_batches'").fetchone()[0]
-        if not exists:
+        columns = column_types(con, "audit.load_batches")
+        if not columns:
             return []
-        columns = {r[0] for r in con.execute(
-            "select column_name from duckdb_columns() where schema_name = 'audit' "
-            "and table_name = 'load_batches'").fetchall()}
-        has_results = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
-                                  "and table_name = 'validation_results'").fetchone()[0]
+        has_results = table_exists(con, "audit.validation_results")
         wanted = [f"b.{c}" if c in columns else f"null as {c}" for c in STATUS_COLUMNS]
         validation = (f"(select {status_sql('v.severity', 'v.success')} from audit.validation_results v "
                       "where v.batch_id = b.batch_id)") if has_results else "'not_validated'"
@@ -154,16 +156,14 @@ def _status(args: argparse.Namespace) -> int:
 
 def skipped_files(settings: Settings) -> list[tuple[str, str]]:
     """Paths the last scan of the landing folder skipped (``audit.skipped_files``), with the reason."""
-    from warehouse.foundation.db import warehouse_reader
+    from warehouse.foundation.db import table_exists, warehouse_reader
     from warehouse.foundation.errors import CrmwhError
 
     if not settings.warehouse_path.exists():
         return []
     try:
         with warehouse_reader(settings) as con:
-            exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
-                                 "and table_name = 'skipped_files'").fetchone()[0]
-            if not exists:
+            if not table_exists(con, "audit.skipped_files"):
                 return []
             return [(r[0], r[1]) for r in con.execute(
                 "select path, reason from audit.skipped_files order by path").fetchall()]

@@ -84,15 +84,17 @@ RUN_RELATIONS: tuple[RunRelation, ...] = (
         versions_sql("core.dim_product", "product_key", "product_id")),
 )
 BY_NAME: dict[str, RunRelation] = {r.name: r for r in RUN_RELATIONS}
+# the relations each step creates: the facts step has the load's too
+STEP_RELATIONS: dict[str, tuple[str, ...]] = {"stage": ("stage",), "load": ("load",), "facts": ("load", "facts")}
 
 
 def create_run_relations(con: duckdb.DuckDBPyConnection, step: str, batch_ids: list[str], *,
                          reporting_currency: str | None = None) -> None:
     """Create (or replace) every relation of ``step`` for these batches, in declared order (the load
-    needs the reporting currency). The facts step has the load's relations too."""
+    needs the reporting currency); see :data:`STEP_RELATIONS`."""
     values = {"batch_ids": batch_ids, "reporting_currency": reporting_currency}
     for rel in RUN_RELATIONS:
-        if rel.step != step and not (step == "facts" and rel.step == "load"):
+        if rel.step not in STEP_RELATIONS[step]:
             continue
         definition = rel.definition
         if rel.requires and not table_exists(con, rel.requires):

@@ -117,9 +117,13 @@ class SourceConnection:
         except BaseException:
             self._db.close()
             raise
-        # a driver without transactions reads as it can
-        with contextlib.suppress(adbc_driver_manager.NotSupportedError):
-            self._conn.set_autocommit(False)
+        try:
+            # a driver without transactions reads as it can
+            with contextlib.suppress(adbc_driver_manager.NotSupportedError):
+                self._conn.set_autocommit(False)
+        except BaseException:
+            self.close()
+            raise
 
     def cursor(self) -> SourceCursor:
         return SourceCursor(self._conn)

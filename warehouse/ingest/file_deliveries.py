@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse.foundation.db import table_exists
+
 
 def replace_redelivered_lines(con: duckdb.DuckDBPyConnection) -> int:
     """Remove the lines the loaded batches' deliveries no longer hold; returns the lines removed."""
-    found = con.execute("""select count(*) from duckdb_tables() where schema_name = 'staging'
-                           and table_name = 'stg_files__line_keys'""").fetchone()[0]
-    if not found:
+    if not table_exists(con, "staging.stg_files__line_keys"):
         return 0
     con.execute("""
         create or replace temp table _redelivered as

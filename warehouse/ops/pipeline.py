@@ -24,7 +24,7 @@ import duckdb
 
 from warehouse.core import load as load_mod
 from warehouse.core.core_writes import recording_writes
-from warehouse.foundation.db import transaction, warehouse_writer
+from warehouse.foundation.db import table_exists, transaction, warehouse_writer
 from warehouse.foundation.errors import CriticalValidationError, CrmwhError, RejectedBatchError
 from warehouse.foundation.settings import EXPECTATIONS_DIR, Settings
 from warehouse.ingest import extract as extract_mod
@@ -302,10 +302,7 @@ def _nothing_loaded(con: duckdb.DuckDBPyConnection, table: str, batch_ids: list[
     sources = [src["staging_table"] for rule in load_suite(table).rules
                if rule.expectation_type == "crmwh_loaded_totals_reconcile" for src in rule.kwargs.get("sources", [])]
     for staging in sources:
-        schema, name = staging.split(".")
-        exists = con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                             [schema, name]).fetchall()[0][0]
-        if exists and con.execute(f"select exists (select 1 from {staging} where _batch_id in "  # noqa: S608
+        if table_exists(con, staging) and con.execute(f"select exists (select 1 from {staging} where _batch_id in "  # noqa: S608
                                   "(select unnest(?::varchar[])))", [batch_ids]).fetchall()[0][0]:
             return False
     return True

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.foundation.db import column_types, table_exists
 from warehouse.foundation.errors import CrmwhError
 from warehouse.foundation.run_relations import create_run_relations
 from warehouse.foundation.settings import Settings, replace_settings
@@ -111,9 +112,7 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     raw_table = raw_table_of(table)
     if raw_table is None:
         raise CrmwhError(f"do not know how to re-stage {table}")
-    exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = ?",
-                         [raw_table]).fetchone()[0]
-    if not exists:
+    if not table_exists(con, f"raw.{raw_table}"):
         raise CrmwhError(f"raw.{raw_table} does not exist: the quarantined rows of {table} cannot be re-staged")
     stamp = datetime.now()
     replay_id = f"{REPLAY_PREFIX}.{table}.{stamp.strftime('%Y%m%dT%H%M%S')}.{uuid.uuid4().hex[:8]}"
@@ -132,9 +131,7 @@ def replay_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     profiles: list[str | None] = [None]  # file drops: one staging per original batch (its own profile)
     if table == "stg_files__sales_lines":
         profiles = [r[0] for r in con.execute("select distinct _batch_id from _replay_raw order by 1").fetchall()]
-    staging_cols = [r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'staging' and table_name = ? "
-        "order by column_index", [table]).fetchall()]
+    staging_cols = list(column_types(con, f"staging.{table}"))
     if not staging_cols:
         raise CrmwhError(f"staging.{table} does not exist: run the pipeline once before replaying")
     create_run_relations(con, "stage", [r[0] for r in con.execute(

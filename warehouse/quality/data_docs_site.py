@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.foundation.db import table_exists
 from warehouse.foundation.settings import EXPECTATIONS_DIR, Settings
 from warehouse.quality.validation_status import MEANING, STATUSES, status_of, validation_status_from_audit
 
@@ -98,9 +99,7 @@ def load_suites() -> dict[str, dict[str, Any]]:
 
 def load_runs(con: duckdb.DuckDBPyConnection, keep: int) -> list[Run]:
     """The latest ``keep`` checks per table from audit.validation_results (newest first)."""
-    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
-                         "and schema_name = 'audit' and table_name = 'validation_results'").fetchone()[0]
-    if not exists:
+    if not table_exists(con, "audit.validation_results"):
         return []
     rows = con.execute(
         """

@@ -247,10 +247,11 @@ def profile_from_spec(spec: str) -> SourceProfile:
 def batch_profile(con: duckdb.DuckDBPyConnection, batch_id: str, name: str | None,
                   settings: Settings | None = None) -> SourceProfile:
     """The profile a batch was read with: its recorded spec, else (older batches) the profile by name."""
+    # imported here, not at the top: `crmwh ingest --help` reads the profiles without the settings library
+    from warehouse.foundation.db import column_types
+
     row = None
-    has_spec = con.execute("select count(*) from duckdb_columns() where schema_name = 'audit' and "
-                           "table_name = 'load_batches' and column_name = 'profile_spec'").fetchone()[0]
-    if has_spec:
+    if "profile_spec" in column_types(con, "audit.load_batches"):
         row = con.execute("select profile_spec from audit.load_batches where batch_id = ?", [batch_id]).fetchone()
     if row and row[0]:
         return profile_from_spec(row[0])
