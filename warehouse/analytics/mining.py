@@ -196,7 +196,7 @@ def _value_tiers(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame
     (mining runs before churn in crm_analytics, so that is usually the previous run's)."""
     if not table_exists(con, "analytics.customer_segments"):
         return None
-    cols = column_types(con, "analytics.customer_segments")
+    cols = set(column_types(con, "analytics.customer_segments"))
     if not {"customer_id", "value_tier"} <= cols:
         return None
     if "as_of" in cols:
