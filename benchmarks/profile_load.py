@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 STARTED = time.perf_counter()
@@ -26,6 +29,38 @@ import warehouse.foundation.db as db  # noqa: E402
 
 Record = tuple[str, str, float]
 RECORDS: list[Record] = []
+EXPLAIN: dict[str, Any] = {"pattern": None, "plans": []}  # --explain: statements profiled operator by operator
+
+
+PENDING: dict[int, tuple[duckdb.DuckDBPyConnection, Path, str]] = {}
+
+
+def flush_profile(con: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Switch the profiler off on ``con`` (every connection when None) and keep the slowest operators of
+    the statement it profiled."""
+    for key in [k for k in PENDING if con is None or k == id(con)]:
+        owner, out, head = PENDING.pop(key)
+        try:
+            owner.execute("set enable_profiling = 'no_output'")
+        except duckdb.Error:
+            pass  # closed since
+        operators: list[tuple[float, str]] = []
+
+        def walk(node: dict[str, Any]) -> None:
+            info = node.get("extra_info") or {}
+            label = info.get("Table") or info.get("Conditions") or info.get("Join Type") or ""
+            scanned = (f" row groups {node['row_groups_scanned']}/{node['total_row_groups_to_scan']}"
+                       if "row_groups_scanned" in node else "")
+            operators.append((node.get("timing", 0.0), f"{node.get('type')} {str(label)[:80]} "
+                              f"rows {node.get('intermediate_rows')}{scanned}"))
+            for child in node.get("children", []):
+                walk(child)
+
+        if out.exists():
+            for node in json.loads(out.read_text(encoding="utf-8")).get("operator", []):
+                walk(node)
+        top = "\n".join(f"  {t:7.3f}  {label}" for t, label in sorted(operators, reverse=True)[:8])
+        EXPLAIN["plans"].append(f"{head}\n{top}")
 
 
 class TimedConnection:
@@ -38,10 +73,28 @@ class TimedConnection:
         frame = sys._getframe(2)
         where = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}:{frame.f_code.co_name}"
         started = time.perf_counter()
+        flush_profile(self._con)
+        pattern = EXPLAIN["pattern"]
+        if method == "execute" and pattern is not None and pattern.search(str(sql)):
+            return self._profiled(where, str(sql), *args)
         try:
             return getattr(self._con, method)(sql, *args)
         finally:
             RECORDS.append((where, " ".join(str(sql).split())[:300], time.perf_counter() - started))
+
+    def _profiled(self, where: str, sql: str, *args: object) -> Any:
+        """Run ``sql`` with DuckDB's JSON profiler on. The profile is read when the connection's next
+        statement runs (switching the profiler off at once would discard a pending result)."""
+        out = Path(tempfile.gettempdir()) / f"crmwh_profile_{id(self)}.json"
+        self._con.execute("set enable_profiling = 'json'")
+        self._con.execute(f"set profiling_output = '{out}'")
+        started = time.perf_counter()
+        try:
+            return self._con.execute(sql, *args)
+        finally:
+            seconds = time.perf_counter() - started
+            RECORDS.append((where, " ".join(sql.split())[:300], seconds))
+            PENDING[id(self._con)] = (self._con, out, f"-- {seconds:.3f} s  {where}\n{' '.join(sql.split())[:400]}")
 
     def execute(self, sql: object, *args: object) -> Any:
         return self._timed("execute", sql, *args)
@@ -70,7 +123,13 @@ def main() -> int:
     parser.add_argument("end", help="the run's cut-off (YYYY-MM-DD)")
     parser.add_argument("--json", help="write every (caller, statement, seconds) here")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--explain", metavar="REGEX",
+                        help="profile the statements matching REGEX with DuckDB's profiler; their slowest "
+                             "operators go to --plans")
+    parser.add_argument("--plans", default="plans.txt", help="where --explain writes the plans")
     args = parser.parse_args()
+    if args.explain:
+        EXPLAIN["pattern"] = re.compile(args.explain)
     real_connect = db.connect
 
     def timed_connect(*a: Any, **k: Any) -> Any:
@@ -96,6 +155,11 @@ def main() -> int:
         print(f"{seconds:7.3f}  {where}  {sql[:140]}")
     small = [r[2] for r in RECORDS if r[2] < 0.02]
     print(f"--- {len(small)} statements under 20 ms taking {sum(small):.2f} s")
+    flush_profile()
+    if args.explain:
+        with open(args.plans, "w", encoding="utf-8") as fh:
+            fh.write("\n\n".join(EXPLAIN["plans"]))
+        print(f"--- {len(EXPLAIN['plans'])} plans in {args.plans}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(RECORDS, fh)
