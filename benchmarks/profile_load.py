@@ -12,6 +12,7 @@ fixed per-statement cost of a run). Used for the incremental-day profile in BENC
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -40,13 +41,11 @@ def flush_profile(con: duckdb.DuckDBPyConnection | None = None) -> None:
     the statement it profiled."""
     for key in [k for k in PENDING if con is None or k == id(con)]:
         owner, out, head = PENDING.pop(key)
-        try:
+        with contextlib.suppress(duckdb.Error):  # closed since
             owner.execute("set enable_profiling = 'no_output'")
-        except duckdb.Error:
-            pass  # closed since
         operators: list[tuple[float, str]] = []
 
-        def walk(node: dict[str, Any]) -> None:
+        def walk(node: dict[str, Any], operators: list[tuple[float, str]] = operators) -> None:
             info = node.get("extra_info") or {}
             label = info.get("Table") or info.get("Conditions") or info.get("Join Type") or ""
             scanned = (f" row groups {node['row_groups_scanned']}/{node['total_row_groups_to_scan']}"
