@@ -6,7 +6,8 @@
 Every connection ``warehouse.foundation.db.connect`` opens is wrapped so that each ``execute``/``executemany``/``sql``
 is timed and attributed to its caller (file:line:function). Prints the import time, the run time, the
 callers taking the most time, the slowest statements and the share of the statements under 20 ms (the
-fixed per-statement cost of a run). Used for the incremental-day profile in BENCHMARKS.md.
+fixed per-statement cost of a run). ``--explain REGEX`` runs DuckDB's profiler on the matching statements
+and writes their slowest operators (with the row groups each scan read) to ``--plans``. Used for the incremental-day profile in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ EXPLAIN: dict[str, Any] = {"pattern": None, "plans": []}  # --explain: statement
 PENDING: dict[int, tuple[duckdb.DuckDBPyConnection, Path, str]] = {}
 
 
+def _operators(node: dict[str, Any]) -> list[tuple[float, str]]:
+    """(seconds, label) of a profiled plan node and every node below it."""
+    info = node.get("extra_info") or {}
+    label = info.get("Table") or info.get("Conditions") or info.get("Join Type") or ""
+    scanned = (f" row groups {node['row_groups_scanned']}/{node['total_row_groups_to_scan']}"
+               if "row_groups_scanned" in node else "")
+    out = [(node.get("timing", 0.0), f"{node.get('type')} {str(label)[:80]} rows {node.get('intermediate_rows')}{scanned}")]
+    for child in node.get("children", []):
+        out += _operators(child)
+    return out
+
+
 def flush_profile(con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Switch the profiler off on ``con`` (every connection when None) and keep the slowest operators of
     the statement it profiled."""
@@ -44,20 +57,10 @@ def flush_profile(con: duckdb.DuckDBPyConnection | None = None) -> None:
         with contextlib.suppress(duckdb.Error):  # closed since
             owner.execute("set enable_profiling = 'no_output'")
         operators: list[tuple[float, str]] = []
-
-        def walk(node: dict[str, Any], operators: list[tuple[float, str]] = operators) -> None:
-            info = node.get("extra_info") or {}
-            label = info.get("Table") or info.get("Conditions") or info.get("Join Type") or ""
-            scanned = (f" row groups {node['row_groups_scanned']}/{node['total_row_groups_to_scan']}"
-                       if "row_groups_scanned" in node else "")
-            operators.append((node.get("timing", 0.0), f"{node.get('type')} {str(label)[:80]} "
-                              f"rows {node.get('intermediate_rows')}{scanned}"))
-            for child in node.get("children", []):
-                walk(child)
-
         if out.exists():
             for node in json.loads(out.read_text(encoding="utf-8")).get("operator", []):
-                walk(node)
+                operators += _operators(node)
+            out.unlink()
         top = "\n".join(f"  {t:7.3f}  {label}" for t, label in sorted(operators, reverse=True)[:8])
         EXPLAIN["plans"].append(f"{head}\n{top}")
 
@@ -71,29 +74,21 @@ class TimedConnection:
     def _timed(self, method: str, sql: object, *args: object) -> Any:
         frame = sys._getframe(2)
         where = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}:{frame.f_code.co_name}"
-        started = time.perf_counter()
-        flush_profile(self._con)
+        flush_profile(self._con)  # before the clock starts: reading a profile is not this statement's time
         pattern = EXPLAIN["pattern"]
-        if method == "execute" and pattern is not None and pattern.search(str(sql)):
-            return self._profiled(where, str(sql), *args)
+        profiled = method == "execute" and pattern is not None and pattern.search(str(sql)) is not None
+        if profiled:  # read when the connection's next statement runs: switching it off now would discard the result
+            out = Path(tempfile.gettempdir()) / f"crmwh_profile_{id(self._con)}.json"
+            self._con.execute("set enable_profiling = 'json'")
+            self._con.execute(f"set profiling_output = '{out}'")
+        started = time.perf_counter()
         try:
             return getattr(self._con, method)(sql, *args)
         finally:
-            RECORDS.append((where, " ".join(str(sql).split())[:300], time.perf_counter() - started))
-
-    def _profiled(self, where: str, sql: str, *args: object) -> Any:
-        """Run ``sql`` with DuckDB's JSON profiler on. The profile is read when the connection's next
-        statement runs (switching the profiler off at once would discard a pending result)."""
-        out = Path(tempfile.gettempdir()) / f"crmwh_profile_{id(self)}.json"
-        self._con.execute("set enable_profiling = 'json'")
-        self._con.execute(f"set profiling_output = '{out}'")
-        started = time.perf_counter()
-        try:
-            return self._con.execute(sql, *args)
-        finally:
-            seconds = time.perf_counter() - started
-            RECORDS.append((where, " ".join(sql.split())[:300], seconds))
-            PENDING[id(self._con)] = (self._con, out, f"-- {seconds:.3f} s  {where}\n{' '.join(sql.split())[:400]}")
+            text = " ".join(str(sql).split())
+            RECORDS.append((where, text[:300], time.perf_counter() - started))
+            if profiled:
+                PENDING[id(self._con)] = (self._con, out, f"-- {RECORDS[-1][2]:.3f} s  {where}\n{text[:400]}")
 
     def execute(self, sql: object, *args: object) -> Any:
         return self._timed("execute", sql, *args)
