@@ -19,15 +19,20 @@ affected as (
 ),
 
 -- the versions that may load, narrow: latest version per line and per order, where only ids staged
--- more than once are ranked (a window over every row would sort all of them, wide, for the few repeats)
-versions as (
+-- more than once are ranked (a window over every row would sort all of them, wide, for the few repeats).
+-- The affected orders are found first and materialized, the loadable batches filtered after: the two
+-- filters in one scan left DuckDB hashing every staged row's batch id before the narrow order filter
+versions_touched as materialized (
     select 'line' as kind, rowid as _rid, order_line_id as id, updated_at, _batch_id
     from staging.stg_crm__order_lines
     where order_id in (select order_id from affected) and order_line_id is not null
-      and _batch_id in (select batch_id from _loadable_batches)
     union all
     select 'order', rowid, order_id, updated_at, _batch_id from staging.stg_crm__orders
-    where order_id in (select order_id from affected) and _batch_id in (select batch_id from _loadable_batches)
+    where order_id in (select order_id from affected)
+),
+
+versions as (
+    select * from versions_touched where _batch_id in (select batch_id from _loadable_batches)
 ),
 
 repeats as (select kind, id from versions group by kind, id having count(*) > 1),
