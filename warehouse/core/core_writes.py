@@ -12,43 +12,54 @@ import duckdb
 
 from warehouse.foundation.db import column_types
 from warehouse.foundation.run_relations import versions_sql
-from warehouse.foundation.sqltext import quote_literal
+from warehouse.foundation.sqltext import quote_ident, quote_literal
 
-# The facts a load wrote, while :func:`recording_writes` is open on the connection: temp table
-# ``_core_written`` (table_name, key_column, id); per fact upserted one marker row (id NULL) and the id of
-# every row it delivered (written, or found unchanged); ``whole`` marks a fact that was empty before,
-# so every row it holds is this load's.
+# The fact rows a load wrote, while :func:`recording_writes` is open on the connection, by row id (a key
+# look-up would scan the whole fact's key column again; row ids fetch only the row groups that hold the
+# rows). Temp table ``_core_written`` (table_name, key_column, whole, mark): per fact upserted the
+# largest row id it held before the upsert wrote (every row appended after it is this load's) and
+# ``whole`` for a fact that was empty before, so every row it holds is this load's; temp table
+# ``_core_kept`` (table_name, rid): the stored rows of the incoming ids the upsert kept (unchanged, or
+# newer than the incoming version). The rows holding an incoming id are exactly the kept ones and those
+# appended: a check of them sees every row of the ids the load delivered.
 WRITTEN_TABLE = "_core_written"
+KEPT_TABLE = "_core_kept"
 _RECORDING: set[int] = set()
 
 
 @contextlib.contextmanager
 def recording_writes(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Within the block (inside the load's transaction), :func:`upsert_fact` notes in ``_core_written``
-    the ids of the rows it delivers, so the post-load checks can look at those rows only."""
+    """Within the block (inside the load's transaction: row ids hold until it commits),
+    :func:`upsert_fact` notes the rows it delivers, so the post-load checks can look at those rows only."""
     con.execute(f"create or replace temp table {WRITTEN_TABLE} "
-                "(table_name varchar, key_column varchar, id varchar, whole boolean)")
+                "(table_name varchar, key_column varchar, whole boolean, mark bigint)")
+    con.execute(f"create or replace temp table {KEPT_TABLE} (table_name varchar, rid bigint)")
     _RECORDING.add(id(con))
     try:
         yield
     finally:
         _RECORDING.discard(id(con))
-        with contextlib.suppress(duckdb.Error):  # an aborted transaction drops it with its rollback
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction drops them with its rollback
             con.execute(f"drop table if exists {WRITTEN_TABLE}")
+            con.execute(f"drop table if exists {KEPT_TABLE}")
 
 
 def written_scope(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, str] | None:
-    """(key column, SQL of the ids) of the rows of ``core.<table>`` this load delivered, or None when
-    they are not known (no recording, the fact was not upserted, or it was empty before: every row is
-    the load's)."""
+    """(key column, SQL of the rows) of ``core.<table>`` this load delivered: the kept rows, every row
+    appended since the first upsert of the load, and any row without a key; None when they are not
+    known (no recording, the fact was not upserted, or it was empty before: every row is the load's)."""
     if id(con) not in _RECORDING:
         return None
-    row = con.execute(f"select any_value(key_column), bool_or(whole) from {WRITTEN_TABLE} "  # noqa: S608
-                      "where table_name = ? and id is null", [table]).fetchone()
+    row = con.execute(f"select any_value(key_column), bool_or(whole), min(mark) from {WRITTEN_TABLE} "  # noqa: S608
+                      "where table_name = ?", [table]).fetchone()
     if row is None or row[0] is None or row[1]:
         return None
-    return row[0], (f"select id from {WRITTEN_TABLE} where table_name = {quote_literal(table)} "
-                    "and id is not null")  # noqa: S608
+    mark, fact = int(row[2]), f"core.{quote_ident(table)}"
+    # constant row-id bounds: the scans skip every row group outside them
+    return row[0], (f"select * from {fact} where rowid <= {mark} and rowid in (select rid from {KEPT_TABLE} "  # noqa: S608
+                 f"where table_name = {quote_literal(table)}) "
+                 f"union all select * from {fact} where rowid > {mark} "
+                 f"union all select * from {fact} where rowid <= {mark} and {quote_ident(row[0])} is null")
 
 
 def version_lookup(dim: str, key: str, bid: str, alias: str, bid_expr: str, ts_expr: str) -> tuple[str, str]:
@@ -95,8 +106,9 @@ def upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: 
     # The stored rows of the incoming ids are found in one scan of the fact's id column (probing the small
     # incoming set); the delete then goes by row id and the insert's anti-join is against those few rows.
     stored = con.execute(f"select exists (select 1 from {fact})").fetchone()[0]  # noqa: S608
-    if id(con) in _RECORDING:
-        _note_written(con, name, fid, whole=not stored)
+    recording = id(con) in _RECORDING
+    if recording:
+        _note_written(con, name, fid, fact, whole=not stored)
     if not stored:  # a first load: every incoming row is new
         written = con.execute(f"insert into {fact} by name select {', '.join(columns)} from _fact_new "  # noqa: S608
                               "where not is_deleted").fetchone()
@@ -112,6 +124,8 @@ def upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: 
             select o.{fid} from _fact_old o join _fact_new n on o.{fid} = n.{fid}
             where o._hash is distinct from n._hash and coalesce(o._updated_at <= n._updated_at, true))
     """)
+    if recording:
+        con.execute(f"insert into {KEPT_TABLE} select ?, _rid from _fact_old where not _gone", [name])  # noqa: S608
     con.execute(f"delete from {fact} where rowid in (select _rid from _fact_old where _gone)")  # noqa: S608
     written = con.execute(f"insert into {fact} by name select {', '.join(columns)} from _fact_new n "
                           f"where not n.is_deleted and not exists "
@@ -121,13 +135,12 @@ def upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: 
     return int(written[0]) if written else 0
 
 
-def _note_written(con: duckdb.DuckDBPyConnection, name: str, fid: str, *, whole: bool) -> None:
-    """Record the ids ``_fact_new`` delivers to ``core.<name>`` (see :func:`recording_writes`); ``whole``:
-    the fact held no row before, so every row it will hold is this load's."""
-    con.execute(f"insert into {WRITTEN_TABLE} values (?, ?, null, ?)", [name, fid, whole])  # noqa: S608
-    if not whole:
-        con.execute(f"insert into {WRITTEN_TABLE} select ?, ?, {fid}::varchar, false from _fact_new "  # noqa: S608
-                    f"where not is_deleted and {fid} is not null", [name, fid])
+def _note_written(con: duckdb.DuckDBPyConnection, name: str, fid: str, fact: str, *, whole: bool) -> None:
+    """Note that the upsert of ``core.<name>`` starts: the largest row id the fact holds now (see
+    :func:`recording_writes`); ``whole``: the fact held no row before, so every row it will hold is
+    this load's."""
+    mark = con.execute(f"select coalesce(max(rowid), -1) from {fact}").fetchone()[0]  # noqa: S608
+    con.execute(f"insert into {WRITTEN_TABLE} values (?, ?, ?, ?)", [name, fid, whole, mark])  # noqa: S608
 
 
 def hash_expr(columns: list[str] | tuple[str, ...], alias: str = "") -> str:

@@ -55,8 +55,9 @@ RUN_RELATIONS: tuple[RunRelation, ...] = (
         "select batch_id from _load_batches "
         "union all select batch_id from audit.load_batches where status = 'succeeded'"),
     RunRelation(
-        "_crm_customer_ids", "load", "view",
-        "CRM source id -> customer business id",
+        "_crm_customer_ids", "facts", "table",
+        "CRM source id -> customer business id; materialized once the customers merged, for every fact model of "
+        "the load (a view makes each one hash every customer version again)",
         "select distinct _src_id, customer_id from core.dim_customer where source = 'crm' and _src_id is not null"),
     RunRelation(
         "_crm_contract_ids", "load", "view",

@@ -46,11 +46,15 @@ REFERENCE_SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-def _reference_sql(con: duckdb.DuckDBPyConnection, reference: str) -> str | None:
+def _reference_sql(con: duckdb.DuckDBPyConnection, reference: str, among: str | None = None) -> str | None:
+    """The keys of a reference set as one column ``k`` (text); ``among``: SQL of the only values asked
+    about (a batch's), so the set is not built from every key of the reference tables."""
     parts = []
     for qualified, key, where in REFERENCE_SOURCES.get(reference, ()):
         if table_exists(con, qualified, views=True) and key in column_types(con, qualified):
-            parts.append(f"select distinct {quote_ident(key)}::varchar as k from {qualified} where {where}")  # noqa: S608
+            text = f"{quote_ident(key)}::varchar"
+            wanted = f" and {text} in ({among})" if among else ""
+            parts.append(f"select distinct {text} as k from {qualified} where ({where}){wanted}")  # noqa: S608
     return " union ".join(parts) if parts else None
 
 
@@ -112,12 +116,15 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         spec = suite.references.get(c)
         if spec is None:
             raise ValueError(f"{suite.path.name}: {c} is used but not declared in meta.references")
-        ref_sql = _reference_sql(con, spec["reference"])
+        column = quote_ident(spec["column"])
+        among = (f"select {column}::varchar from {staging} where _batch_id = {literal(batch_id)}"  # noqa: S608
+                 if batch_id is not None else None)
+        ref_sql = _reference_sql(con, spec["reference"], among)
         if ref_sql is None:
             selects.append(f"null::varchar as {quote_ident(c)}")
             continue
         alias = f"r{i}"
-        joins.append(f"left join ({ref_sql}) {alias} on {alias}.k = s.{quote_ident(spec['column'])}::varchar")
+        joins.append(f"left join ({ref_sql}) {alias} on {alias}.k = s.{column}::varchar")
         selects.append(f"{alias}.k as {quote_ident(c)}")
     if "_extracted_at" in wanted and "_extracted_at" not in columns:
         started = "null::timestamp"

@@ -11,7 +11,6 @@ import duckdb
 from warehouse.core.core_writes import written_scope
 from warehouse.foundation.errors import CriticalValidationError
 from warehouse.foundation.settings import Settings
-from warehouse.foundation.sqltext import quote_ident
 from warehouse.ingest.quarantine import checked_identifier, ensure_quarantine_table
 from warehouse.quality.data_docs_site import render_site_if_enabled
 from warehouse.quality.suites import UNIQUE_TYPES, Suite, load_suite
@@ -22,6 +21,7 @@ from warehouse.quality.validation.quarantine_rows import quarantine_failures
 from warehouse.quality.validation.results import ValidationOutcome, ensure_results_table, record_results
 
 log = logging.getLogger(__name__)
+WRITTEN_ROWS = "_core_written_rows"  # temp view: the rows of a core table the load wrote (validate_core)
 
 
 def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
@@ -104,14 +104,20 @@ def validate_core(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     """
     suite = load_suite(table)
     label = sorted(batch_ids)[-1] if batch_ids else "core"
-    columns = build_check_relation(con, suite, None, source_table=f"core.{checked_identifier(table)}",
-                                   where=_written_rows(con, suite, table))
-    ev = evaluate(con, settings, suite, label, columns, {"batch_ids": list(batch_ids)})
+    params: dict[str, object] = {"batch_ids": list(batch_ids)}
+    source = f"core.{checked_identifier(table)}"
+    written = _written_rows(con, suite, table)
+    if written is not None:  # the rows the load wrote, as a relation the check and the reconciliation read
+        con.execute(f"create or replace temp view {WRITTEN_ROWS} as {written}")
+        source = params["core_rows"] = WRITTEN_ROWS
+    columns = build_check_relation(con, suite, None, source_table=source)
+    ev = evaluate(con, settings, suite, label, columns, params)
     critical = [r.rule for r in ev.results if not r.success and r.severity == "critical"]
     warnings = sum(1 for r in ev.results if not r.success and r.severity != "critical")
     ensure_results_table(con)
     record_results(con, table, label, ev.rows_checked, ev.results)
     drop_work_tables(con)
+    con.execute(f"drop view if exists {WRITTEN_ROWS}")
     render_site_if_enabled(con, settings, {table})
     outcome = ValidationOutcome(table, label, ev.rows_checked, 0, warnings, critical, ev.results)
     if critical:
@@ -129,9 +135,10 @@ _SCOPABLE_TYPES = frozenset({"expect_table_columns_to_match_set", "crmwh_loaded_
 
 
 def _written_rows(con: duckdb.DuckDBPyConnection, suite: Suite, table: str) -> str | None:
-    """The rows of ``core.<table>`` worth checking after a load: those whose key the load wrote (the
-    record of :func:`warehouse.core.core_writes.recording_writes`) plus any without a key; None = every row
-    (no record, the table was empty before, or a rule of the suite needs the whole table).
+    """The rows of ``core.<table>`` worth checking after a load, as SQL: those holding a key the load
+    delivered, every row it appended and any without a key (the record of
+    :func:`warehouse.core.core_writes.recording_writes`); None = every row (no record, the table was
+    empty before, or a rule of the suite needs the whole table).
 
     A load changes fact rows otherwise only by re-pointing type-2 keys (``refresh_fact_keys``: always a
     version or the unknown customer, never NULL), by the as-of columns (SLA, days late: no rule reads
@@ -139,11 +146,11 @@ def _written_rows(con: duckdb.DuckDBPyConnection, suite: Suite, table: str) -> s
     scope = written_scope(con, table)
     if scope is None:
         return None
-    key, ids = scope
+    key, rows = scope
     for rule in suite.rules:
         if rule.is_row_rule or rule.expectation_type in _SCOPABLE_TYPES:
             continue
         if rule.expectation_type in UNIQUE_TYPES and (rule.kwargs.get("column_list") or [rule.kwargs["column"]]) == [key]:
             continue
         return None
-    return f"s.{quote_ident(key)} in ({ids}) or s.{quote_ident(key)} is null"
+    return rows

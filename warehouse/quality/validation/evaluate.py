@@ -125,7 +125,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, suite: Suite, b
         elif rule.expectation_type == "crmwh_source_columns_mapped":
             results.append(_source_columns_mapped(con, suite, rule, batch_id))
         elif rule.expectation_type == "crmwh_loaded_totals_reconcile":
-            results.append(_loaded_totals_reconcile(con, rule, params.get("batch_ids") or [batch_id]))
+            results.append(_loaded_totals_reconcile(con, rule, params.get("batch_ids") or [batch_id],
+                                                    params.get("core_rows")))
     if counted:
         counts = con.execute(f"select {', '.join(expr for _, expr in counted)} from {CHECK_TABLE}").fetchone()  # noqa: S608
         for (rule, _), n in zip(counted, counts, strict=True):
@@ -196,17 +197,20 @@ def _totals_reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, suite:
                       {"orders_unreconciled": n, "sample_orders": bad[1] or [], "tolerance": tol})
 
 
-def _loaded_totals_reconcile(con: duckdb.DuckDBPyConnection, rule: Rule, batch_ids: list[str]) -> RuleResult:
+def _loaded_totals_reconcile(con: duckdb.DuckDBPyConnection, rule: Rule, batch_ids: list[str],
+                             core_rows: str | None = None) -> RuleResult:
     """What the batches staged (after quarantine) is what the core table holds: every staged row is
-    there, and the measures add up to the same totals (core totals = staging totals - quarantined)."""
+    there, and the measures add up to the same totals (core totals = staging totals - quarantined).
+    ``core_rows``: the relation of the core rows the load wrote (every row of a key it delivered), read
+    instead of the whole table."""
     kw = rule.kwargs
-    core = kw["core_table"]
+    core = core_rows or kw["core_table"]
     key = quote_ident(kw["core_key"])
     details: dict[str, Any] = {"sources": {}}
     failures = 0
     for src in kw["sources"]:
         staging = src["staging_table"]
-        if not table_exists(con, staging, views=True) or not table_exists(con, core, views=True):
+        if not table_exists(con, staging, views=True) or not (core_rows or table_exists(con, core, views=True)):
             continue
         measures = src["measures"]  # core column -> staging expression
         # narrow: the key and the measures only (the window sorts every staged row of the batches)
