@@ -103,6 +103,38 @@ def test_a_later_load_checks_the_fact_rows_it_wrote(pipeline_settings: Settings,
         con.close()
 
 
+def test_the_rows_checked_are_the_kept_replaced_and_new_ones_of_the_load(pipeline_settings: Settings,
+                                                                        tmp_path: Path) -> None:
+    """A load that re-delivers one line unchanged (kept where it is), changes one (replaced) and adds
+    one checks exactly those three rows of the fact, found by row id, and the staging totals reconcile."""
+    import duckdb
+
+    from warehouse.ops.pipeline import ingest_file
+
+    ingest_file(pipeline_settings, SALES / "duplicated_lines.csv")
+    ingest_file(pipeline_settings, _second_drop(tmp_path))
+    third = tmp_path / "third.csv"
+    third.write_text("order_id,line_number,product_code,description,quantity,unit_price,order_ts,customer_id,country\n"
+                     "B1,1,P1,Mug,1,3.50,2024-03-03 09:00:00,C1,UK\n"
+                     "B1,2,P3,Bowl,5,2.25,2024-03-03 09:00:00,C1,UK\n"
+                     "B1,3,P4,Jug,1,4.00,2024-03-03 09:00:00,C1,UK\n", encoding="utf-8")
+    outcome = ingest_file(pipeline_settings, third)
+    con = duckdb.connect(str(pipeline_settings.warehouse_path), read_only=True)
+    try:
+        checked = con.execute("select rows_checked from audit.validation_results where table_name = 'fct_sales_line' "
+                              "and rule = '_rows_checked' and batch_id = ?", [outcome.batch_id]).fetchone()
+        assert checked == (3,)
+        failed = con.execute("select rule from audit.validation_results where table_name = 'fct_sales_line' "
+                             "and batch_id = ? and not success", [outcome.batch_id]).fetchall()
+        assert failed == []
+        rows = con.execute("select sales_line_id, quantity from core.fct_sales_line where order_id = 'B1' "
+                           "order by sales_line_id").fetchall()
+        assert [(r[0], float(r[1])) for r in rows] == [("canonical:B1:1", 1.0), ("canonical:B1:2", 5.0),
+                                                       ("canonical:B1:3", 1.0)]
+    finally:
+        con.close()
+
+
 def test_a_written_id_already_in_the_fact_is_caught(pipeline_settings: Settings, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Uniqueness of the ids a load wrote is checked against the whole table, older rows included."""
