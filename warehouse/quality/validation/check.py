@@ -90,6 +90,12 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
     lazy = sorted(c for c in raw_cols if c[len(RAW_PREFIX):] in columns and c not in inspected)
     full = [c for c in raw_cols if c not in lazy]
     keys = {} if raw_table or not raw_cols else _raw_keys(con, staging, batch_id, raw_names, columns)
+    # a batch's rows are read once, into a materialized CTE: the main select, the rows whose text is read
+    # lazily and the values the reference sets are asked about all read it (each filter on the text
+    # _batch_id would scan the whole staged table again)
+    rows = "_batch_rows" if batch_id is not None else staging
+    with_rows = (f"with _batch_rows as materialized (select * from {staging} "  # noqa: S608
+                 f"where _batch_id = {literal(batch_id)}) " if batch_id is not None else "")
 
     def json_text(c: str) -> str:
         key = keys[c[len(RAW_PREFIX):]]
@@ -99,14 +105,15 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         return f"nullif(trim(rw.{quote_ident(c[len(RAW_PREFIX):])}), '')" if raw_table else json_text(c)
 
     if raw_table and full:
-        joins.append(f"left join {raw_table} rw on rw._batch_id = s._batch_id and rw._source_row = s._source_row")
+        joins.append(f"left join (select * from {raw_table} where _batch_id = {literal(batch_id)}) rw "  # noqa: S608
+                     "on rw._source_row = s._source_row")
     elif raw_table and lazy:
         # only the raw rows of the batch whose typed value is NULL somewhere (a join with all of them
         # would read every source value again)
         unparsed = " or ".join(f"{quote_ident(c[len(RAW_PREFIX):])} is null" for c in lazy)
         joins.append(
             f"left join (select * from {raw_table} where _batch_id = {literal(batch_id)} and _source_row in ("
-            f"select _source_row from {staging} where _batch_id = {literal(batch_id)} and ({unparsed}))) rw "
+            f"select _source_row from {rows} where {unparsed})) rw "
             "on rw._source_row = s._source_row")
     for c in lazy:
         selects.append(f"case when s.{quote_ident(c[len(RAW_PREFIX):])} is not null then {literal(PARSED)} "
@@ -117,8 +124,7 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         if spec is None:
             raise ValueError(f"{suite.path.name}: {c} is used but not declared in meta.references")
         column = quote_ident(spec["column"])
-        among = (f"select {column}::varchar from {staging} where _batch_id = {literal(batch_id)}"  # noqa: S608
-                 if batch_id is not None else None)
+        among = f"select {column}::varchar from {rows}" if batch_id is not None else None  # noqa: S608
         ref_sql = _reference_sql(con, spec["reference"], among)
         if ref_sql is None:
             selects.append(f"null::varchar as {quote_ident(c)}")
@@ -132,11 +138,8 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
             started = "(select max(started_at) from audit.load_batches where batch_id = s._batch_id)"
         selects.append(f"coalesce({started}, current_timestamp::timestamp) as _extracted_at")
     con.execute(
-        f"create or replace temp table {CHECK_TABLE} as select {', '.join(selects)} "  # noqa: S608
-        f"from {staging} s {' '.join(joins)} where {'s._batch_id = ?' if batch_id is not None else 'true'}"
-        f"{f' and ({where})' if where else ''}",
-        [batch_id] if batch_id is not None else [],
-    )
+        f"create or replace temp table {CHECK_TABLE} as {with_rows}select {', '.join(selects)} "  # noqa: S608
+        f"from {rows} s {' '.join(joins)} where {where or 'true'}")
     return list(column_types(con, f"temp.{CHECK_TABLE}"))
 
 
