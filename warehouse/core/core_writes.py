@@ -79,18 +79,28 @@ def version_lookup(dim: str, key: str, bid: str, alias: str, bid_expr: str, ts_e
     return join, f"coalesce({alias}.{key}{fallback})"
 
 
+# A fact's id hashed to a number (``hash(<id>)``, UBIGINT), stored beside it: the upsert finds the stored
+# rows of the incoming ids by it, reading only that column and the row ids. The ids are text
+# (``crm:<line id>``), whose scan costs 6-7 x as much (five million ids: 0.12 s against 0.018 s) and whose
+# zone maps prune nothing. Written by the upsert only; a NULL (a row stored before the column existed)
+# is filled in before the look-up.
+KEY_HASH = "_key_hash"
+
+
 def upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: str,
                  hash_exclude: tuple[str, ...] = ()) -> int:
     """Write the rows of ``keyed_sql`` whose content changed; drop soft-deleted ones. Returns rows written."""
     name = fact.split(".")[1]
     columns = list(column_types(con, fact))
+    by_key_hash = KEY_HASH in columns
     # surrogate keys of the type-2 dimensions are re-pointed in place (refresh_fact_keys), so they stay
     # out of the content hash; the keys of the code dimensions and employees (channel_key, employee_key,
     # agent_key, ...) are the only record of the order's channel or sales rep: a change must rewrite the row
-    hashed = [c for c in columns if c not in ("_hash", "_batch_id", "_updated_at", *hash_exclude)
+    hashed = [c for c in columns if c not in ("_hash", "_batch_id", "_updated_at", KEY_HASH, *hash_exclude)
               and c not in ("customer_key", "product_key")] + ["is_deleted"]
-    con.execute(f"create or replace temp table _fact_new as select *, hash({', '.join(hashed)})::varchar as _hash "
-                f"from ({keyed_sql})")
+    key_hash = f", hash({fid}) as {KEY_HASH}" if by_key_hash else ""
+    con.execute(f"create or replace temp table _fact_new as select *, hash({', '.join(hashed)})::varchar as _hash"
+                f"{key_hash} from ({keyed_sql})")
     # one row per id, the latest version winning: a window over the whole (wide) stream costs a sort of
     # every row, so only the ids that occur more than once are ranked
     con.execute(f"""
@@ -103,8 +113,9 @@ def upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: 
     """)
     # changed = a new id, or a different hash from a stored version that is not newer than the incoming
     # one: those stored versions go, then every incoming row whose id is no longer stored is written.
-    # The stored rows of the incoming ids are found in one scan of the fact's id column (probing the small
-    # incoming set); the delete then goes by row id and the insert's anti-join is against those few rows.
+    # The stored rows of the incoming ids are found in one scan of the fact's id hashes (KEY_HASH; of the
+    # id column where a fact has none); the delete then goes by row id and the insert's anti-join is
+    # against those few rows.
     stored = con.execute(f"select exists (select 1 from {fact})").fetchone()[0]  # noqa: S608
     recording = id(con) in _RECORDING
     if recording:
@@ -114,10 +125,17 @@ def upsert_fact(con: duckdb.DuckDBPyConnection, fact: str, fid: str, keyed_sql: 
                               "where not is_deleted").fetchone()
         con.execute("drop table _fact_new")
         return int(written[0]) if written else 0
+    if by_key_hash:
+        con.execute(f"update {fact} set {KEY_HASH} = hash({fid}) where {KEY_HASH} is null")  # noqa: S608
+        # the row ids of the matching hashes first (a scan of the number column alone), then those rows'
+        # ids compared as text (a collision of two ids' hashes is told apart there)
+        lookup = (f"{fact} f where f.rowid in (select rowid from {fact} "
+                  f"where {KEY_HASH} in (select {KEY_HASH} from _fact_new)) and f.{fid} in (select {fid} from _fact_new)")
+    else:
+        lookup = f"{fact} f where f.{fid} in (select {fid} from _fact_new)"
     con.execute(f"""
         create or replace temp table _fact_old as
-        select f.rowid as _rid, f.{fid}, f._hash, f._updated_at, false as _gone from {fact} f
-        where f.{fid} in (select {fid} from _fact_new)
+        select f.rowid as _rid, f.{fid}, f._hash, f._updated_at, false as _gone from {lookup}
     """)
     con.execute(f"""
         update _fact_old set _gone = true where {fid} in (

@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.core.core_writes import upsert_fact
+from warehouse.core.core_writes import KEY_HASH, upsert_fact
 from warehouse.core.model_spec import SQL_DIR, Model, ModelHeaderError, discover
 from warehouse.core.scd2 import SCD2_SPECS, merge_scd2
 from warehouse.foundation.db import table_exists
@@ -102,10 +102,11 @@ def write_plain_models(con: duckdb.DuckDBPyConnection, folder: str, handled: set
 
 
 def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model, select: str, params: dict[str, Any] | None) -> None:
-    """A model whose table no DDL declares gets one shaped like its rows (plus the content hash of an upsert)."""
+    """A model whose table no DDL declares gets one shaped like its rows (plus the content and id hashes
+    of an upsert)."""
     if table_exists(con, model.target):
         return
-    extra = ", null::varchar as _hash" if model.write.strategy == "upsert" else ""
+    extra = f", null::varchar as _hash, null::ubigint as {KEY_HASH}" if model.write.strategy == "upsert" else ""
     con.execute(f"create table {model.target} as select *{extra} from ({select}) limit 0", params)
     log.info("model %s: created %s from its columns (no DDL declares it)", model.name, model.target)
 
