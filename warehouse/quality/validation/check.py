@@ -59,12 +59,12 @@ def _reference_sql(con: duckdb.DuckDBPyConnection, reference: str, among: str | 
 
 
 def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id: str | None,
-                         source_table: str | None = None, where: str | None = None) -> list[str]:
+                         source_table: str | None = None) -> list[str]:
     """Create temp table ``_validation_check``: the batch's rows plus the derived columns the suite uses.
 
     Returns the list of the check relation's column names. ``source_table`` defaults to
-    ``staging.<table>``; ``batch_id`` None takes every row (core tables: the grain holds table-wide),
-    narrowed by ``where`` (a predicate on the source's rows, alias ``s``) when given.
+    ``staging.<table>``; ``batch_id`` None takes every row of it (core tables: the whole table, or the
+    relation of the rows a load wrote, ``validate_core``).
     """
     staging = source_table or f"staging.{checked_identifier(suite.table)}"
     columns = column_types(con, staging if "." in staging else f"temp.{staging}")
@@ -139,7 +139,7 @@ def build_check_relation(con: duckdb.DuckDBPyConnection, suite: Suite, batch_id:
         selects.append(f"coalesce({started}, current_timestamp::timestamp) as _extracted_at")
     con.execute(
         f"create or replace temp table {CHECK_TABLE} as {with_rows}select {', '.join(selects)} "  # noqa: S608
-        f"from {rows} s {' '.join(joins)} where {where or 'true'}")
+        f"from {rows} s {' '.join(joins)}")
     return list(column_types(con, f"temp.{CHECK_TABLE}"))
 
 
